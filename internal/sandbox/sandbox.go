@@ -1,0 +1,91 @@
+package sandbox
+
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"time"
+)
+
+// ErrDestroyed is returned by operations on a sandbox that has been destroyed.
+var ErrDestroyed = errors.New("sandbox destroyed")
+
+// Spec is everything a backend needs to build one sandbox for one function version.
+type Spec struct {
+	// ID names the sandbox uniquely on its host; backends use it for cgroup, directory and
+	// process names.
+	ID string
+	// Runtime is the Lambda runtime identifier, e.g. "provided.al2023".
+	Runtime string
+	// CodeDir is a read-only, unpacked copy of the function's code; it appears as /var/task.
+	CodeDir string
+	// LayerDirs are unpacked layers, merged in order into /opt.
+	LayerDirs []string
+	// Command is the runtime process to start, as seen inside the sandbox
+	// (e.g. ["/var/task/bootstrap"]).
+	Command []string
+	// Env is the runtime's full environment, KEY=VALUE, without AWS_LAMBDA_RUNTIME_API: the
+	// backend adds that one, pointing at the listener it returns from RuntimeAPI.
+	Env []string
+	// MemoryMB is the function's MemorySize: the sandbox's memory limit.
+	MemoryMB int
+	// EphemeralStorageMB bounds the sandbox's /tmp.
+	EphemeralStorageMB int
+	// Output receives the runtime's stdout and stderr: the write end of a pipe the worker reads
+	// the function's log from. Backends hand it to the runtime process as both.
+	Output *os.File
+}
+
+// ExitStatus says how a sandbox's runtime process ended.
+type ExitStatus struct {
+	// Code is the exit code, or -1 when the process was killed by a signal.
+	Code int
+	// Signal is the signal's name ("killed") when the process was killed by one.
+	Signal string
+	// OOM is true when the process was killed for exceeding the memory limit.
+	OOM bool
+}
+
+// Stats are resource figures the worker reports in REPORT lines.
+type Stats struct {
+	// MaxMemoryBytes is the peak resident memory of everything in the sandbox since it started.
+	MaxMemoryBytes int64
+}
+
+// Backend creates sandboxes on one host.
+type Backend interface {
+	// Name is the isolation mode ("process", "jail", "gvisor", "microvm").
+	Name() string
+	// Create builds a sandbox and a listener on which its Runtime API must be served; it does
+	// not start the runtime.
+	Create(ctx context.Context, spec Spec) (Sandbox, error)
+}
+
+// Sandbox is one isolated environment running one runtime process.
+type Sandbox interface {
+	// ID is the Spec's ID.
+	ID() string
+	// RuntimeAPI is the listener the worker serves this sandbox's Runtime API on; inside the
+	// sandbox it is reachable at the address in AWS_LAMBDA_RUNTIME_API.
+	RuntimeAPI() net.Listener
+	// Start starts the runtime process.
+	Start(ctx context.Context) error
+	// Done is closed when the runtime process has exited; Exit then tells how.
+	Done() <-chan struct{}
+	// Exit reports how the runtime process ended; valid after Done is closed.
+	Exit() ExitStatus
+	// Freeze pauses everything in the sandbox while it is idle; Thaw resumes it. Backends that
+	// cannot freeze make both no-ops.
+	Freeze() error
+	Thaw() error
+	// Stats reports resource use so far.
+	Stats() Stats
+	// Destroy kills every process in the sandbox and removes everything it created on the
+	// host: mounts, cgroups, files, listeners. It is safe to call more than once.
+	Destroy(ctx context.Context) error
+}
+
+// DefaultShutdownGrace is how long a runtime gets between SIGTERM and SIGKILL.
+const DefaultShutdownGrace = 500 * time.Millisecond
