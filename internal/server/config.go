@@ -1,0 +1,84 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Defaults, in one place.
+const (
+	DefaultListen      = "127.0.0.1:9777"
+	DefaultRegion      = "us-east-1"
+	DefaultAccountID   = "000000000000"
+	DefaultIdleTimeout = 10 * time.Minute
+)
+
+// Config is everything `ember server` can be told.
+type Config struct {
+	// Listen is the API's HOST:PORT.
+	Listen string
+	// DataDir holds state, code and credentials.
+	DataDir string
+	// Region and AccountID appear in every ARN.
+	Region    string
+	AccountID string
+	// Isolation names the sandbox backend: "jail", "gvisor", "microvm" or "none".
+	Isolation string
+	// IdleTimeout is how long an idle sandbox is kept warm before it is reclaimed.
+	IdleTimeout time.Duration
+	// NATSURL, when set, points at an external NATS cluster instead of the embedded server.
+	NATSURL string
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/ember, or ~/.local/share/ember.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "ember")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "ember")
+	}
+	return filepath.Join(home, ".local", "share", "ember")
+}
+
+// DefaultConfig is the configuration `ember server` starts with when given no flags.
+func DefaultConfig() Config {
+	return Config{
+		Listen:      DefaultListen,
+		DataDir:     DefaultDataDir(),
+		Region:      DefaultRegion,
+		AccountID:   DefaultAccountID,
+		Isolation:   DefaultIsolation,
+		IdleTimeout: DefaultIdleTimeout,
+	}
+}
+
+// Validate reports the first thing wrong with the config.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen address %q: %w", c.Listen, err)
+	}
+	if c.DataDir == "" {
+		return errors.New("a data dir is required")
+	}
+	if c.Region == "" {
+		return errors.New("a region is required")
+	}
+	if len(c.AccountID) != 12 {
+		return fmt.Errorf("account id %q: must be 12 digits", c.AccountID)
+	}
+	for _, r := range c.AccountID {
+		if r < '0' || r > '9' {
+			return fmt.Errorf("account id %q: must be 12 digits", c.AccountID)
+		}
+	}
+	if c.IdleTimeout <= 0 {
+		return fmt.Errorf("idle timeout %s: must be positive", c.IdleTimeout)
+	}
+	return nil
+}
