@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ember-serverless/ember/internal/server"
+)
+
+func newServerCommand(stdio IO) *cobra.Command {
+	cfg := server.DefaultConfig()
+	var logLevel slog.Level
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run every Ember role in one process, serving the Lambda API",
+		Long: `Run every Ember role in one process with embedded state: the Lambda and
+CloudWatch Logs APIs, the frontend, the worker manager and a worker.
+
+On the first start in a data dir the root credentials are generated, written to
+<data-dir>/root-credentials.json and printed once, unless EMBER_ROOT_ACCESS_KEY_ID
+and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			logger := slog.New(slog.NewTextHandler(stdio.Err, &slog.HandlerOptions{Level: logLevel}))
+			return runServer(ctx, cfg, logger)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "HOST:PORT the API listens on")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory holding state, code and credentials")
+	f.StringVar(&cfg.Region, "region", cfg.Region, "region that appears in ARNs")
+	f.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account id that appears in ARNs")
+	f.StringVar(&cfg.Isolation, "isolation", cfg.Isolation, "sandbox backend: jail, gvisor, none or process")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle sandbox is kept warm")
+	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS cluster URL (default: embedded server)")
+	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	return cmd
+}
+
+// runServer is server.Run; a variable so the command's flag handling can be tested alone.
+var runServer = func(ctx context.Context, cfg server.Config, logger *slog.Logger) error {
+	return server.Run(ctx, cfg, logger)
+}
