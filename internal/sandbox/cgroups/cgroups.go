@@ -1,0 +1,243 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrUnavailable is returned by Detect when neither cgroup v2 nor cgroup v1 offers the
+// controllers a sandbox needs (memory, cpu, pids and a freezer).
+var ErrUnavailable = errors.New("no usable cgroup hierarchy")
+
+// LambdaMBPerVCPU is how much memory buys one full vCPU, as on AWS Lambda.
+const LambdaMBPerVCPU = 1769
+
+// DefaultPids is Lambda's limit on processes and threads per execution environment.
+const DefaultPids = 1024
+
+// cfsPeriod is the CPU bandwidth period used for the quota, in microseconds.
+const cfsPeriod = 100000
+
+// Limits are the resource limits of one group.
+type Limits struct {
+	// MemoryBytes is the hard memory limit; swap is not allowed on top of it. Zero means none.
+	MemoryBytes int64
+	// CPUMilli is the CPU bandwidth in thousandths of a CPU (1000 = one vCPU). Zero means
+	// unlimited bandwidth.
+	CPUMilli int64
+	// Pids bounds the number of processes and threads. Zero means none.
+	Pids int64
+}
+
+// ForFunction returns Lambda's limits for a function with the given MemorySize: memory equal
+// to it, CPU proportional to it (1,769 MB is one vCPU) and 1,024 pids.
+func ForFunction(memoryMB int) Limits {
+	milli := int64(memoryMB) * 1000 / LambdaMBPerVCPU
+	if milli < 10 {
+		milli = 10
+	}
+	return Limits{
+		MemoryBytes: int64(memoryMB) << 20,
+		CPUMilli:    milli,
+		Pids:        DefaultPids,
+	}
+}
+
+// Manager creates groups beneath one parent group.
+type Manager interface {
+	// Version is 1 or 2.
+	Version() int
+	// Create makes a new group with the given limits. The name must be unique under the
+	// manager's parent and a single path element.
+	Create(name string, l Limits) (Group, error)
+	// Close removes the manager's parent group if nothing is left in it.
+	Close() error
+}
+
+// Group is one cgroup (or, on v1, one directory per controller hierarchy).
+type Group interface {
+	// Name is the name given to Create.
+	Name() string
+	// Add moves a process into the group.
+	Add(pid int) error
+	// Freeze stops every process in the group and returns once they are all stopped.
+	Freeze() error
+	// Thaw resumes a frozen group.
+	Thaw() error
+	// PeakMemory is the highest memory use of the group since it was created, in bytes.
+	PeakMemory() (int64, error)
+	// OOMKills counts processes the kernel killed in the group for exceeding its memory limit.
+	OOMKills() (int64, error)
+	// Procs lists the processes in the group, as host pids.
+	Procs() ([]int, error)
+	// Kill sends SIGKILL to every process in the group, including frozen ones, and waits until
+	// the group is empty or the timeout passes.
+	Kill(timeout time.Duration) error
+	// Delete removes the group; it kills what is still inside first.
+	Delete() error
+}
+
+// Config says where groups go.
+type Config struct {
+	// Parent is the group, relative to the server's own cgroup, under which sandbox groups are
+	// created. Defaults to "ember".
+	Parent string
+	// Version forces 1 or 2; zero detects.
+	Version int
+}
+
+func (c *Config) defaults() {
+	if c.Parent == "" {
+		c.Parent = "ember"
+	}
+}
+
+// Validate checks a Config.
+func (c Config) Validate() error {
+	if strings.Contains(c.Parent, "..") || filepath.IsAbs(c.Parent) {
+		return fmt.Errorf("cgroups: parent %q must be a relative path without ..", c.Parent)
+	}
+	if c.Version != 0 && c.Version != 1 && c.Version != 2 {
+		return fmt.Errorf("cgroups: version %d is neither 1 nor 2", c.Version)
+	}
+	return nil
+}
+
+// Detect chooses cgroup v2 when the unified hierarchy has the memory, cpu and pids
+// controllers available to this process, otherwise cgroup v1 when the memory, cpu, pids and
+// freezer hierarchies are mounted, and fails with ErrUnavailable otherwise.
+func Detect(cfg Config) (Manager, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	mounts, err := readMountinfo("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	own, err := readProcCgroup("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	var errs []error
+	if cfg.Version != 1 {
+		m, err := newV2(cfg, mounts, own)
+		if err == nil {
+			return m, nil
+		}
+		errs = append(errs, fmt.Errorf("v2: %w", err))
+	}
+	if cfg.Version != 2 {
+		m, err := newV1(cfg, mounts, own)
+		if err == nil {
+			return m, nil
+		}
+		errs = append(errs, fmt.Errorf("v1: %w", err))
+	}
+	return nil, fmt.Errorf("%w (%v); sandboxes need the memory, cpu, pids and freezer controllers of cgroup v1 or v2, and the server must run as root", ErrUnavailable, errors.Join(errs...))
+}
+
+func validName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return fmt.Errorf("cgroups: invalid group name %q", name)
+	}
+	return nil
+}
+
+func writeFile(dir, file, value string) error {
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0); err != nil {
+		return fmt.Errorf("cgroups: write %s: %w", file, err)
+	}
+	return nil
+}
+
+func readInt(dir, file string) (int64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return 0, fmt.Errorf("cgroups: %w", err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("cgroups: %s: %w", file, err)
+	}
+	return n, nil
+}
+
+// readKeyed reads one "key value" line of a flat-keyed cgroup file (memory.events,
+// memory.oom_control); a missing key reads as zero.
+func readKeyed(dir, file, key string) (int64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return 0, fmt.Errorf("cgroups: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == key {
+			return strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	return 0, nil
+}
+
+func readPids(dir string) ([]int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if p, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids, nil
+}
+
+func killAll(pids []int) {
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+}
+
+// rmdirWait removes a cgroup directory, retrying while the kernel still reports it busy
+// (tasks that were just killed leave it asynchronously).
+func rmdirWait(dir string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := syscall.Rmdir(dir)
+		if err == nil || errors.Is(err, syscall.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("cgroups: remove %s: %w", dir, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// pollUntil calls f until it reports true, an error, or the timeout passes.
+func pollUntil(timeout time.Duration, f func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for step := 100 * time.Microsecond; ; {
+		ok, err := f()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("timed out")
+		}
+		time.Sleep(step)
+		if step < 5*time.Millisecond {
+			step *= 2
+		}
+	}
+}

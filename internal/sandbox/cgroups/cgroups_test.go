@@ -1,0 +1,166 @@
+package cgroups
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as a memory hog when re-executed by a test.
+func TestMain(m *testing.M) {
+	if os.Getenv("CGROUPS_TEST_HOG") == "1" {
+		var keep [][]byte
+		for {
+			b := make([]byte, 1<<20)
+			for i := range b {
+				b[i] = 1
+			}
+			keep = append(keep, b)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func TestForFunctionGivesOneVCPUAt1769MB(t *testing.T) {
+	tests := []struct {
+		mb       int
+		wantMill int64
+	}{
+		{1769, 1000},
+		{3538, 2000},
+		{128, 72},
+		{1, 10},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d MB", tt.mb), func(t *testing.T) {
+			l := ForFunction(tt.mb)
+			if l.CPUMilli != tt.wantMill || l.MemoryBytes != int64(tt.mb)<<20 || l.Pids != 1024 {
+				t.Fatalf("ForFunction(%d) = %+v", tt.mb, l)
+			}
+		})
+	}
+}
+
+func TestMountinfoAndProcCgroupParseIntoHostPaths(t *testing.T) {
+	dir := t.TempDir()
+	mi := filepath.Join(dir, "mountinfo")
+	os.WriteFile(mi, []byte(strings.Join([]string{
+		`27 1 254:0 / / rw,relatime - ext4 /dev/vda rw`,
+		`35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory`,
+		`32 31 0:29 /docker/abc /sys/fs/cgroup/cpu\040x rw,relatime - cgroup cgroup rw,cpu,cpuacct`,
+		`41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw`,
+	}, "\n")), 0o644)
+	pc := filepath.Join(dir, "cgroup")
+	os.WriteFile(pc, []byte("4:memory:/a/b\n1:cpu,cpuacct:/docker/abc/x\n0::/\n"), 0o644)
+	mounts, err := readMountinfo(mi)
+	if err != nil || len(mounts) != 3 {
+		t.Fatalf("mounts = %+v, %v", mounts, err)
+	}
+	own, err := readProcCgroup(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hostPath(mounts[0], own["memory"]); got != "/sys/fs/cgroup/memory/a/b" {
+		t.Errorf("memory path = %q", got)
+	}
+	if got := hostPath(mounts[1], own["cpuacct"]); got != "/sys/fs/cgroup/cpu x/x" {
+		t.Errorf("cpu path = %q", got)
+	}
+	if own[""] != "/" || !slices.Contains(mounts[1].super, "cpuacct") {
+		t.Errorf("own = %v, super = %v", own, mounts[1].super)
+	}
+}
+
+func liveManager(t *testing.T) Manager {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	m, err := Detect(Config{Parent: fmt.Sprintf("ember-test-%d", os.Getpid())})
+	if err != nil {
+		t.Skipf("no usable cgroups on this host: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return m
+}
+
+func TestAGroupFreezesThawsKillsAndIsDeleted(t *testing.T) {
+	m := liveManager(t)
+	g, err := m.Create("g1", ForFunction(128))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if err := g.Add(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if pids, err := g.Procs(); err != nil || !slices.Equal(pids, []int{cmd.Process.Pid}) {
+		t.Fatalf("Procs = %v, %v", pids, err)
+	}
+	if err := g.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if peak, err := g.PeakMemory(); err != nil || peak < 0 {
+		t.Errorf("PeakMemory = %d, %v", peak, err)
+	}
+	if err := g.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("process still running after Delete")
+	}
+	if err := g.Delete(); err != nil {
+		t.Errorf("second Delete: %v", err)
+	}
+}
+
+func TestAProcessOverTheMemoryLimitIsOOMKilled(t *testing.T) {
+	m := liveManager(t)
+	g, err := m.Create("oom", Limits{MemoryBytes: 32 << 20, Pids: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Delete()
+	exe, _ := os.Executable()
+	// The hog is added to the group by the shell before it execs the test binary.
+	cmd := exec.Command("/bin/sh", "-c", `read x; exec "$0"`, exe)
+	cmd.Env = append(os.Environ(), "CGROUPS_TEST_HOG=1")
+	in, _ := cmd.StdinPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Add(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	in.Write([]byte("go\n"))
+	err = cmd.Wait()
+	if err == nil {
+		t.Fatal("hog exited cleanly")
+	}
+	n, err := g.OOMKills()
+	if err != nil || n < 1 {
+		t.Fatalf("OOMKills = %d, %v (exit %v)", n, err, cmd.ProcessState)
+	}
+}

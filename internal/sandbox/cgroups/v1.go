@@ -1,0 +1,228 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// v1Controllers are the hierarchies a sandbox group is made in, on cgroup v1.
+var v1Controllers = []string{"memory", "cpu", "pids", "freezer"}
+
+type v1Manager struct {
+	parents map[string]string // controller -> parent directory
+}
+
+func newV1(cfg Config, mounts []mount, own map[string]string) (*v1Manager, error) {
+	m := &v1Manager{parents: map[string]string{}}
+	for _, c := range v1Controllers {
+		var found *mount
+		for i := range mounts {
+			if mounts[i].fstype == "cgroup" && slices.Contains(mounts[i].super, c) {
+				found = &mounts[i]
+				break
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("the %s controller is not mounted", c)
+		}
+		p, ok := own[c]
+		if !ok {
+			p = "/"
+		}
+		m.parents[c] = filepath.Join(hostPath(*found, p), cfg.Parent)
+	}
+	for _, c := range v1Controllers {
+		if err := os.MkdirAll(m.parents[c], 0o755); err != nil {
+			return nil, fmt.Errorf("create parent group: %w", err)
+		}
+	}
+	// Children of the memory parent must account hierarchically (always true on new kernels).
+	_ = writeFile(m.parents["memory"], "memory.use_hierarchy", "1")
+	return m, nil
+}
+
+func (m *v1Manager) Version() int { return 1 }
+
+func (m *v1Manager) Create(name string, l Limits) (Group, error) {
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	g := &v1Group{name: name, dirs: map[string]string{}}
+	for _, c := range v1Controllers {
+		dir := filepath.Join(m.parents[c], name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			_ = g.Delete()
+			return nil, fmt.Errorf("cgroups: create %s group: %w", c, err)
+		}
+		g.dirs[c] = dir
+	}
+	if err := g.setLimits(l); err != nil {
+		_ = g.Delete()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (m *v1Manager) Close() error {
+	var errs []error
+	for _, c := range v1Controllers {
+		if err := os.Remove(m.parents[c]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type v1Group struct {
+	name string
+	dirs map[string]string
+}
+
+func (g *v1Group) Name() string { return g.name }
+
+func (g *v1Group) setLimits(l Limits) error {
+	mem := g.dirs["memory"]
+	if l.MemoryBytes > 0 {
+		v := strconv.FormatInt(l.MemoryBytes, 10)
+		if err := writeFile(mem, "memory.limit_in_bytes", v); err != nil {
+			return err
+		}
+		// Without swap accounting the file is absent; with it, forbid swap beyond the limit.
+		if _, err := os.Stat(filepath.Join(mem, "memory.memsw.limit_in_bytes")); err == nil {
+			if err := writeFile(mem, "memory.memsw.limit_in_bytes", v); err != nil {
+				return err
+			}
+		}
+		_ = writeFile(mem, "memory.swappiness", "0")
+	}
+	cpu := g.dirs["cpu"]
+	if l.CPUMilli > 0 {
+		shares := l.CPUMilli * 1024 / 1000
+		if shares < 2 {
+			shares = 2
+		}
+		if err := writeFile(cpu, "cpu.shares", strconv.FormatInt(shares, 10)); err != nil {
+			return err
+		}
+		if err := writeFile(cpu, "cpu.cfs_period_us", strconv.Itoa(cfsPeriod)); err != nil {
+			return err
+		}
+		quota := l.CPUMilli * cfsPeriod / 1000
+		if quota < 1000 {
+			quota = 1000
+		}
+		if err := writeFile(cpu, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)); err != nil {
+			return err
+		}
+	}
+	if l.Pids > 0 {
+		if err := writeFile(g.dirs["pids"], "pids.max", strconv.FormatInt(l.Pids, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *v1Group) Add(pid int) error {
+	for _, c := range v1Controllers {
+		if err := writeFile(g.dirs[c], "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *v1Group) freezerState() (string, error) {
+	b, err := os.ReadFile(filepath.Join(g.dirs["freezer"], "freezer.state"))
+	if err != nil {
+		return "", fmt.Errorf("cgroups: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func (g *v1Group) setFreezer(state string) error {
+	// The v1 freezer can report FREEZING indefinitely if a task is caught mid-transition;
+	// writing the wanted state again retries.
+	return pollUntil(5*time.Second, func() (bool, error) {
+		if err := writeFile(g.dirs["freezer"], "freezer.state", state); err != nil {
+			return false, err
+		}
+		s, err := g.freezerState()
+		return s == state, err
+	})
+}
+
+func (g *v1Group) Freeze() error {
+	if err := g.setFreezer("FROZEN"); err != nil {
+		return fmt.Errorf("cgroups: freeze %s: %w", g.name, err)
+	}
+	return nil
+}
+
+func (g *v1Group) Thaw() error {
+	if err := g.setFreezer("THAWED"); err != nil {
+		return fmt.Errorf("cgroups: thaw %s: %w", g.name, err)
+	}
+	return nil
+}
+
+func (g *v1Group) PeakMemory() (int64, error) {
+	return readInt(g.dirs["memory"], "memory.max_usage_in_bytes")
+}
+
+func (g *v1Group) OOMKills() (int64, error) {
+	return readKeyed(g.dirs["memory"], "memory.oom_control", "oom_kill")
+}
+
+func (g *v1Group) Procs() ([]int, error) {
+	// The pids hierarchy sees every task of the group, like the others.
+	return readPids(g.dirs["pids"])
+}
+
+func (g *v1Group) Kill(timeout time.Duration) error {
+	// Freeze first so that nothing can fork between reading the list and killing it; SIGKILL
+	// is delivered to frozen tasks once they are thawed.
+	_ = g.setFreezer("FROZEN")
+	pids, err := g.Procs()
+	if err != nil {
+		return err
+	}
+	killAll(pids)
+	_ = writeFile(g.dirs["freezer"], "freezer.state", "THAWED")
+	return pollUntil(timeout, func() (bool, error) {
+		pids, err := g.Procs()
+		if err != nil {
+			return false, err
+		}
+		killAll(pids)
+		return len(pids) == 0, nil
+	})
+}
+
+func (g *v1Group) Delete() error {
+	if len(g.dirs) == 0 {
+		return nil
+	}
+	var errs []error
+	if _, ok := g.dirs["pids"]; ok {
+		if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	for _, c := range v1Controllers {
+		if dir, ok := g.dirs[c]; ok {
+			if err := rmdirWait(dir, 5*time.Second); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			delete(g.dirs, c)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,234 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// v2Controllers must be available in the unified hierarchy for v2 to be chosen; the freezer
+// is built into cgroup v2 (cgroup.freeze).
+var v2Controllers = []string{"memory", "cpu", "pids"}
+
+type v2Manager struct {
+	parent string
+}
+
+func newV2(cfg Config, mounts []mount, own map[string]string) (*v2Manager, error) {
+	var found *mount
+	for i := range mounts {
+		if mounts[i].fstype == "cgroup2" {
+			found = &mounts[i]
+			break
+		}
+	}
+	if found == nil {
+		return nil, errors.New("no cgroup2 file system is mounted")
+	}
+	p, ok := own[""]
+	if !ok {
+		return nil, errors.New("this process is in no cgroup v2 group")
+	}
+	base := hostPath(*found, p)
+	if err := checkControllers(base); err != nil {
+		return nil, err
+	}
+	parent := filepath.Join(base, cfg.Parent)
+	// Every group between the server's and a sandbox's must delegate the controllers. The
+	// server's own group cannot, if it holds processes and is not the root (cgroup v2's
+	// "no internal processes" rule): run the server in a delegated leaf (systemd Delegate=yes)
+	// and point Parent at a sibling, or start it in an otherwise empty group.
+	dir := base
+	for _, elem := range strings.Split(cfg.Parent, string(filepath.Separator)) {
+		if err := enableControllers(dir); err != nil {
+			return nil, err
+		}
+		dir = filepath.Join(dir, elem)
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create parent group: %w", err)
+		}
+	}
+	if err := enableControllers(parent); err != nil {
+		return nil, err
+	}
+	return &v2Manager{parent: parent}, nil
+}
+
+func checkControllers(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	if err != nil {
+		return err
+	}
+	have := strings.Fields(string(b))
+	for _, c := range v2Controllers {
+		if !slices.Contains(have, c) {
+			return fmt.Errorf("the %s controller is not available in %s", c, dir)
+		}
+	}
+	return nil
+}
+
+func enableControllers(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
+	if err != nil {
+		return err
+	}
+	on := strings.Fields(string(b))
+	var want []string
+	for _, c := range v2Controllers {
+		if !slices.Contains(on, c) {
+			want = append(want, "+"+c)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	if err := writeFile(dir, "cgroup.subtree_control", strings.Join(want, " ")); err != nil {
+		return fmt.Errorf("delegate controllers below %s (a group holding processes cannot): %w", dir, err)
+	}
+	return nil
+}
+
+func (m *v2Manager) Version() int { return 2 }
+
+func (m *v2Manager) Create(name string, l Limits) (Group, error) {
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(m.parent, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cgroups: create group: %w", err)
+	}
+	g := &v2Group{name: name, dir: dir}
+	if err := g.setLimits(l); err != nil {
+		_ = g.Delete()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (m *v2Manager) Close() error {
+	if err := os.Remove(m.parent); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+type v2Group struct {
+	name    string
+	dir     string
+	deleted bool
+}
+
+func (g *v2Group) Name() string { return g.name }
+
+func (g *v2Group) setLimits(l Limits) error {
+	if l.MemoryBytes > 0 {
+		if err := writeFile(g.dir, "memory.max", strconv.FormatInt(l.MemoryBytes, 10)); err != nil {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(g.dir, "memory.swap.max")); err == nil {
+			if err := writeFile(g.dir, "memory.swap.max", "0"); err != nil {
+				return err
+			}
+		}
+		// Kill the whole sandbox on OOM, not one process of it.
+		_ = writeFile(g.dir, "memory.oom.group", "1")
+	}
+	if l.CPUMilli > 0 {
+		// cpu.weight is 1..10000 with 100 the default for one CPU's worth.
+		w := l.CPUMilli / 10
+		w = max(1, min(w, 10000))
+		if err := writeFile(g.dir, "cpu.weight", strconv.FormatInt(w, 10)); err != nil {
+			return err
+		}
+		quota := max(l.CPUMilli*cfsPeriod/1000, 1000)
+		if err := writeFile(g.dir, "cpu.max", fmt.Sprintf("%d %d", quota, cfsPeriod)); err != nil {
+			return err
+		}
+	}
+	if l.Pids > 0 {
+		if err := writeFile(g.dir, "pids.max", strconv.FormatInt(l.Pids, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *v2Group) Add(pid int) error {
+	return writeFile(g.dir, "cgroup.procs", strconv.Itoa(pid))
+}
+
+func (g *v2Group) setFrozen(v string) error {
+	if err := writeFile(g.dir, "cgroup.freeze", v); err != nil {
+		return err
+	}
+	return pollUntil(5*time.Second, func() (bool, error) {
+		n, err := readKeyed(g.dir, "cgroup.events", "frozen")
+		return strconv.FormatInt(n, 10) == v, err
+	})
+}
+
+func (g *v2Group) Freeze() error {
+	if err := g.setFrozen("1"); err != nil {
+		return fmt.Errorf("cgroups: freeze %s: %w", g.name, err)
+	}
+	return nil
+}
+
+func (g *v2Group) Thaw() error {
+	if err := g.setFrozen("0"); err != nil {
+		return fmt.Errorf("cgroups: thaw %s: %w", g.name, err)
+	}
+	return nil
+}
+
+func (g *v2Group) PeakMemory() (int64, error) {
+	n, err := readInt(g.dir, "memory.peak")
+	if errors.Is(err, os.ErrNotExist) {
+		// Kernels before 5.19 have no memory.peak; current use is the best there is.
+		return readInt(g.dir, "memory.current")
+	}
+	return n, err
+}
+
+func (g *v2Group) OOMKills() (int64, error) {
+	return readKeyed(g.dir, "memory.events", "oom_kill")
+}
+
+func (g *v2Group) Procs() ([]int, error) { return readPids(g.dir) }
+
+func (g *v2Group) Kill(timeout time.Duration) error {
+	if err := writeFile(g.dir, "cgroup.kill", "1"); err != nil {
+		// Kernels before 5.14 have no cgroup.kill: freeze, kill, thaw.
+		_ = g.setFrozen("1")
+		pids, _ := g.Procs()
+		killAll(pids)
+		_ = writeFile(g.dir, "cgroup.freeze", "0")
+	}
+	return pollUntil(timeout, func() (bool, error) {
+		n, err := readKeyed(g.dir, "cgroup.events", "populated")
+		return n == 0, err
+	})
+}
+
+func (g *v2Group) Delete() error {
+	if g.deleted {
+		return nil
+	}
+	var errs []error
+	if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	if err := rmdirWait(g.dir, 5*time.Second); err != nil {
+		errs = append(errs, err)
+	} else {
+		g.deleted = true
+	}
+	return errors.Join(errs...)
+}
