@@ -1,0 +1,164 @@
+package harness
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+// ErrDeploy is wrapped when a function cannot be created or never becomes Active.
+var ErrDeploy = errors.New("deploy failed")
+
+// EmberConfig says how to start `ember server` and deploy the echo function on it.
+type EmberConfig struct {
+	// Bin is the ember binary.
+	Bin string
+	// Args are extra arguments after `server --listen ADDR --data-dir DIR`, e.g. --isolation.
+	Args []string
+	// Creds become EMBER_ROOT_ACCESS_KEY_ID / EMBER_ROOT_SECRET_ACCESS_KEY and sign every request.
+	Creds  aws.Credentials
+	Region string
+	// Zip is the deployment package: the echo function's bootstrap at its root.
+	Zip []byte
+	// MemorySize is each function's MemorySize in MB; the jail backend gives a sandbox a CPU
+	// share proportional to it (1,769 MB is one vCPU, as Lambda).
+	MemorySize int32
+	// WorkDir holds the server's data dir and log.
+	WorkDir string
+}
+
+// Ember is a running `ember server` with a fresh data dir.
+type Ember struct {
+	cfg    EmberConfig
+	proc   *process
+	addr   string
+	lambda *lambda.Client
+}
+
+// StartEmber starts `ember server` on a free loopback port and waits until its API answers a
+// signed ListFunctions.
+func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dataDir, err := os.MkdirTemp(cfg.WorkDir, "ember-data-")
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"server", "--listen", addr, "--data-dir", dataDir}, cfg.Args...)
+	env := append(os.Environ(),
+		"EMBER_ROOT_ACCESS_KEY_ID="+cfg.Creds.AccessKeyID,
+		"EMBER_ROOT_SECRET_ACCESS_KEY="+cfg.Creds.SecretAccessKey)
+	p, err := startProcess("ember", cfg.Bin, args, env, cfg.WorkDir, cfg.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	e := &Ember{cfg: cfg, proc: p, addr: addr}
+	e.lambda = lambda.New(lambda.Options{
+		Region:           cfg.Region,
+		Credentials:      aws.NewCredentialsCache(staticCreds(cfg.Creds)),
+		BaseEndpoint:     aws.String("http://" + addr),
+		RetryMaxAttempts: 1,
+	})
+	var lastErr error
+	err = p.poll(ctx, startTimeout, func() bool {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, lastErr = e.lambda.ListFunctions(cctx, &lambda.ListFunctionsInput{})
+		return lastErr == nil
+	})
+	if err != nil {
+		p.stop()
+		return nil, fmt.Errorf("%w (last ListFunctions: %v)", err, lastErr)
+	}
+	return e, nil
+}
+
+type staticCreds aws.Credentials
+
+func (c staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials(c), nil
+}
+
+// Deploy creates function name from the echo package (Runtime provided.al2023) and waits until
+// its State is Active, as a client of Lambda would, and returns it as a Target.
+func (e *Ember) Deploy(ctx context.Context, name string) (*Target, error) {
+	_, err := e.lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String(name),
+		Runtime:      types.RuntimeProvidedal2023,
+		Handler:      aws.String("bootstrap"),
+		Role:         aws.String("arn:aws:iam::000000000000:role/bench"),
+		MemorySize:   aws.Int32(e.cfg.MemorySize),
+		Code:         &types.FunctionCode{ZipFile: e.cfg.Zip},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: CreateFunction %s: %v", ErrDeploy, name, err)
+	}
+	if err := e.WaitActive(ctx, name); err != nil {
+		return nil, err
+	}
+	return e.Target(name), nil
+}
+
+// WaitActive polls GetFunctionConfiguration until function name is Active.
+func (e *Ember) WaitActive(ctx context.Context, name string) error {
+	var state types.State
+	err := e.proc.poll(ctx, time.Minute, func() bool {
+		out, err := e.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)})
+		if err != nil {
+			return false
+		}
+		state = out.State
+		return state == types.StateActive || state == types.StateFailed
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %s never became Active (state %q): %v", ErrDeploy, name, state, err)
+	case state == types.StateFailed:
+		return fmt.Errorf("%w: %s: state Failed", ErrDeploy, name)
+	}
+	return nil
+}
+
+// Target is function name on this server, invoked at POST /2015-03-31/functions/NAME/invocations.
+func (e *Ember) Target(name string) *Target {
+	return &Target{Name: "ember", URL: invokeURL(e.addr, name), proc: e.proc}
+}
+
+// Stop stops the server.
+func (e *Ember) Stop() { e.proc.stop() }
+
+// ZipBootstrap returns a deployment package holding the file at path as an executable
+// `bootstrap` at the root.
+func ZipBootstrap(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate, Modified: time.Now()}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
