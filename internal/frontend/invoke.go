@@ -38,6 +38,8 @@ type Response struct {
 	LogResult string
 	// ExecutedVersion is the version that ran ("$LATEST" or a number).
 	ExecutedVersion string
+	// RequestID is the invocation's request ID; the API returns it as x-amzn-RequestId.
+	RequestID string
 }
 
 // Invoker runs invocations. Errors it returns are *lambdaerr.Error values (or wrap them): the

@@ -1,0 +1,291 @@
+package assign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/worker"
+)
+
+// Host makes sandboxes: a worker, local or remote.
+type Host interface {
+	NewSandbox(ctx context.Context, cfg worker.SandboxConfig) (*worker.Sandbox, error)
+}
+
+// Placement chooses the host a new sandbox goes on.
+type Placement interface {
+	Place(ctx context.Context, cfg worker.SandboxConfig) (Host, error)
+}
+
+// Config is what a Manager needs.
+type Config struct {
+	Placement Placement
+	// IdleTimeout is how long an idle sandbox is kept before it is reclaimed.
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Validate reports what is missing.
+func (c *Config) Validate() error {
+	if c.Placement == nil {
+		return errors.New("assign: a placement is required")
+	}
+	if c.IdleTimeout <= 0 {
+		return fmt.Errorf("assign: idle timeout %s must be positive", c.IdleTimeout)
+	}
+	return nil
+}
+
+// Manager leases sandboxes to invokes.
+type Manager struct {
+	cfg    Config
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	pools   map[string]*pool  // by version key
+	current map[string]string // function name → its current version keys' pool, for retiring
+	closed  bool
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// pool holds one function version's sandboxes.
+type pool struct {
+	key      string
+	function string
+	idle     []idleSandbox // most recently used last
+	busy     int
+	retired  bool
+}
+
+type idleSandbox struct {
+	sb    *worker.Sandbox
+	since time.Time
+}
+
+// New starts a manager and its reclaimer.
+func New(cfg Config) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{cfg: cfg, logger: cfg.Logger, pools: map[string]*pool{},
+		current: map[string]string{}, stop: make(chan struct{})}
+	m.wg.Add(1)
+	go m.reclaimLoop()
+	return m, nil
+}
+
+// maxAttempts bounds how often an invoke is retried on a fresh sandbox when a warm one turns
+// out to have died while idle.
+const maxAttempts = 3
+
+// Invoke runs inv in a sandbox for the function version named by key, configured by cfg:
+// an idle one if there is one, else a new one.
+func (m *Manager) Invoke(ctx context.Context, key string, cfg worker.SandboxConfig, inv *worker.Invocation) (*worker.Result, error) {
+	for attempt := 0; ; attempt++ {
+		sb, err := m.acquire(ctx, key, cfg)
+		if err != nil {
+			return nil, err
+		}
+		res, err := sb.Invoke(ctx, inv)
+		if errors.Is(err, worker.ErrSandboxGone) && attempt < maxAttempts {
+			m.release(key, sb, false)
+			continue
+		}
+		m.release(key, sb, err == nil && res.Reusable)
+		return res, err
+	}
+}
+
+// acquire leases the most recently used idle sandbox of key's pool, or makes a new one.
+func (m *Manager) acquire(ctx context.Context, key string, cfg worker.SandboxConfig) (*worker.Sandbox, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, errors.New("assign: manager closed")
+	}
+	p := m.pools[key]
+	if p == nil {
+		p = &pool{key: key, function: cfg.FunctionName}
+		m.pools[key] = p
+		m.retireLocked(cfg.FunctionName, key)
+	}
+	p.busy++
+	if n := len(p.idle); n > 0 {
+		sb := p.idle[n-1].sb
+		p.idle[n-1] = idleSandbox{}
+		p.idle = p.idle[:n-1]
+		m.mu.Unlock()
+		return sb, nil
+	}
+	m.mu.Unlock()
+
+	host, err := m.cfg.Placement.Place(ctx, cfg)
+	if err == nil {
+		var sb *worker.Sandbox
+		if sb, err = host.NewSandbox(ctx, cfg); err == nil {
+			return sb, nil
+		}
+	}
+	m.mu.Lock()
+	p.busy--
+	m.mu.Unlock()
+	return nil, err
+}
+
+// retireLocked marks the pools of fn's older version keys retired and destroys their idle
+// sandboxes: after an update, invokes go to sandboxes with the new code and configuration.
+func (m *Manager) retireLocked(fn, key string) {
+	old, ok := m.current[fn]
+	m.current[fn] = key
+	if !ok || old == key {
+		return
+	}
+	if p := m.pools[old]; p != nil {
+		p.retired = true
+		for _, e := range p.idle {
+			go e.sb.Destroy(context.Background())
+		}
+		p.idle = nil
+		if p.busy == 0 {
+			delete(m.pools, old)
+		}
+	}
+}
+
+// release returns a leased sandbox: to the idle stack when it can be used again, else it is
+// destroyed.
+func (m *Manager) release(key string, sb *worker.Sandbox, reusable bool) {
+	m.mu.Lock()
+	p := m.pools[key]
+	if p != nil {
+		p.busy--
+	}
+	keep := reusable && p != nil && !p.retired && !m.closed && sb.Usable()
+	if keep {
+		p.idle = append(p.idle, idleSandbox{sb: sb, since: time.Now()})
+	} else if p != nil && p.retired && p.busy == 0 && len(p.idle) == 0 {
+		delete(m.pools, key)
+	}
+	m.mu.Unlock()
+	if !keep {
+		go sb.Destroy(context.Background())
+	}
+}
+
+// Forget destroys every idle sandbox of function fn and retires its pools, as when the
+// function is deleted.
+func (m *Manager) Forget(fn string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.current, fn)
+	for key, p := range m.pools {
+		if p.function != fn {
+			continue
+		}
+		p.retired = true
+		for _, e := range p.idle {
+			go e.sb.Destroy(context.Background())
+		}
+		p.idle = nil
+		if p.busy == 0 {
+			delete(m.pools, key)
+		}
+	}
+}
+
+// Stats counts sandboxes by state.
+type Stats struct{ Idle, Busy int }
+
+// Stats reports how many sandboxes are idle and busy now.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var st Stats
+	for _, p := range m.pools {
+		st.Idle += len(p.idle)
+		st.Busy += p.busy
+	}
+	return st
+}
+
+func (m *Manager) reclaimLoop() {
+	defer m.wg.Done()
+	every := m.cfg.IdleTimeout / 4
+	if every > 30*time.Second {
+		every = 30 * time.Second
+	}
+	if every < 10*time.Millisecond {
+		every = 10 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case now := <-t.C:
+			m.reclaim(now)
+		}
+	}
+}
+
+// reclaim destroys sandboxes idle for longer than the idle timeout. The oldest idle ones are
+// at the bottom of each stack.
+func (m *Manager) reclaim(now time.Time) {
+	var doomed []*worker.Sandbox
+	m.mu.Lock()
+	for key, p := range m.pools {
+		n := 0
+		for n < len(p.idle) && now.Sub(p.idle[n].since) >= m.cfg.IdleTimeout {
+			doomed = append(doomed, p.idle[n].sb)
+			n++
+		}
+		if n > 0 {
+			p.idle = append(p.idle[:0], p.idle[n:]...)
+		}
+		if len(p.idle) == 0 && p.busy == 0 {
+			delete(m.pools, key)
+			if m.current[p.function] == key {
+				delete(m.current, p.function)
+			}
+		}
+	}
+	m.mu.Unlock()
+	for _, sb := range doomed {
+		m.logger.Debug("reclaiming idle sandbox", "function", sb.Config().FunctionName, "sandbox", sb.ID())
+		sb.Destroy(context.Background())
+	}
+}
+
+// Close stops the reclaimer and destroys every idle sandbox; busy ones are destroyed as they
+// are released.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	var doomed []*worker.Sandbox
+	for _, p := range m.pools {
+		for _, e := range p.idle {
+			doomed = append(doomed, e.sb)
+		}
+		p.idle = nil
+	}
+	m.mu.Unlock()
+	close(m.stop)
+	m.wg.Wait()
+	for _, sb := range doomed {
+		sb.Destroy(context.Background())
+	}
+}

@@ -1,0 +1,204 @@
+// Package process is the sandbox backend that isolates nothing: each sandbox is a plain child
+// process of the server in its own process group. It exists for development on hosts without
+// namespaces (`--isolation=none`) and as the reference the conformance suite is checked
+// against; it must never be chosen without the operator asking for it.
+package process
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/sandbox"
+)
+
+var (
+	_ sandbox.Backend = (*Backend)(nil)
+	_ sandbox.Sandbox = (*Sandbox)(nil)
+)
+
+// Backend creates plain child processes.
+type Backend struct{}
+
+// New returns the process backend.
+func New() *Backend { return &Backend{} }
+
+// Name is "none": what the operator asks for to get this backend.
+func (*Backend) Name() string { return "none" }
+
+// Create listens on a loopback port for the sandbox's Runtime API.
+func (*Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
+	if len(spec.Command) == 0 {
+		return nil, fmt.Errorf("sandbox %s: no command", spec.ID)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %s: runtime api listener: %w", spec.ID, err)
+	}
+	return &Sandbox{spec: spec, ln: ln, done: make(chan struct{})}, nil
+}
+
+// Sandbox is one child process.
+type Sandbox struct {
+	spec sandbox.Spec
+	ln   net.Listener
+
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	destroyed bool
+	exit      sandbox.ExitStatus
+	maxRSS    int64
+	done      chan struct{}
+}
+
+// ID is the spec's ID.
+func (s *Sandbox) ID() string { return s.spec.ID }
+
+// RuntimeAPI is the loopback listener created for this sandbox.
+func (s *Sandbox) RuntimeAPI() net.Listener { return s.ln }
+
+// hostPath maps a path as the function sees it (/var/task/..., /opt/...) to where it is on the
+// host, since this backend mounts nothing.
+func (s *Sandbox) hostPath(p string) string {
+	switch {
+	case p == "/var/task" || strings.HasPrefix(p, "/var/task/"):
+		return filepath.Join(s.spec.CodeDir, strings.TrimPrefix(p, "/var/task"))
+	case (p == "/opt" || strings.HasPrefix(p, "/opt/")) && len(s.spec.LayerDirs) > 0:
+		return filepath.Join(s.spec.LayerDirs[len(s.spec.LayerDirs)-1], strings.TrimPrefix(p, "/opt"))
+	}
+	return p
+}
+
+// Start runs the command with the spec's environment, /var/task mapped to the code directory.
+func (s *Sandbox) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed {
+		return sandbox.ErrDestroyed
+	}
+	if s.cmd != nil {
+		return fmt.Errorf("sandbox %s: already started", s.spec.ID)
+	}
+	args := append([]string(nil), s.spec.Command...)
+	args[0] = s.hostPath(args[0])
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = s.spec.CodeDir
+	env := make([]string, 0, len(s.spec.Env)+1)
+	for _, kv := range s.spec.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok && (k == "LAMBDA_TASK_ROOT" || k == "PWD") {
+			kv = k + "=" + s.hostPath(v)
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "AWS_LAMBDA_RUNTIME_API="+s.ln.Addr().String())
+	cmd.Env = env
+	cmd.Stdout = s.spec.Output
+	cmd.Stderr = s.spec.Output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("sandbox %s: start %s: %w", s.spec.ID, s.spec.Command[0], err)
+	}
+	s.cmd = cmd
+	go s.wait(cmd)
+	return nil
+}
+
+func (s *Sandbox) wait(cmd *exec.Cmd) {
+	err := cmd.Wait()
+	st := sandbox.ExitStatus{}
+	if ps := cmd.ProcessState; ps != nil {
+		st.Code = ps.ExitCode()
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			st.Code = -1
+			st.Signal = ws.Signal().String()
+		}
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			s.mu.Lock()
+			s.maxRSS = ru.Maxrss * 1024
+			s.mu.Unlock()
+		}
+	} else if err != nil {
+		st.Code = -1
+	}
+	s.mu.Lock()
+	s.exit = st
+	s.mu.Unlock()
+	close(s.done)
+}
+
+// Done is closed when the process has exited.
+func (s *Sandbox) Done() <-chan struct{} { return s.done }
+
+// Exit tells how the process ended.
+func (s *Sandbox) Exit() sandbox.ExitStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exit
+}
+
+// Freeze does nothing: a plain process cannot be frozen without stopping its Runtime API
+// connection's keep-alive, and nothing here is isolated anyway.
+func (s *Sandbox) Freeze() error { return nil }
+
+// Thaw does nothing; see Freeze.
+func (s *Sandbox) Thaw() error { return nil }
+
+// Stats reads the process's peak resident memory.
+func (s *Sandbox) Stats() sandbox.Stats {
+	s.mu.Lock()
+	cmd, rss := s.cmd, s.maxRSS
+	s.mu.Unlock()
+	if rss == 0 && cmd != nil && cmd.Process != nil {
+		rss = vmHWM(cmd.Process.Pid)
+	}
+	return sandbox.Stats{MaxMemoryBytes: rss}
+}
+
+// vmHWM reads a process's peak resident set size from /proc.
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// Destroy kills the process group and closes the listener.
+func (s *Sandbox) Destroy(ctx context.Context) error {
+	s.mu.Lock()
+	if s.destroyed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.destroyed = true
+	cmd := s.cmd
+	s.mu.Unlock()
+	s.ln.Close()
+	if cmd == nil {
+		close(s.done)
+		return nil
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("sandbox %s: process %d did not exit after SIGKILL", s.spec.ID, cmd.Process.Pid)
+	}
+	return nil
+}

@@ -1,0 +1,6 @@
+// Package worker owns sandboxes on one host: it creates them through a sandbox.Backend, serves
+// each one's Runtime API (/2018-06-01/runtime/...), hands it invocations one at a time, and
+// turns what the runtime does — responses, errors, exits, timeouts and its output — into
+// results and Lambda's START/END/REPORT log lines. It must not decide which sandbox an invoke
+// goes to (internal/assign does) nor know about the API or the store.
+package worker

@@ -1,0 +1,193 @@
+package worker
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/logs"
+)
+
+// maxLineSize bounds one log event; longer lines are split, as Lambda splits events at 256 KB.
+const maxLineSize = 256 * 1024
+
+// logCapture reads a sandbox's output pipe and turns it into log events. Reads happen under
+// mu, both in the background loop and in drain, so that when a runtime has posted its response
+// everything it wrote before that can be read and attributed to the invocation before its END
+// line: a pipe holds the bytes a process wrote until someone reads them, so a drain that reads
+// the pipe dry under the lock sees all of them.
+type logCapture struct {
+	r      *os.File
+	raw    syscall.RawConn
+	sink   logs.Writer
+	group  string
+	stream string
+
+	mu      sync.Mutex
+	buf     []byte
+	partial []byte
+	tail    *[]byte // the current invocation's log, when it asked for a tail
+	eof     bool
+	done    chan struct{}
+}
+
+func newLogCapture(r *os.File, sink logs.Writer, group, stream string) (*logCapture, error) {
+	raw, err := r.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	initLog := make([]byte, 0, 512)
+	lc := &logCapture{r: r, raw: raw, sink: sink, group: group, stream: stream,
+		buf: make([]byte, 32*1024), done: make(chan struct{}), tail: &initLog}
+	go lc.loop()
+	return lc, nil
+}
+
+func (lc *logCapture) loop() {
+	defer close(lc.done)
+	for {
+		eof := false
+		err := lc.raw.Read(func(fd uintptr) bool {
+			lc.mu.Lock()
+			defer lc.mu.Unlock()
+			eof = lc.readLocked(int(fd))
+			return eof
+		})
+		if eof || err != nil {
+			lc.mu.Lock()
+			lc.eof = true
+			lc.flushPartialLocked()
+			lc.mu.Unlock()
+			lc.r.Close()
+			return
+		}
+	}
+}
+
+// readLocked reads the pipe until it would block, emitting whole lines; it reports whether
+// the pipe reached end of file (every writer gone).
+func (lc *logCapture) readLocked(fd int) bool {
+	if lc.eof {
+		return true
+	}
+	for {
+		n, err := syscall.Read(fd, lc.buf)
+		if n > 0 {
+			lc.consumeLocked(lc.buf[:n])
+			continue
+		}
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if errors.Is(err, syscall.EAGAIN) {
+			return false
+		}
+		return true // n == 0: end of file; or a read error, treated alike
+	}
+}
+
+func (lc *logCapture) consumeLocked(b []byte) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			lc.partial = append(lc.partial, b...)
+			if len(lc.partial) >= maxLineSize {
+				lc.emitLocked(lc.partial)
+				lc.partial = lc.partial[:0]
+			}
+			return
+		}
+		if len(lc.partial) > 0 {
+			lc.partial = append(lc.partial, b[:i]...)
+			lc.emitLocked(lc.partial)
+			lc.partial = lc.partial[:0]
+		} else {
+			lc.emitLocked(b[:i])
+		}
+		b = b[i+1:]
+	}
+}
+
+func (lc *logCapture) flushPartialLocked() {
+	if len(lc.partial) > 0 {
+		lc.emitLocked(lc.partial)
+		lc.partial = lc.partial[:0]
+	}
+}
+
+// emitLocked sends one line to the log and, when an invocation asked for a tail, to its tail.
+func (lc *logCapture) emitLocked(line []byte) {
+	if lc.tail != nil {
+		t := append(*lc.tail, line...)
+		t = append(t, '\n')
+		if len(t) > 2*TailSize {
+			t = append(t[:0], t[len(t)-TailSize:]...)
+		}
+		*lc.tail = t
+	}
+	if lc.sink != nil {
+		lc.sink.Write(logs.Event{Group: lc.group, Stream: lc.stream, Time: time.Now(), Message: string(line)})
+	}
+}
+
+// Line writes a line of the platform's own (START, END, REPORT, errors) into the log, in order
+// with the runtime's output.
+func (lc *logCapture) Line(s string) {
+	lc.mu.Lock()
+	lc.emitLocked([]byte(s))
+	lc.mu.Unlock()
+}
+
+// Begin writes the invocation's first line and starts collecting its tail when tail is set.
+// Until the first Begin, the init phase's output is collected, so that keepInit can put it in
+// the tail of an invocation whose init failed.
+func (lc *logCapture) Begin(first string, tail, keepInit bool) {
+	lc.mu.Lock()
+	if keepInit && tail && lc.tail != nil {
+		// keep what init wrote
+	} else if tail {
+		t := make([]byte, 0, 512)
+		lc.tail = &t
+	} else {
+		lc.tail = nil
+	}
+	lc.emitLocked([]byte(first))
+	lc.mu.Unlock()
+}
+
+// End reads whatever the runtime has written and not yet been read, ends any unfinished line,
+// writes the closing lines and returns the invocation's tail.
+func (lc *logCapture) End(lines ...string) []byte {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if !lc.eof {
+		_ = lc.raw.Control(func(fd uintptr) { lc.readLocked(int(fd)) })
+	}
+	lc.flushPartialLocked()
+	for _, l := range lines {
+		lc.emitLocked([]byte(l))
+	}
+	var out []byte
+	if lc.tail != nil {
+		out = *lc.tail
+		if len(out) > TailSize {
+			out = out[len(out)-TailSize:]
+		}
+		lc.tail = nil
+	}
+	return out
+}
+
+// waitEOF waits up to d for every writer of the pipe to be gone, so that a runtime's last
+// words before it died are in the log.
+func (lc *logCapture) waitEOF(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-lc.done:
+	case <-t.C:
+	}
+}

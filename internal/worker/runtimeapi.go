@@ -1,0 +1,187 @@
+package worker
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Runtime API headers.
+const (
+	hdrRequestID     = "Lambda-Runtime-Aws-Request-Id"
+	hdrDeadline      = "Lambda-Runtime-Deadline-Ms"
+	hdrFunctionARN   = "Lambda-Runtime-Invoked-Function-Arn"
+	hdrTraceID       = "Lambda-Runtime-Trace-Id"
+	hdrClientContext = "Lambda-Runtime-Client-Context"
+	hdrCognito       = "Lambda-Runtime-Cognito-Identity"
+	hdrErrorType     = "Lambda-Runtime-Function-Error-Type"
+	hdrErrorBody     = "Lambda-Runtime-Function-Error-Body"
+)
+
+// maxErrorSize bounds an error document a runtime posts.
+const maxErrorSize = 1 << 20
+
+// routes is the Runtime API one sandbox's runtime talks to.
+func (s *Sandbox) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", s.handleNext)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", s.handleResponse)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", s.handleError)
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", s.handleInitError)
+	return mux
+}
+
+// handleNext long-polls for the sandbox's next invocation.
+func (s *Sandbox) handleNext(w http.ResponseWriter, r *http.Request) {
+	if !s.initDone.Load() {
+		s.initDuration = time.Since(s.started)
+		s.initDone.Store(true)
+	}
+	var c *call
+	select {
+	case c = <-s.next:
+	case <-r.Context().Done():
+		return
+	}
+	now := time.Now()
+	c.pickedAt = now
+	c.deadline = now.Add(s.cfg.Timeout)
+	s.mu.Lock()
+	s.calls[c.inv.RequestID] = c
+	s.mu.Unlock()
+	s.log.Begin(s.startLine(c.inv.RequestID), c.inv.Tail, false)
+
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h[hdrRequestID] = []string{c.inv.RequestID}
+	h[hdrDeadline] = []string{strconv.FormatInt(c.deadline.UnixMilli(), 10)}
+	h[hdrFunctionARN] = []string{s.cfg.FunctionARN}
+	if c.inv.TraceID != "" {
+		h[hdrTraceID] = []string{c.inv.TraceID}
+	}
+	if c.inv.ClientContext != "" {
+		h[hdrClientContext] = []string{c.inv.ClientContext}
+	}
+	if c.inv.CognitoIdentity != "" {
+		h[hdrCognito] = []string{c.inv.CognitoIdentity}
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(c.inv.Payload))}
+	close(c.picked)
+	w.WriteHeader(http.StatusOK)
+	w.Write(c.inv.Payload)
+}
+
+func (s *Sandbox) call(w http.ResponseWriter, r *http.Request) *call {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	c := s.calls[id]
+	s.mu.Unlock()
+	if c == nil {
+		runtimeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID: "+strconv.Quote(id))
+	}
+	return c
+}
+
+// handleResponse takes a function's result. aws-lambda-go may stream it chunked and report a
+// failure part-way through in Lambda-Runtime-Function-Error-* trailers.
+func (s *Sandbox) handleResponse(w http.ResponseWriter, r *http.Request) {
+	c := s.call(w, r)
+	if c == nil {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxResponseSize+1))
+	if err != nil {
+		runtimeError(w, http.StatusBadRequest, "InvalidRequest", "reading response: "+err.Error())
+		return
+	}
+	if len(body) > MaxResponseSize {
+		msg := fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", MaxResponseSize)
+		c.complete(ErrorDoc(ErrorTypeResponseTooBig, msg), true, ErrorTypeResponseTooBig)
+		runtimeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", msg)
+		return
+	}
+	if t := r.Trailer.Get(hdrErrorType); t != "" {
+		doc, err := base64.StdEncoding.DecodeString(r.Trailer.Get(hdrErrorBody))
+		if err != nil || len(doc) == 0 {
+			doc = ErrorDoc(t, "the function's response stream failed")
+		}
+		c.complete(doc, true, t)
+	} else if !c.complete(body, false, "") {
+		runtimeError(w, http.StatusBadRequest, "InvalidStateTransition", "the invocation has already been answered")
+		return
+	}
+	accepted(w)
+}
+
+// handleError takes a function's error document.
+func (s *Sandbox) handleError(w http.ResponseWriter, r *http.Request) {
+	c := s.call(w, r)
+	if c == nil {
+		return
+	}
+	doc, errType := readErrorDoc(r)
+	if !c.complete(doc, true, errType) {
+		runtimeError(w, http.StatusBadRequest, "InvalidStateTransition", "the invocation has already been answered")
+		return
+	}
+	accepted(w)
+}
+
+// handleInitError takes the error a runtime reports when it cannot initialise.
+func (s *Sandbox) handleInitError(w http.ResponseWriter, r *http.Request) {
+	doc, errType := readErrorDoc(r)
+	select {
+	case s.initErr <- initError{errType: errType, body: doc}:
+	default:
+	}
+	accepted(w)
+}
+
+// readErrorDoc reads an error document and its type: the Lambda-Runtime-Function-Error-Type
+// header if set, else the document's errorType.
+func readErrorDoc(r *http.Request) ([]byte, string) {
+	doc, _ := io.ReadAll(io.LimitReader(r.Body, maxErrorSize))
+	errType := r.Header.Get(hdrErrorType)
+	var parsed struct {
+		ErrorType string `json:"errorType"`
+	}
+	if json.Unmarshal(doc, &parsed) == nil && parsed.ErrorType != "" && errType == "" {
+		errType = parsed.ErrorType
+	}
+	if !json.Valid(doc) {
+		if errType == "" {
+			errType = ErrorTypeUnknown
+		}
+		doc = ErrorDoc(errType, string(doc))
+	}
+	if errType == "" {
+		errType = ErrorTypeUnknown
+	}
+	return doc, errType
+}
+
+var acceptedBody = []byte(`{"status":"OK"}`)
+
+func accepted(w http.ResponseWriter) {
+	w.Header()["Content-Type"] = []string{"application/json"}
+	w.WriteHeader(http.StatusAccepted)
+	w.Write(acceptedBody)
+}
+
+func runtimeError(w http.ResponseWriter, status int, errType, msg string) {
+	b, err := json.Marshal(struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}{msg, errType})
+	if err != nil {
+		panic(errors.New("unreachable: marshal of strings failed"))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}

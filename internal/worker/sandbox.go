@@ -1,0 +1,301 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/sandbox"
+)
+
+// Sandbox is one sandbox as its worker sees it: the backend's sandbox, the Runtime API served
+// for it, and the invocation it is running.
+type Sandbox struct {
+	id     string
+	cfg    SandboxConfig
+	w      *Worker
+	sb     sandbox.Sandbox
+	log    *logCapture
+	logger *slog.Logger
+	api    *http.Server
+
+	next    chan *call
+	initErr chan initError
+
+	mu    sync.Mutex
+	calls map[string]*call
+
+	started      time.Time
+	initDone     atomic.Bool
+	initDuration time.Duration // written by the first /next, read after it hands a call over
+	gone         atomic.Bool
+	destroyOnce  sync.Once
+}
+
+// call is an invocation in flight in a sandbox.
+type call struct {
+	inv      *Invocation
+	picked   chan struct{} // closed when the runtime has received the invocation
+	done     chan struct{} // closed when the runtime has answered
+	pickedAt time.Time
+	deadline time.Time
+	once     sync.Once
+	payload  []byte
+	errType  string
+	failed   bool
+}
+
+func (c *call) complete(payload []byte, failed bool, errType string) bool {
+	ok := false
+	c.once.Do(func() {
+		c.payload, c.failed, c.errType = payload, failed, errType
+		close(c.done)
+		ok = true
+	})
+	return ok
+}
+
+type initError struct {
+	errType string
+	body    []byte
+}
+
+// ID is the sandbox's ID, also the end of its log stream's name.
+func (s *Sandbox) ID() string { return s.id }
+
+// Config is the function version the sandbox runs.
+func (s *Sandbox) Config() SandboxConfig { return s.cfg }
+
+// Usable reports whether the sandbox can take another invocation.
+func (s *Sandbox) Usable() bool {
+	if s.gone.Load() {
+		return false
+	}
+	select {
+	case <-s.sb.Done():
+		return false
+	default:
+		return true
+	}
+}
+
+// Freeze pauses the sandbox while it is idle; Thaw resumes it.
+func (s *Sandbox) Freeze() error { return s.sb.Freeze() }
+
+// Thaw resumes a frozen sandbox.
+func (s *Sandbox) Thaw() error { return s.sb.Thaw() }
+
+// Invoke hands inv to the runtime and waits for its answer, its exit or its timeout. Only one
+// invocation runs in a sandbox at a time: the caller must hold the sandbox exclusively. It
+// returns ErrSandboxGone, having run nothing, when a warm sandbox turns out to be dead, so the
+// caller can retry on another.
+func (s *Sandbox) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
+	if !s.Usable() {
+		s.destroy()
+		return nil, ErrSandboxGone
+	}
+	c := &call{inv: inv, picked: make(chan struct{}), done: make(chan struct{})}
+	select {
+	case s.next <- c:
+	default:
+		return nil, fmt.Errorf("sandbox %s: already has an invocation waiting", s.id)
+	}
+	cold := !s.initDone.Load()
+	if cold {
+		if res, err, over := s.awaitInit(ctx, c); over {
+			return res, err
+		}
+	} else {
+		select {
+		case <-c.picked:
+		case <-s.sb.Done():
+			s.takeBack(c)
+			s.destroy()
+			return nil, ErrSandboxGone
+		case <-ctx.Done():
+			if s.takeBack(c) {
+				return nil, ctx.Err()
+			}
+			<-c.picked
+		}
+	}
+	return s.await(c, cold), nil
+}
+
+// takeBack removes c from the queue if the runtime has not taken it yet.
+func (s *Sandbox) takeBack(c *call) bool {
+	select {
+	case got := <-s.next:
+		if got == c {
+			return true
+		}
+		s.next <- got
+	default:
+	}
+	return false
+}
+
+// awaitInit waits for a new runtime to ask for its first invocation. over is true when the
+// invocation ended there: the runtime failed to initialise, or ctx ended.
+func (s *Sandbox) awaitInit(ctx context.Context, c *call) (res *Result, err error, over bool) {
+	t := time.NewTimer(s.w.cfg.InitTimeout)
+	defer t.Stop()
+	select {
+	case <-c.picked:
+		return nil, nil, false
+	case ie := <-s.initErr:
+		s.log.Line(fmt.Sprintf("INIT_REPORT Init Duration: %s\tPhase: init\tStatus: error\tError Type: %s", ms(time.Since(s.started)), ie.errType))
+		s.destroy()
+		return s.failedInit(c, ie.body, ie.errType), nil, true
+	case <-s.sb.Done():
+		s.log.waitEOF(100 * time.Millisecond)
+		errType, msg := s.exitError(c.inv.RequestID)
+		s.log.Line(fmt.Sprintf("INIT_REPORT Init Duration: %s\tPhase: init\tStatus: error\tError Type: %s", ms(time.Since(s.started)), errType))
+		s.destroy()
+		return s.failedInit(c, ErrorDoc(errType, msg), errType), nil, true
+	case <-t.C:
+		s.log.Line(fmt.Sprintf("INIT_REPORT Init Duration: %s\tPhase: init\tStatus: timeout", ms(time.Since(s.started))))
+		s.destroy()
+		msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, s.w.cfg.InitTimeout.Seconds())
+		return s.failedInit(c, ErrorDoc(ErrorTypeTimeout, msg), ErrorTypeTimeout), nil, true
+	case <-ctx.Done():
+		s.takeBack(c)
+		s.destroy()
+		return nil, ctx.Err(), true
+	}
+}
+
+func (s *Sandbox) failedInit(c *call, body []byte, errType string) *Result {
+	s.log.Begin(s.startLine(c.inv.RequestID), c.inv.Tail, true)
+	d := time.Since(s.started)
+	tail := s.log.End("END RequestId: "+c.inv.RequestID, s.reportLine(c.inv.RequestID, 0, d, true))
+	return &Result{Payload: body, FunctionError: "Unhandled", ErrorType: errType, Log: tail, InitDuration: d}
+}
+
+// await waits for the runtime's answer to c, which it has received.
+func (s *Sandbox) await(c *call, cold bool) *Result {
+	t := time.NewTimer(time.Until(c.deadline))
+	defer t.Stop()
+	res := &Result{Reusable: true}
+	if cold {
+		res.InitDuration = s.initDuration
+	}
+	var extra []string
+	select {
+	case <-c.done:
+		res.Payload = c.payload
+		if c.failed {
+			res.FunctionError = "Unhandled"
+			res.ErrorType = c.errType
+		}
+	case <-s.sb.Done():
+		s.log.waitEOF(100 * time.Millisecond)
+		errType, msg := s.exitError(c.inv.RequestID)
+		if !c.complete(ErrorDoc(errType, msg), true, errType) {
+			// The runtime answered and then exited: the answer stands, the sandbox goes.
+			<-c.done
+		}
+		res.Payload, res.FunctionError, res.ErrorType = c.payload, "Unhandled", c.errType
+		if !c.failed {
+			res.FunctionError, res.ErrorType = "", ""
+		} else if c.errType == errType {
+			extra = append(extra, msg, errType)
+		}
+		res.Reusable = false
+	case <-t.C:
+		secs := float64(s.cfg.Timeout) / float64(time.Second)
+		msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, secs)
+		if c.complete(ErrorDoc(ErrorTypeTimeout, msg), true, ErrorTypeTimeout) {
+			extra = append(extra, fmt.Sprintf("%s %s Task timed out after %.2f seconds",
+				time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), c.inv.RequestID, secs))
+			res.Reusable = false
+		}
+		res.Payload, res.FunctionError, res.ErrorType = c.payload, "Unhandled", c.errType
+		if !c.failed {
+			res.FunctionError, res.ErrorType = "", ""
+		}
+	}
+	res.Duration = time.Since(c.pickedAt)
+	s.mu.Lock()
+	delete(s.calls, c.inv.RequestID)
+	s.mu.Unlock()
+	if !res.Reusable {
+		s.destroy()
+	}
+	extra = append(extra, "END RequestId: "+c.inv.RequestID, s.reportLine(c.inv.RequestID, res.Duration, res.InitDuration, cold))
+	res.Log = s.log.End(extra...)
+	return res
+}
+
+// exitError names why the runtime is gone, as Lambda words it.
+func (s *Sandbox) exitError(requestID string) (errType, msg string) {
+	st := s.sb.Exit()
+	how := "exit status " + strconv.Itoa(st.Code)
+	if st.Signal != "" {
+		how = "signal: " + st.Signal
+	}
+	if st.OOM {
+		return ErrorTypeOutOfMemory, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", requestID, how)
+	}
+	if st.Code == 0 && st.Signal == "" {
+		return ErrorTypeExit, fmt.Sprintf("RequestId: %s Error: Runtime exited without providing a reason", requestID)
+	}
+	return ErrorTypeExit, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", requestID, how)
+}
+
+func (s *Sandbox) startLine(requestID string) string {
+	return "START RequestId: " + requestID + " Version: " + s.cfg.Version
+}
+
+func (s *Sandbox) reportLine(requestID string, d, initD time.Duration, cold bool) string {
+	billed := d
+	if cold {
+		billed += initD // custom runtimes are billed for their init
+	}
+	maxMem := int64(math.Ceil(float64(s.sb.Stats().MaxMemoryBytes) / (1 << 20)))
+	line := fmt.Sprintf("REPORT RequestId: %s\tDuration: %s\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
+		requestID, ms(d), int64(math.Ceil(float64(billed)/float64(time.Millisecond))), s.cfg.MemoryMB, maxMem)
+	if cold {
+		line += "Init Duration: " + ms(initD) + "\t"
+	}
+	return line + s.w.cfg.ReportSuffix
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
+}
+
+// ErrorDoc is the JSON error document Lambda returns for a failure of the platform's.
+func ErrorDoc(errType, msg string) []byte {
+	b, _ := json.Marshal(struct {
+		ErrorType    string `json:"errorType"`
+		ErrorMessage string `json:"errorMessage"`
+	}{errType, msg})
+	return b
+}
+
+// Destroy ends the sandbox and everything in it.
+func (s *Sandbox) Destroy(ctx context.Context) {
+	s.destroyOnce.Do(func() {
+		s.gone.Store(true)
+		if err := s.sb.Destroy(ctx); err != nil {
+			s.logger.Warn("destroy sandbox", "err", err)
+		}
+		s.api.Close()
+		s.w.live.Delete(s.id)
+		s.w.count.Add(-1)
+	})
+}
+
+func (s *Sandbox) destroy() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.Destroy(ctx)
+}

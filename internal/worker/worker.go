@@ -1,0 +1,194 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/logs"
+	"github.com/ember-serverless/ember/internal/sandbox"
+)
+
+// Config is what a worker needs.
+type Config struct {
+	// Backend creates the sandboxes.
+	Backend sandbox.Backend
+	// Logs receives every log line of every sandbox.
+	Logs logs.Writer
+	// Region is AWS_REGION inside sandboxes.
+	Region string
+	// InitTimeout bounds a runtime's init phase (Lambda: 10 s).
+	InitTimeout time.Duration
+	// ReportSuffix, when set, is appended to every REPORT line (the server uses it to warn that
+	// sandboxes are not isolated).
+	ReportSuffix string
+	Logger       *slog.Logger
+}
+
+// Validate reports what is missing.
+func (c *Config) Validate() error {
+	if c.Backend == nil {
+		return fmt.Errorf("worker: a sandbox backend is required")
+	}
+	if c.Region == "" {
+		return fmt.Errorf("worker: a region is required")
+	}
+	return nil
+}
+
+// Worker runs sandboxes on this host.
+type Worker struct {
+	cfg    Config
+	logger *slog.Logger
+	live   sync.Map // id → *Sandbox
+	count  atomic.Int64
+}
+
+// New returns a worker.
+func New(cfg Config) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.InitTimeout == 0 {
+		cfg.InitTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{cfg: cfg, logger: cfg.Logger}, nil
+}
+
+// SandboxConfig describes the function version a sandbox runs.
+type SandboxConfig struct {
+	FunctionName string
+	FunctionARN  string
+	Version      string
+	Runtime      string
+	Handler      string
+	// Command is the runtime process as seen inside the sandbox.
+	Command            []string
+	MemoryMB           int
+	Timeout            time.Duration
+	EphemeralStorageMB int
+	// Env holds the function's own variables; the worker adds Lambda's.
+	Env       map[string]string
+	CodeDir   string
+	LayerDirs []string
+}
+
+// Sandboxes is how many sandboxes this worker holds now.
+func (w *Worker) Sandboxes() int { return int(w.count.Load()) }
+
+// NewSandbox creates a sandbox for cfg and starts its runtime. The runtime's init runs while
+// the first invocation waits for it.
+func (w *Worker) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, error) {
+	id := newID()
+	group := "/aws/lambda/" + cfg.FunctionName
+	stream := time.Now().UTC().Format("2006/01/02") + "/[" + cfg.Version + "]" + id
+	r, wr, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %s: output pipe: %w", id, err)
+	}
+	logger := w.logger.With("function", cfg.FunctionName, "sandbox", id)
+	spec := sandbox.Spec{
+		ID:                 id,
+		Runtime:            cfg.Runtime,
+		CodeDir:            cfg.CodeDir,
+		LayerDirs:          cfg.LayerDirs,
+		Command:            cfg.Command,
+		Env:                w.environment(cfg, group, stream),
+		MemoryMB:           cfg.MemoryMB,
+		EphemeralStorageMB: cfg.EphemeralStorageMB,
+		Output:             wr,
+	}
+	sb, err := w.cfg.Backend.Create(ctx, spec)
+	if err != nil {
+		r.Close()
+		wr.Close()
+		return nil, fmt.Errorf("sandbox for %s: %w", cfg.FunctionName, err)
+	}
+	lc, err := newLogCapture(r, w.cfg.Logs, group, stream)
+	if err != nil {
+		r.Close()
+		wr.Close()
+		sb.Destroy(ctx)
+		return nil, err
+	}
+	s := &Sandbox{
+		id:      id,
+		cfg:     cfg,
+		w:       w,
+		sb:      sb,
+		log:     lc,
+		logger:  logger,
+		next:    make(chan *call, 1),
+		calls:   make(map[string]*call),
+		initErr: make(chan initError, 1),
+	}
+	s.api = &http.Server{Handler: s.routes(), ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	go s.api.Serve(sb.RuntimeAPI())
+	w.live.Store(id, s)
+	w.count.Add(1)
+	s.started = time.Now()
+	err = sb.Start(ctx)
+	wr.Close() // the runtime holds its own copy; the pipe ends when every copy is closed
+	if err != nil {
+		s.destroy()
+		return nil, fmt.Errorf("sandbox for %s: %w", cfg.FunctionName, err)
+	}
+	logger.Debug("sandbox started", "backend", w.cfg.Backend.Name())
+	return s, nil
+}
+
+// environment is what Lambda sets in a runtime's environment, then the function's own.
+func (w *Worker) environment(cfg SandboxConfig, group, stream string) []string {
+	env := []string{
+		"AWS_LAMBDA_FUNCTION_NAME=" + cfg.FunctionName,
+		"AWS_LAMBDA_FUNCTION_VERSION=" + cfg.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(cfg.MemoryMB),
+		"AWS_LAMBDA_LOG_GROUP_NAME=" + group,
+		"AWS_LAMBDA_LOG_STREAM_NAME=" + stream,
+		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"AWS_REGION=" + w.cfg.Region,
+		"AWS_DEFAULT_REGION=" + w.cfg.Region,
+		"_HANDLER=" + cfg.Handler,
+		"LAMBDA_TASK_ROOT=/var/task",
+		"LAMBDA_RUNTIME_DIR=/var/runtime",
+		"LANG=en_US.UTF-8",
+		"TZ=:UTC",
+		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+	}
+	keys := make([]string, 0, len(cfg.Env))
+	for k := range cfg.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+cfg.Env[k])
+	}
+	return env
+}
+
+// Close destroys every sandbox.
+func (w *Worker) Close(ctx context.Context) {
+	w.live.Range(func(_, v any) bool {
+		v.(*Sandbox).Destroy(ctx)
+		return true
+	})
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,237 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/logs"
+	"github.com/ember-serverless/ember/internal/sandbox/process"
+	"github.com/ember-serverless/ember/internal/worker"
+)
+
+var codeDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "worker-test-fn")
+	if err != nil {
+		panic(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), "./testdata/fn")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the test function: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	codeDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// memLog keeps log events in memory.
+type memLog struct {
+	mu     sync.Mutex
+	events []logs.Event
+}
+
+func (m *memLog) Write(ev logs.Event) {
+	m.mu.Lock()
+	m.events = append(m.events, ev)
+	m.mu.Unlock()
+}
+
+func (m *memLog) text() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	for _, e := range m.events {
+		b.WriteString(e.Message + "\n")
+	}
+	return b.String()
+}
+
+func newSandbox(t *testing.T, timeout time.Duration, env map[string]string) (*worker.Sandbox, *memLog) {
+	t.Helper()
+	ml := &memLog{}
+	w, err := worker.New(worker.Config{Backend: process.New(), Logs: ml, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := w.NewSandbox(context.Background(), worker.SandboxConfig{
+		FunctionName: "fn", FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:fn",
+		Version: "$LATEST", Runtime: "provided.al2023", Handler: "bootstrap",
+		Command: []string{"/var/task/bootstrap"}, MemoryMB: 128, Timeout: timeout,
+		Env: env, CodeDir: codeDir,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Destroy(context.Background()) })
+	return sb, ml
+}
+
+var reqN int
+
+func invoke(t *testing.T, sb *worker.Sandbox, payload string, tail bool) *worker.Result {
+	t.Helper()
+	reqN++
+	res, err := sb.Invoke(context.Background(), &worker.Invocation{
+		RequestID: fmt.Sprintf("req-%d", reqN), Payload: []byte(payload), Tail: tail})
+	if err != nil {
+		t.Fatalf("invoke %s: %v", payload, err)
+	}
+	return res
+}
+
+func TestASandboxAnswersAndIsReusedWarm(t *testing.T) {
+	sb, ml := newSandbox(t, 3*time.Second, nil)
+	first := invoke(t, sb, `{"op":"echo","text":"a"}`, true)
+	if first.FunctionError != "" || !strings.Contains(string(first.Payload), `"calls":1`) {
+		t.Fatalf("first invoke: %+v %s", first, first.Payload)
+	}
+	if first.InitDuration == 0 || !strings.Contains(string(first.Log), "Init Duration:") {
+		t.Errorf("a cold invoke reports its init duration; log:\n%s", first.Log)
+	}
+	second := invoke(t, sb, `{"op":"echo","text":"b"}`, true)
+	if !strings.Contains(string(second.Payload), `"calls":2`) {
+		t.Errorf("the second invoke should reuse the warm process; got %s", second.Payload)
+	}
+	if second.InitDuration != 0 || strings.Contains(string(second.Log), "Init Duration") {
+		t.Errorf("a warm invoke reports no init duration; log:\n%s", second.Log)
+	}
+	for _, want := range []string{"START RequestId: req-", "Version: $LATEST", "END RequestId: ", "REPORT RequestId: ",
+		"Duration: ", "Billed Duration: ", "Memory Size: 128 MB", "Max Memory Used: "} {
+		if !strings.Contains(string(second.Log), want) {
+			t.Errorf("tail lacks %q:\n%s", want, second.Log)
+		}
+	}
+	if !strings.Contains(ml.text(), "START RequestId: req-") {
+		t.Errorf("log store did not get the START line")
+	}
+}
+
+func TestTheRuntimeSeesLambdasEnvironmentAndHeaders(t *testing.T) {
+	sb, _ := newSandbox(t, 3*time.Second, map[string]string{"MY_VAR": "x y"})
+	res := invoke(t, sb, `{"op":"env"}`, false)
+	var got struct {
+		Env        map[string]string
+		RequestID  string `json:"requestId"`
+		ARN        string `json:"arn"`
+		DeadlineMs int64  `json:"deadlineMs"`
+	}
+	if err := json.Unmarshal(res.Payload, &got); err != nil {
+		t.Fatalf("%v: %s", err, res.Payload)
+	}
+	want := map[string]string{
+		"AWS_LAMBDA_FUNCTION_NAME": "fn", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_REGION": "us-east-1",
+		"AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn", "_HANDLER": "bootstrap", "MY_VAR": "x y",
+	}
+	for k, v := range want {
+		if got.Env[k] != v {
+			t.Errorf("%s = %q, want %q", k, got.Env[k], v)
+		}
+	}
+	if !strings.Contains(got.Env["AWS_LAMBDA_LOG_STREAM_NAME"], "/[$LATEST]"+sb.ID()) {
+		t.Errorf("log stream %q should name the version and sandbox", got.Env["AWS_LAMBDA_LOG_STREAM_NAME"])
+	}
+	if got.Env["AWS_LAMBDA_RUNTIME_API"] == "" {
+		t.Error("AWS_LAMBDA_RUNTIME_API is not set")
+	}
+	if !strings.HasPrefix(got.RequestID, "req-") || got.ARN != "arn:aws:lambda:us-east-1:000000000000:function:fn" {
+		t.Errorf("request id %q, arn %q", got.RequestID, got.ARN)
+	}
+	if d := time.Until(time.UnixMilli(got.DeadlineMs)); d <= 0 || d > 3*time.Second {
+		t.Errorf("deadline %v from now, want within the 3 s timeout", d)
+	}
+}
+
+func TestFailuresAreReportedAsLambdaReportsThem(t *testing.T) {
+	cases := []struct {
+		name, payload string
+		timeout       time.Duration
+		errType       string
+		message       string
+		reusable      bool
+	}{
+		{"a returned error passes through", `{"op":"error","text":"x"}`, 3 * time.Second, "errorString", "it went wrong: x", true},
+		{"a panic is an error and ends the runtime", `{"op":"panic"}`, 3 * time.Second, "string", "boom", false},
+		{"an exit is Runtime.ExitError", `{"op":"exit"}`, 3 * time.Second, "Runtime.ExitError", "Runtime exited with error: exit status 3", false},
+		{"a timeout kills the sandbox", `{"op":"sleep","ms":5000}`, time.Second, "Sandbox.Timedout", "Task timed out after 1.00 seconds", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sb, _ := newSandbox(t, tc.timeout, nil)
+			invoke(t, sb, `{"op":"echo"}`, false) // warm it up
+			res := invoke(t, sb, tc.payload, true)
+			if res.FunctionError != "Unhandled" || res.ErrorType != tc.errType {
+				t.Fatalf("got error %q type %q, want Unhandled %q; payload %s", res.FunctionError, res.ErrorType, tc.errType, res.Payload)
+			}
+			if !strings.Contains(string(res.Payload), tc.message) {
+				t.Errorf("payload %s lacks %q", res.Payload, tc.message)
+			}
+			if !tc.reusable {
+				// A runtime may answer and then exit (aws-lambda-go does after a panic): the
+				// sandbox must become unusable either way.
+				deadline := time.Now().Add(5 * time.Second)
+				for sb.Usable() && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			if sb.Usable() != tc.reusable {
+				t.Errorf("usable = %v, want %v", sb.Usable(), tc.reusable)
+			}
+			if !strings.Contains(string(res.Log), "END RequestId") || !strings.Contains(string(res.Log), "REPORT RequestId") {
+				t.Errorf("the log lacks END or REPORT:\n%s", res.Log)
+			}
+		})
+	}
+}
+
+func TestAnExitLeavesItsLastWordsInTheLog(t *testing.T) {
+	sb, _ := newSandbox(t, 3*time.Second, nil)
+	res := invoke(t, sb, `{"op":"exit"}`, true)
+	if !strings.Contains(string(res.Log), "exiting now") {
+		t.Errorf("the log lacks the function's last line:\n%s", res.Log)
+	}
+}
+
+func TestAFailedInitIsTheInvokesError(t *testing.T) {
+	sb, _ := newSandbox(t, 3*time.Second, map[string]string{"INIT_FAIL": "1"})
+	res := invoke(t, sb, `{}`, true)
+	if res.FunctionError != "Unhandled" || res.ErrorType != "Runtime.ExitError" || res.Reusable {
+		t.Fatalf("got %+v %s", res, res.Payload)
+	}
+	if !strings.Contains(string(res.Log), "cannot initialise") || !strings.Contains(string(res.Log), "INIT_REPORT") {
+		t.Errorf("the tail lacks the init output:\n%s", res.Log)
+	}
+}
+
+func TestTheTailHoldsEveryLineUpToItsLastFourKilobytes(t *testing.T) {
+	sb, _ := newSandbox(t, 3*time.Second, nil)
+	res := invoke(t, sb, `{"op":"log","lines":3,"text":"hi"}`, true)
+	log := string(res.Log)
+	for _, want := range []string{"line 0 hi\n", "line 2 hi\n", "no newline at the end\n"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("tail lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Index(log, "line 2 hi") > strings.Index(log, "END RequestId") {
+		t.Errorf("the function's output comes after END:\n%s", log)
+	}
+	big := invoke(t, sb, `{"op":"log","lines":2000,"text":"padding padding padding"}`, true)
+	if len(big.Log) != worker.TailSize {
+		t.Errorf("tail is %d bytes, want %d", len(big.Log), worker.TailSize)
+	}
+	if !strings.HasSuffix(strings.TrimRight(string(big.Log), "\t\n"), "MB") {
+		t.Errorf("tail should end with the REPORT line:\n%s", big.Log[len(big.Log)-200:])
+	}
+}
