@@ -1,0 +1,115 @@
+package logs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// record is one stored event as queries see it.
+type record struct {
+	seq     uint64
+	subject string
+	ts      int64 // the event's timestamp, ms
+	ingest  int64 // when it was stored, ms
+	msg     string
+}
+
+// scanRange says which stored messages a scan reads, in stream order.
+type scanRange struct {
+	filters []string
+	// startSeq, when non-zero, is the first sequence read; otherwise startTime, when
+	// non-zero, is the earliest stored time (unix ms) read.
+	startSeq  uint64
+	startTime int64
+	// stopSeq, when non-zero, ends the scan before this sequence.
+	stopSeq uint64
+	// stopIngest, when non-zero, ends the scan at the first message stored after it (unix ms).
+	stopIngest int64
+}
+
+const fetchBatch = 500
+
+// scan calls fn for the messages in r in stream order until fn returns false or the range
+// ends; it reports whether the range ended (rather than fn stopping it).
+func (s *Store) scan(ctx context.Context, r scanRange, fn func(record) bool) (ended bool, err error) {
+	cc := jetstream.ConsumerConfig{
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute,
+		MemoryStorage:     true,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+	}
+	if len(r.filters) == 1 {
+		cc.FilterSubject = r.filters[0]
+	} else {
+		cc.FilterSubjects = r.filters
+	}
+	switch {
+	case r.startSeq > 0:
+		cc.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cc.OptStartSeq = r.startSeq
+	case r.startTime > 0:
+		t := time.UnixMilli(r.startTime)
+		cc.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cc.OptStartTime = &t
+	}
+	cons, err := s.stream.CreateConsumer(ctx, cc)
+	if err != nil {
+		return false, fmt.Errorf("logs: read consumer: %w", err)
+	}
+	ci := cons.CachedInfo()
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = s.stream.DeleteConsumer(dctx, ci.Name)
+	}()
+	if ci.NumPending == 0 {
+		return true, nil
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		batch, err := cons.FetchNoWait(fetchBatch)
+		if err != nil {
+			return false, fmt.Errorf("logs: read: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			md, err := m.Metadata()
+			if err != nil {
+				return false, fmt.Errorf("logs: read: %w", err)
+			}
+			if r.stopSeq > 0 && md.Sequence.Stream >= r.stopSeq {
+				return true, nil
+			}
+			ingest := md.Timestamp.UnixMilli()
+			if r.stopIngest > 0 && ingest > r.stopIngest {
+				return true, nil
+			}
+			rec := record{
+				seq:     md.Sequence.Stream,
+				subject: m.Subject(),
+				ts:      eventTime(m.Headers().Get(timeHeader), md.Timestamp),
+				ingest:  ingest,
+				msg:     string(m.Data()),
+			}
+			if !fn(rec) {
+				return false, nil
+			}
+			if md.NumPending == 0 {
+				return true, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+			return false, fmt.Errorf("logs: read: %w", err)
+		}
+		if n == 0 {
+			return true, nil
+		}
+	}
+}

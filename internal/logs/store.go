@@ -1,0 +1,337 @@
+package logs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// timeHeader carries an event's own timestamp, in milliseconds since the epoch; the stream's
+// stored time of the message is the event's ingestion time.
+const timeHeader = "Ember-Log-Time"
+
+// Store keeps log events in a JetStream stream and answers CloudWatch Logs queries over them.
+//
+// Write never blocks on I/O: it appends the event to a bounded in-memory buffer that a
+// background goroutine publishes in batches (asynchronous publishes, then the batch's acks).
+// When the buffer is full (StoreConfig.BufferEvents events or BufferBytes message bytes) an
+// event is dropped and counted in Stats().Dropped rather than making the caller wait. Events
+// whose publish still fails after retries are counted in Stats().Failed. Flush waits until
+// everything written so far is stored; Close flushes and stops the goroutine.
+type Store struct {
+	cfg    StoreConfig
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	groups jetstream.KeyValue
+	subj   subjects
+	logger *slog.Logger
+
+	mu        sync.Mutex
+	wake      *sync.Cond // signalled when buf gains events or closing is set
+	buf       []Event
+	bufBytes  int
+	accepted  uint64        // events ever accepted into buf
+	processed uint64        // accepted events stored or given up on
+	progress  chan struct{} // closed (and replaced) whenever processed grows
+	closing   bool
+
+	dropped   atomic.Uint64
+	invalid   atomic.Uint64
+	stored    atomic.Uint64
+	failed    atomic.Uint64
+	truncated atomic.Uint64
+
+	runCtx context.Context
+	stop   context.CancelFunc
+	done   chan struct{}
+
+	idx index
+}
+
+var _ Writer = (*Store)(nil)
+
+// NewStore opens the log stream (creating it, or updating its limits to cfg's, as needed)
+// and the group bucket, and starts the goroutine that stores written events.
+func NewStore(ctx context.Context, js jetstream.JetStream, cfg StoreConfig, logger *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.Stream,
+		Description: "Ember function logs",
+		Subjects:    []string{cfg.SubjectPrefix + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		MaxAge:      cfg.MaxAge,
+		MaxBytes:    cfg.MaxBytes,
+		MaxMsgSize:  int32(min(cfg.MaxEventBytes+4096, 1<<30)),
+		AllowDirect: true,
+		Compression: jetstream.S2Compression,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("logs: stream %s: %w", cfg.Stream, err)
+	}
+	groups, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      cfg.GroupBucket,
+		Description: "Ember log groups",
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("logs: bucket %s: %w", cfg.GroupBucket, err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	s := &Store{
+		cfg:      cfg,
+		js:       js,
+		stream:   stream,
+		groups:   groups,
+		subj:     subjects{prefix: cfg.SubjectPrefix},
+		logger:   logger,
+		progress: make(chan struct{}),
+		runCtx:   runCtx,
+		stop:     stop,
+		done:     make(chan struct{}),
+		idx:      index{groups: map[string]*groupMeta{}},
+	}
+	s.wake = sync.NewCond(&s.mu)
+	go s.run()
+	return s, nil
+}
+
+// Stats are the store's counters since it was opened.
+type Stats struct {
+	// Accepted events were taken into the buffer by Write.
+	Accepted uint64
+	// Stored events were acknowledged by JetStream.
+	Stored uint64
+	// Dropped events were refused by Write because the buffer was full or the store closed.
+	Dropped uint64
+	// Invalid events were refused by Write for an empty or over-long group or stream name.
+	Invalid uint64
+	// Failed events were accepted but could not be published after retries.
+	Failed uint64
+	// Truncated events had their message cut to StoreConfig.MaxEventBytes.
+	Truncated uint64
+	// Buffered events are waiting to be published now.
+	Buffered uint64
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	accepted, buffered := s.accepted, uint64(len(s.buf))
+	s.mu.Unlock()
+	return Stats{
+		Accepted:  accepted,
+		Stored:    s.stored.Load(),
+		Dropped:   s.dropped.Load(),
+		Invalid:   s.invalid.Load(),
+		Failed:    s.failed.Load(),
+		Truncated: s.truncated.Load(),
+		Buffered:  buffered,
+	}
+}
+
+// Write queues ev to be stored and returns at once; see Store for what happens when the
+// buffer is full. A zero ev.Time means now.
+func (s *Store) Write(ev Event) {
+	if ev.Group == "" || len(ev.Group) > 512 || ev.Stream == "" || len(ev.Stream) > 512 {
+		s.invalid.Add(1)
+		return
+	}
+	if len(ev.Message) > s.cfg.MaxEventBytes {
+		cut := s.cfg.MaxEventBytes
+		for cut > 0 && !utf8.RuneStart(ev.Message[cut]) {
+			cut--
+		}
+		ev.Message = ev.Message[:cut]
+		s.truncated.Add(1)
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	s.mu.Lock()
+	if s.closing || len(s.buf) >= s.cfg.BufferEvents || s.bufBytes+len(ev.Message) > s.cfg.BufferBytes {
+		s.mu.Unlock()
+		s.dropped.Add(1)
+		return
+	}
+	s.buf = append(s.buf, ev)
+	s.bufBytes += len(ev.Message)
+	s.accepted++
+	s.mu.Unlock()
+	s.wake.Signal()
+}
+
+// Flush waits until every event Write accepted before the call is stored (or given up on
+// after retries), or ctx ends.
+func (s *Store) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	target := s.accepted
+	for s.processed < target {
+		ch := s.progress
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-s.done:
+			s.mu.Lock()
+			if s.processed < target {
+				s.mu.Unlock()
+				return errors.New("logs: store stopped before flushing")
+			}
+			s.mu.Unlock()
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("logs: flush: %w", ctx.Err())
+		}
+		s.mu.Lock()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Close stops accepting events, stores those already accepted, and stops the background
+// goroutine. If ctx ends first, publishing is abandoned and the remaining events are counted
+// as failed.
+func (s *Store) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.wake.Broadcast()
+	select {
+	case <-s.done:
+		s.stop()
+		return nil
+	case <-ctx.Done():
+		s.stop()
+		<-s.done
+		return fmt.Errorf("logs: close: %w", ctx.Err())
+	}
+}
+
+// run publishes the buffer in batches until the store closes and the buffer is empty.
+func (s *Store) run() {
+	defer close(s.done)
+	for {
+		s.mu.Lock()
+		for len(s.buf) == 0 && !s.closing {
+			s.wake.Wait()
+		}
+		if len(s.buf) == 0 {
+			s.mu.Unlock()
+			return
+		}
+		n := min(len(s.buf), s.cfg.MaxBatch)
+		batch := make([]Event, n)
+		copy(batch, s.buf)
+		rest := copy(s.buf, s.buf[n:])
+		clear(s.buf[rest:])
+		s.buf = s.buf[:rest]
+		for _, ev := range batch {
+			s.bufBytes -= len(ev.Message)
+		}
+		s.mu.Unlock()
+
+		s.storeBatch(batch)
+
+		s.mu.Lock()
+		s.processed += uint64(n)
+		close(s.progress)
+		s.progress = make(chan struct{})
+		s.mu.Unlock()
+	}
+}
+
+const publishAttempts = 4
+
+// storeBatch publishes a batch asynchronously, waits for the acks, and retries what failed.
+func (s *Store) storeBatch(batch []Event) {
+	pending := batch
+	var lastErr error
+	var newGroups []string
+	for attempt := 0; attempt < publishAttempts && len(pending) > 0; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+			case <-s.runCtx.Done():
+			}
+			if s.runCtx.Err() != nil {
+				break
+			}
+		}
+		type inflight struct {
+			ev      Event
+			subject string
+			ack     jetstream.PubAckFuture
+		}
+		var retry []Event
+		sent := make([]inflight, 0, len(pending))
+		for _, ev := range pending {
+			subject := s.subj.event(ev.Group, ev.Stream)
+			msg := &nats.Msg{
+				Subject: subject,
+				Header:  nats.Header{timeHeader: []string{strconv.FormatInt(ev.Time.UnixMilli(), 10)}},
+				Data:    []byte(ev.Message),
+			}
+			f, err := s.js.PublishMsgAsync(msg)
+			if err != nil {
+				lastErr = err
+				retry = append(retry, ev)
+				continue
+			}
+			sent = append(sent, inflight{ev: ev, subject: subject, ack: f})
+		}
+		for _, x := range sent {
+			select {
+			case <-x.ack.Ok():
+				s.stored.Add(1)
+				if s.idx.noteStored(x.ev.Group, x.ev.Stream, x.subject, x.ev.Time.UnixMilli(), time.Now().UnixMilli(), int64(len(x.ev.Message))) {
+					newGroups = append(newGroups, x.ev.Group)
+				}
+			case err := <-x.ack.Err():
+				lastErr = err
+				retry = append(retry, x.ev)
+			case <-s.runCtx.Done():
+				lastErr = s.runCtx.Err()
+				retry = append(retry, x.ev)
+			}
+		}
+		pending = retry
+	}
+	if len(pending) > 0 {
+		s.failed.Add(uint64(len(pending)))
+		s.logger.Warn("log events not stored", "events", len(pending), "error", lastErr)
+	}
+	for _, g := range newGroups {
+		s.recordGroup(g)
+	}
+}
+
+// recordGroup makes sure the group bucket has g, so the group outlives its events.
+func (s *Store) recordGroup(g string) {
+	ctx, cancel := context.WithTimeout(s.runCtx, 10*time.Second)
+	defer cancel()
+	created, err := s.putGroup(ctx, g, time.Now().UnixMilli())
+	if err != nil && !errors.Is(err, ErrGroupExists) {
+		s.logger.Warn("log group not recorded", "group", g, "error", err)
+		s.idx.forgetRecorded(g)
+		return
+	}
+	s.idx.setCreation(g, created)
+}
