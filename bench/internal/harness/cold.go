@@ -58,6 +58,7 @@ func RunCold(ctx context.Context, cfg Config, logger *slog.Logger) (*Report, err
 }
 
 func ratioCold(r, base Row) Row {
+	r.RPS = 0 // a rate of one-off invokes means nothing
 	if base.P50Ms > 0 && r.P50Ms > 0 {
 		r.Ratio, r.RatioTo = r.P50Ms/base.P50Ms, "fork+exec p50"
 	}

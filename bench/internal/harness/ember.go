@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,12 +65,7 @@ func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
 		return nil, err
 	}
 	e := &Ember{cfg: cfg, proc: p, addr: addr}
-	e.lambda = lambda.New(lambda.Options{
-		Region:           cfg.Region,
-		Credentials:      aws.NewCredentialsCache(staticCreds(cfg.Creds)),
-		BaseEndpoint:     aws.String("http://" + addr),
-		RetryMaxAttempts: 1,
-	})
+	e.lambda = newLambdaClient(addr, cfg)
 	var lastErr error
 	err = p.poll(ctx, startTimeout, func() bool {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -79,9 +75,22 @@ func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
 	})
 	if err != nil {
 		p.stop()
-		return nil, fmt.Errorf("%w (last ListFunctions: %v)", err, lastErr)
+		if errors.Is(err, ErrNotReady) && lastErr != nil && !strings.Contains(err.Error(), "exited") {
+			err = fmt.Errorf("%w (last ListFunctions: %v)", err, lastErr)
+		}
+		return nil, err
 	}
 	return e, nil
+}
+
+// newLambdaClient is an SDK client of the Lambda API at addr, signing with cfg's credentials.
+func newLambdaClient(addr string, cfg EmberConfig) *lambda.Client {
+	return lambda.New(lambda.Options{
+		Region:           cfg.Region,
+		Credentials:      aws.NewCredentialsCache(staticCreds(cfg.Creds)),
+		BaseEndpoint:     aws.String("http://" + addr),
+		RetryMaxAttempts: 1,
+	})
 }
 
 type staticCreds aws.Credentials

@@ -88,9 +88,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tphase\tclients\truntimes\tn\tp50 ms\tp99 ms\tmean ms\trps\terrors\tratio\t")
 	for _, row := range r.Rows {
-		runtimes, ratio := "-", "-"
+		runtimes, ratio, rps := "-", "-", "-"
 		if row.Runtimes > 0 {
 			runtimes = fmt.Sprint(row.Runtimes)
+		}
+		if row.RPS > 0 {
+			rps = fmt.Sprintf("%.0f", row.RPS)
 		}
 		if row.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f× %s", row.Ratio, row.RatioTo)
@@ -99,8 +102,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", row.Target, row.Phase, row.Clients, runtimes)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.0f\t%d\t%s\t\n",
-			row.Target, row.Phase, row.Clients, runtimes, row.N, row.P50Ms, row.P99Ms, row.MeanMs, row.RPS, row.Errors, ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%.3f\t%.3f\t%.3f\t%s\t%d\t%s\t\n",
+			row.Target, row.Phase, row.Clients, runtimes, row.N, row.P50Ms, row.P99Ms, row.MeanMs, rps, row.Errors, ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
