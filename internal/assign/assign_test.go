@@ -1,0 +1,146 @@
+package assign_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/assign"
+	"github.com/ember-serverless/ember/internal/placement"
+	"github.com/ember-serverless/ember/internal/sandbox/process"
+	"github.com/ember-serverless/ember/internal/worker"
+)
+
+var codeDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "assign-test-fn")
+	if err != nil {
+		panic(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), "../worker/testdata/fn")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the test function: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	codeDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func newManager(t *testing.T, idle time.Duration) (*assign.Manager, *worker.Worker) {
+	t.Helper()
+	w, err := worker.New(worker.Config{Backend: process.New(), Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := assign.New(assign.Config{Placement: placement.Local{Host: w}, IdleTimeout: idle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); w.Close(context.Background()) })
+	return m, w
+}
+
+func cfg(name string) worker.SandboxConfig {
+	return worker.SandboxConfig{FunctionName: name, FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:" + name,
+		Version: "$LATEST", Runtime: "provided.al2023", Command: []string{"/var/task/bootstrap"},
+		MemoryMB: 128, Timeout: 3 * time.Second, CodeDir: codeDir}
+}
+
+var n int
+
+func call(t *testing.T, m *assign.Manager, key string, c worker.SandboxConfig, op string) map[string]any {
+	t.Helper()
+	n++
+	res, err := m.Invoke(context.Background(), key, c, &worker.Invocation{RequestID: fmt.Sprint("r", n), Payload: []byte(`{"op":"` + op + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	json.Unmarshal(res.Payload, &out)
+	return out
+}
+
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSequentialInvokesReuseOneWarmSandbox(t *testing.T) {
+	m, w := newManager(t, time.Minute)
+	for i := 1; i <= 3; i++ {
+		if got := call(t, m, "k1", cfg("f"), "echo")["calls"]; got != float64(i) {
+			t.Fatalf("invoke %d ran as call %v of its process; want the same warm process", i, got)
+		}
+	}
+	if w.Sandboxes() != 1 {
+		t.Errorf("%d sandboxes, want 1", w.Sandboxes())
+	}
+}
+
+func TestConcurrentInvokesGetOneSandboxEach(t *testing.T) {
+	m, w := newManager(t, time.Minute)
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := fmt.Sprint(i)
+			m.Invoke(context.Background(), "k", cfg("f"), &worker.Invocation{RequestID: "c" + n, Payload: []byte(`{"op":"sleep","ms":300}`)})
+		}()
+	}
+	wg.Wait()
+	if got := m.Stats(); got.Idle != 4 || got.Busy != 0 {
+		t.Errorf("after 4 overlapping invokes: %+v, want 4 idle", got)
+	}
+	if w.Sandboxes() != 4 {
+		t.Errorf("%d sandboxes, want 4", w.Sandboxes())
+	}
+}
+
+func TestANewConfigurationRetiresTheOldSandboxes(t *testing.T) {
+	m, w := newManager(t, time.Minute)
+	call(t, m, "v1", cfg("f"), "echo")
+	if got := call(t, m, "v2", cfg("f"), "echo")["calls"]; got != float64(1) {
+		t.Fatalf("an invoke after an update ran in an old sandbox (call %v)", got)
+	}
+	waitFor(t, "the old sandbox to be destroyed", func() bool { return w.Sandboxes() == 1 })
+}
+
+func TestIdleSandboxesAreReclaimed(t *testing.T) {
+	m, w := newManager(t, 50*time.Millisecond)
+	call(t, m, "k", cfg("f"), "echo")
+	waitFor(t, "the idle sandbox to be reclaimed", func() bool { return w.Sandboxes() == 0 && m.Stats().Idle == 0 })
+}
+
+func TestAnInvokeAfterACrashGetsAFreshSandbox(t *testing.T) {
+	m, _ := newManager(t, time.Minute)
+	call(t, m, "k", cfg("f"), "echo")
+	call(t, m, "k", cfg("f"), "panic")
+	if got := call(t, m, "k", cfg("f"), "echo")["calls"]; got != float64(1) {
+		t.Errorf("the invoke after a crash ran as call %v, want 1 in a new sandbox", got)
+	}
+}
+
+func TestForgetDestroysAFunctionsSandboxes(t *testing.T) {
+	m, w := newManager(t, time.Minute)
+	call(t, m, "k", cfg("f"), "echo")
+	call(t, m, "g", cfg("g"), "echo")
+	m.Forget("f")
+	waitFor(t, "f's sandbox to be destroyed", func() bool { return w.Sandboxes() == 1 })
+}

@@ -1,0 +1,137 @@
+package frontend_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/ember-serverless/ember/internal/frontend"
+	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/runtimes"
+	"github.com/ember-serverless/ember/internal/worker"
+)
+
+type resolver struct{}
+
+func (resolver) Resolve(_ context.Context, fn, q string) (*frontend.Version, error) {
+	if fn != "f" {
+		return nil, lambdaerr.NotFound("Function", fn)
+	}
+	return &frontend.Version{Key: "k", Version: "$LATEST", Sandbox: worker.SandboxConfig{FunctionName: fn}}, nil
+}
+
+// assigner answers with res, err; when gate is set, it holds every invoke until gate closes.
+type assigner struct {
+	res     *worker.Result
+	err     error
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (a *assigner) Invoke(ctx context.Context, key string, cfg worker.SandboxConfig, inv *worker.Invocation) (*worker.Result, error) {
+	if a.gate != nil {
+		a.entered <- struct{}{}
+		<-a.gate
+	}
+	return a.res, a.err
+}
+
+func newFrontend(t *testing.T, a *assigner, limit int) *frontend.Frontend {
+	t.Helper()
+	f, err := frontend.New(frontend.Config{Resolver: resolver{}, Assigner: a, ConcurrencyLimit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func errType(err error) lambdaerr.Type {
+	var le *lambdaerr.Error
+	if errors.As(err, &le) {
+		return le.Type
+	}
+	return ""
+}
+
+func TestInvokeTypes(t *testing.T) {
+	a := &assigner{res: &worker.Result{Payload: []byte(`"ok"`), Log: []byte("START\nEND\n")}}
+	f := newFrontend(t, a, 10)
+	cases := []struct {
+		name    string
+		req     frontend.Request
+		status  int
+		errType lambdaerr.Type
+	}{
+		{"a request-response invoke answers 200 with the payload", frontend.Request{FunctionName: "f"}, http.StatusOK, ""},
+		{"a dry run answers 204 and runs nothing", frontend.Request{FunctionName: "f", InvocationType: frontend.DryRun}, http.StatusNoContent, ""},
+		{"an unknown function is ResourceNotFound", frontend.Request{FunctionName: "nope"}, 0, lambdaerr.ResourceNotFound},
+		{"an unknown invocation type is rejected", frontend.Request{FunctionName: "f", InvocationType: "Later"}, 0, lambdaerr.InvalidParameterValue},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := f.Invoke(context.Background(), &tc.req)
+			if tc.errType != "" {
+				if errType(err) != tc.errType {
+					t.Fatalf("got %v, want %s", err, tc.errType)
+				}
+				return
+			}
+			if err != nil || resp.StatusCode != tc.status || resp.ExecutedVersion != "$LATEST" {
+				t.Fatalf("got %+v, %v; want status %d", resp, err, tc.status)
+			}
+		})
+	}
+}
+
+func TestTailIsTheBase64OfTheLog(t *testing.T) {
+	f := newFrontend(t, &assigner{res: &worker.Result{Payload: []byte(`1`), Log: []byte("START\nEND\n")}}, 10)
+	resp, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f", LogType: "Tail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := base64.StdEncoding.DecodeString(resp.LogResult); string(got) != "START\nEND\n" || resp.RequestID == "" {
+		t.Errorf("LogResult %q decodes to %q; request id %q", resp.LogResult, got, resp.RequestID)
+	}
+	resp, _ = f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"})
+	if resp.LogResult != "" {
+		t.Errorf("without Tail there is no LogResult, got %q", resp.LogResult)
+	}
+}
+
+func TestInvokesOverTheConcurrencyLimitAreThrottled(t *testing.T) {
+	a := &assigner{res: &worker.Result{Payload: []byte(`1`)}, gate: make(chan struct{}), entered: make(chan struct{}, 2)}
+	f := newFrontend(t, a, 2)
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"}) }()
+	}
+	<-a.entered
+	<-a.entered
+	_, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"})
+	var le *lambdaerr.Error
+	if !errors.As(err, &le) || le.Type != lambdaerr.TooManyRequests || le.HTTPStatus() != http.StatusTooManyRequests ||
+		le.Reason != "ConcurrentInvocationLimitExceeded" {
+		t.Fatalf("the third concurrent invoke got %v, want 429 TooManyRequestsException", err)
+	}
+	close(a.gate)
+	wg.Wait()
+	a.gate = nil
+	if _, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"}); err != nil {
+		t.Errorf("after the others finished an invoke is admitted again, got %v", err)
+	}
+	if f.InFlight() != 0 {
+		t.Errorf("%d in flight after all finished", f.InFlight())
+	}
+}
+
+func TestAMissingBootstrapIsAFunctionError(t *testing.T) {
+	f := newFrontend(t, &assigner{err: &runtimes.EntrypointError{Message: "Couldn't find valid bootstrap(s)"}}, 10)
+	resp, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"})
+	if err != nil || resp.FunctionError != "Unhandled" || resp.StatusCode != 200 {
+		t.Fatalf("got %+v, %v", resp, err)
+	}
+}
