@@ -1,0 +1,177 @@
+package control
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ember-serverless/ember/internal/lambdaerr"
+)
+
+// Name length limits from the Lambda API model: FunctionName (create, update, delete) and
+// NamespacedFunctionName (get, invoke), and a bare name's own limit.
+const (
+	MaxFunctionNameLen           = 140
+	MaxNamespacedFunctionNameLen = 170
+	MaxBareNameLen               = 64
+	MaxQualifierLen              = 128
+)
+
+const functionNamePattern = `(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`
+
+// ARN is the function's ARN in this server's region and account.
+func (c Config) ARN(name string) string {
+	return "arn:aws:lambda:" + c.Region + ":" + c.AccountID + ":function:" + name
+}
+
+// ParseFunctionName splits a function name, partial ARN (ACCOUNT:function:NAME) or full ARN,
+// each with an optional :QUALIFIER, into the bare name and the qualifier, checking it as Lambda
+// does. maxLen is MaxFunctionNameLen or MaxNamespacedFunctionNameLen, by operation. It does not
+// allocate unless it fails.
+func (c Config) ParseFunctionName(s string, maxLen int) (name, qualifier string, err error) {
+	if len(s) < 1 {
+		return "", "", constraintError(s, "functionName", "Member must have length greater than or equal to 1")
+	}
+	if len(s) > maxLen {
+		return "", "", constraintError(s, "functionName", "Member must have length less than or equal to "+strconv.Itoa(maxLen))
+	}
+	rest := s
+	if strings.HasPrefix(s, "arn:") {
+		var partition, service, region, account, kind string
+		var ok bool
+		rest = s[len("arn:"):]
+		if partition, rest, ok = strings.Cut(rest, ":"); !ok || !validPartition(partition) {
+			return "", "", namePatternError(s)
+		}
+		if service, rest, ok = strings.Cut(rest, ":"); !ok || service != "lambda" {
+			return "", "", namePatternError(s)
+		}
+		if region, rest, ok = strings.Cut(rest, ":"); !ok || !validRegion(region) {
+			return "", "", namePatternError(s)
+		}
+		if account, rest, ok = strings.Cut(rest, ":"); !ok || !validAccount(account) {
+			return "", "", namePatternError(s)
+		}
+		if kind, rest, ok = strings.Cut(rest, ":"); !ok || kind != "function" {
+			return "", "", namePatternError(s)
+		}
+		if region != c.Region {
+			return "", "", lambdaerr.InvalidParameter("Functions from '%s' are not reachable in this region ('%s')", region, c.Region)
+		}
+		if account != c.AccountID {
+			return "", "", lambdaerr.New(lambdaerr.AccessDenied,
+				"Functions in account %s are not reachable from account %s on this server", account, c.AccountID)
+		}
+	} else if strings.Count(s, ":") >= 2 {
+		account, r, _ := strings.Cut(s, ":")
+		kind, r2, ok := strings.Cut(r, ":")
+		if !validAccount(account) || !ok || kind != "function" {
+			return "", "", namePatternError(s)
+		}
+		if account != c.AccountID {
+			return "", "", lambdaerr.New(lambdaerr.AccessDenied,
+				"Functions in account %s are not reachable from account %s on this server", account, c.AccountID)
+		}
+		rest = r2
+	}
+	name, qualifier, hasQualifier := strings.Cut(rest, ":")
+	if !validBareName(name) {
+		return "", "", namePatternError(s)
+	}
+	if len(name) > MaxBareNameLen {
+		return "", "", constraintError(name, "functionName", "Member must have length less than or equal to 64")
+	}
+	if hasQualifier && !validQualifier(qualifier) {
+		return "", "", namePatternError(s)
+	}
+	return name, qualifier, nil
+}
+
+// ResolveQualifier combines the qualifier from a function's name with the ?Qualifier= parameter
+// as Lambda does: either may be given, and both must agree when both are.
+func ResolveQualifier(fromName, fromQuery string) (string, error) {
+	if fromQuery != "" && !validQualifier(fromQuery) {
+		return "", constraintError(fromQuery, "qualifier", `Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)`)
+	}
+	switch {
+	case fromName == "":
+		return fromQuery, nil
+	case fromQuery == "" || fromQuery == fromName:
+		return fromName, nil
+	default:
+		return "", lambdaerr.InvalidParameter("The derived qualifier from the function name does not match the specified qualifier.")
+	}
+}
+
+func namePatternError(s string) *lambdaerr.Error {
+	return constraintError(s, "functionName", "Member must satisfy regular expression pattern: "+functionNamePattern)
+}
+
+// constraintError is Lambda's message for a request member that breaks the API model.
+func constraintError(value, member, constraint string) *lambdaerr.Error {
+	return lambdaerr.InvalidParameter("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s",
+		value, member, constraint)
+}
+
+func validPartition(p string) bool {
+	if !strings.HasPrefix(p, "aws") {
+		return false
+	}
+	for i := 3; i < len(p); i++ {
+		if !isLetter(p[i]) && p[i] != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validRegion matches [a-z]{2}(-gov)?-[a-z]+-\d.
+func validRegion(r string) bool {
+	if len(r) < 6 || !isLower(r[0]) || !isLower(r[1]) || r[2] != '-' {
+		return false
+	}
+	r = r[3:]
+	r = strings.TrimPrefix(r, "gov-")
+	i := 0
+	for i < len(r) && isLower(r[i]) {
+		i++
+	}
+	return i > 0 && len(r) == i+2 && r[i] == '-' && isDigit(r[i+1])
+}
+
+func validAccount(a string) bool {
+	if len(a) != 12 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if !isDigit(a[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// validBareName matches [a-zA-Z0-9-_]+.
+func validBareName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !isLetter(c) && !isDigit(c) && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// validQualifier matches \$LATEST|[a-zA-Z0-9-_]+, at most 128 characters.
+func validQualifier(q string) bool {
+	if q == LatestVersion {
+		return true
+	}
+	return len(q) <= MaxQualifierLen && validBareName(q)
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isLower(c byte) bool  { return c >= 'a' && c <= 'z' }
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
