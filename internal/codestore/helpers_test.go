@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // zfile is one entry of a zip built by a test.
@@ -32,10 +33,16 @@ func symlink(name, target string) zfile {
 // buildZip writes files into a zip archive as a Unix zip tool would.
 func buildZip(t testing.TB, files ...zfile) []byte {
 	t.Helper()
+	return buildZipAt(t, time.Time{}, files...)
+}
+
+// buildZipAt is buildZip with every entry's modification time set to mod.
+func buildZipAt(t testing.TB, mod time.Time, files ...zfile) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, f := range files {
-		h := &zip.FileHeader{Name: f.name, Method: zip.Deflate}
+		h := &zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: mod}
 		if f.store {
 			h.Method = zip.Store
 		}

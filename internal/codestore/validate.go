@@ -53,7 +53,7 @@ const (
 type entry struct {
 	name   string // cleaned, relative, slash-separated; never empty
 	kind   entryKind
-	perm   fs.FileMode // for files: 0444 plus the zip's exec bits
+	perm   fs.FileMode // for files: 0555 when executable in the zip, else 0444
 	file   *zip.File
 	target string // for symlinks
 }
@@ -118,7 +118,13 @@ func (s *Store) parse(data []byte) (*pkg, error) {
 			e.kind = entryDir
 		default:
 			e.kind = entryFile
-			e.perm = 0o444 | mode.Perm()&0o111
+			// Sandboxes may run as any user, so a file executable by anyone in the zip is
+			// executable by everyone once unpacked; everything is readable, nothing writable,
+			// and setuid, setgid and sticky bits are dropped.
+			e.perm = 0o444
+			if mode.Perm()&0o111 != 0 {
+				e.perm = 0o555
+			}
 		}
 		if name == "" {
 			if e.kind == entryDir {
