@@ -285,18 +285,20 @@ func appendValues(dst []byte, vs []string) []byte {
 	return dst
 }
 
-// appendTrimmed appends v without leading and trailing spaces and tabs and with each inner run of
-// spaces written as one.
+// appendTrimmed appends v without leading and trailing whitespace and with each inner run of
+// spaces and tabs written as one space, as botocore does (aws-sdk-go-v2 collapses only spaces;
+// the two agree unless a value holds a tab).
 func appendTrimmed(dst []byte, v string) []byte {
 	v = strings.Trim(v, " \t")
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if c == ' ' {
+		if c == ' ' || c == '\t' {
 			if space {
 				continue
 			}
 			space = true
+			c = ' '
 		} else {
 			space = false
 		}

@@ -129,7 +129,7 @@ func (v *Verifier) verifyHeader(r *http.Request, body []byte, h string) (Identit
 			return Identity{}, errIncomplete("Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", s.amzDate)
 		}
 	} else if d := r.Header["Date"]; len(d) > 0 {
-		s.time, err = http.ParseTime(d[0])
+		s.time, err = parseDateHeader(d[0])
 		if err != nil {
 			return Identity{}, errIncomplete("Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", d[0])
 		}
@@ -205,6 +205,21 @@ func (v *Verifier) verifyPresigned(r *http.Request, body []byte) (Identity, erro
 		return Identity{}, err
 	}
 	return v.check(r, body, &s)
+}
+
+// parseDateHeader parses a Date header in the forms clients send: RFC 7231's IMF-fixdate (and
+// its obsolete variants), RFC 1123 with a numeric zone (botocore writes "-0000"), or ISO 8601.
+func parseDateHeader(s string) (time.Time, error) {
+	if t, err := http.ParseTime(s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC1123Z, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(iso8601Basic, s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339, s)
 }
 
 // givenPayloadHash returns the payload hash a request declares in X-Amz-Content-Sha256: ""
