@@ -318,7 +318,9 @@ func TestVerifyAcceptsAndRejectsRequestsSignedByTheGoSDK(t *testing.T) {
 			wantMsg: "Signature expired: 20261123T120000Z is now earlier than 20261123T120100Z (20261123T120600Z - 5 min.)"},
 		{name: "a presigned URL with a tampered query fails", method: "GET", path: "/2015-03-31/functions/foo",
 			query: "Qualifier=1", presign: true, expires: 300,
-			tamper:   func(r *http.Request) { r.URL.RawQuery = strings.Replace(r.URL.RawQuery, "Qualifier=1", "Qualifier=2", 1) },
+			tamper: func(r *http.Request) {
+				r.URL.RawQuery = strings.Replace(r.URL.RawQuery, "Qualifier=1", "Qualifier=2", 1)
+			},
 			wantType: mismatch, wantMsg: msgSignatureInvalid},
 		{name: "a presigned URL with a tampered body fails unless it was unsigned", method: "POST", path: invokePath,
 			body: invokeBody, presign: true, expires: 300, tamper: replaceBody(`{"hello":"w0rld"}`),
