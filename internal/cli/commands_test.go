@@ -186,8 +186,8 @@ func TestDeployCommandCreatesAFunctionFromADirectory(t *testing.T) {
 
 func TestServerCommandBuildsTheConfigFromDefaultsAndFlags(t *testing.T) {
 	var got server.Config
-	defer func(orig func(context.Context, server.Config, *slog.Logger) error) { runServer = orig }(runServer)
-	runServer = func(_ context.Context, cfg server.Config, _ *slog.Logger) error {
+	defer func(orig func(context.Context, server.Config, *slog.Logger, io.Writer) error) { runServer = orig }(runServer)
+	runServer = func(_ context.Context, cfg server.Config, _ *slog.Logger, _ io.Writer) error {
 		got = cfg
 		return nil
 	}

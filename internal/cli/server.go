@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -32,7 +31,7 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(stdio.Err, &slog.HandlerOptions{Level: logLevel}))
-			return runServer(ctx, cfg, logger)
+			return runServer(ctx, cfg, logger, stdio.Out)
 		},
 	}
 	f := cmd.Flags()
@@ -48,6 +47,4 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 }
 
 // runServer is server.Run; a variable so the command's flag handling can be tested alone.
-var runServer = func(ctx context.Context, cfg server.Config, logger *slog.Logger) error {
-	return server.Run(ctx, cfg, logger)
-}
+var runServer = server.Run
