@@ -32,7 +32,11 @@ func Resolve(ctx context.Context, path, pkg, out string) (string, error) {
 	cmd.Dir = path
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%w: go build %s in %s: %v: %s", ErrBuild, pkg, path, err, strings.TrimSpace(string(b)))
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 3 {
+			lines = append(lines[:3], "…")
+		}
+		return "", fmt.Errorf("%w: go build %s in %s: %v: %s", ErrBuild, pkg, path, err, strings.Join(lines, " / "))
 	}
 	return out, nil
 }

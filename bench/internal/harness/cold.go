@@ -43,10 +43,12 @@ func RunCold(ctx context.Context, cfg Config, logger *slog.Logger) (*Report, err
 		r.Note = join(r.Note, "first invoke after the emulator listens; it starts the runtime then")
 		rep.Rows = append(rep.Rows, ratioCold(r, base))
 	}
-	if b.ember != "" {
+	if cfg.Ember != "" {
 		logger.Info("ember cold starts", "n", cfg.Functions)
-		var p pool
-		if err := b.emberCold(ctx, &p); err != nil {
+		p := pool{skipped: b.emberErr}
+		if p.skipped != nil {
+			// Already reported.
+		} else if err := b.emberCold(ctx, &p); err != nil {
 			logger.Warn("ember not measured", "err", err)
 			p.skipped = err
 		}
