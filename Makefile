@@ -1,0 +1,33 @@
+# Ember's developer entry points. Quick start:
+#   make demo   set up, build, start `ember server`, deploy and invoke examples/hello (Ctrl-C stops)
+#   make test   set up, vet, and run every test, the end-to-end suite included
+
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+TEST_TIMEOUT ?= 30m
+TEST_FLAGS ?=
+
+.PHONY: all setup build demo test vet bench clean
+
+all: build
+
+setup:
+	./scripts/setup
+
+build:
+	$(GO) build -o bin/ember ./cmd/ember
+
+demo: setup
+	./scripts/demo
+
+vet:
+	$(GO) vet ./...
+
+test: setup vet
+	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+
+# Benchmarks against shared/bench/floor and the RIE when they are present; see bench/README.md.
+bench: build
+	$(GO) run ./bench/invoke -ember .
+
+clean:
+	rm -rf bin
