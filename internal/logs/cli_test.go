@@ -1,0 +1,171 @@
+package logs
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const awsCLI = "/usr/bin/aws"
+
+// awsCommand runs the real AWS CLI v2 against url with throwaway credentials and no
+// configuration from the host.
+func awsCommand(t *testing.T, ctx context.Context, url string, args ...string) *exec.Cmd {
+	t.Helper()
+	if _, err := os.Stat(awsCLI); err != nil {
+		t.Skipf("needs the AWS CLI v2 at %s (Debian package awscli): %v", awsCLI, err)
+	}
+	dir := t.TempDir()
+	config, creds := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
+	for _, f := range []string{config, creds} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.CommandContext(ctx, awsCLI, append(args, "--endpoint-url", url, "--color", "off")...)
+	cmd.Env = []string{
+		"PATH=/usr/bin:/bin",
+		"HOME=" + dir,
+		"AWS_ACCESS_KEY_ID=x",
+		"AWS_SECRET_ACCESS_KEY=y",
+		"AWS_DEFAULT_REGION=us-east-1",
+		"AWS_CONFIG_FILE=" + config,
+		"AWS_SHARED_CREDENTIALS_FILE=" + creds,
+		"AWS_PAGER=",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"PYTHONUNBUFFERED=1",
+	}
+	return cmd
+}
+
+// tailLine is how `aws logs tail` prints an event in its detailed format.
+func tailLine(ev Event) string {
+	return ev.Time.UTC().Format("2006-01-02T15:04:05.000000+00:00") + " " + ev.Stream + " " + ev.Message
+}
+
+func TestAWSLogsTailPrintsTheGroupsEvents(t *testing.T) {
+	s := newTestStore(t)
+	f := writeFixture(t, s, 4)
+	srv := serve(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"the detailed format shows time, stream and message of every event",
+			[]string{"logs", "tail", "/aws/lambda/a"},
+			func() (out []string) {
+				for _, ev := range f.of("/aws/lambda/a", "") {
+					out = append(out, tailLine(ev))
+				}
+				return out
+			}()},
+		{"a filter pattern and the short format",
+			[]string{"logs", "tail", "/aws/lambda/a", "--since", "1h", "--filter-pattern", "ERROR", "--format", "short"},
+			func() (out []string) {
+				for _, ev := range f.of("/aws/lambda/a", "") {
+					if strings.Contains(ev.Message, "ERROR") {
+						out = append(out, ev.Time.UTC().Format("2006-01-02T15:04:05")+" "+ev.Message)
+					}
+				}
+				return out
+			}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := awsCommand(t, ctx, srv.URL, tt.args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("aws %s: %v\n%s", strings.Join(tt.args, " "), err, stderr.String())
+			}
+			got := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Fatalf("printed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+
+	t.Run("a missing group is reported as CloudWatch reports it", func(t *testing.T) {
+		cmd := awsCommand(t, ctx, srv.URL, "logs", "tail", "/aws/lambda/none")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "ResourceNotFoundException") || !strings.Contains(string(out), "The specified log group does not exist.") {
+			t.Fatalf("got %v: %s", err, out)
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe to write from a command and read from the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestAWSLogsTailFollowShowsNewEventsOnce(t *testing.T) {
+	s := newTestStore(t)
+	f := writeFixture(t, s, 3)
+	srv := serve(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	cmd := awsCommand(t, ctx, srv.URL, "logs", "tail", "/aws/lambda/a", "--follow", "--since", "10m")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	old := f.of("/aws/lambda/a", "")
+	waitFor(t, time.Minute, "the existing events", func() bool {
+		return strings.Contains(stdout.String(), tailLine(old[len(old)-1]))
+	})
+
+	// New events, one sharing the newest timestamp seen so far, arrive while the CLI polls
+	// every five seconds from that timestamp, dropping event ids it has shown.
+	fresh := []Event{
+		{Group: "/aws/lambda/a", Stream: "late", Time: old[len(old)-1].Time, Message: "same millisecond as the last"},
+		{Group: "/aws/lambda/a", Stream: "late", Time: time.Now().Truncate(time.Millisecond), Message: "fresh event"},
+	}
+	for _, ev := range fresh {
+		s.Write(ev)
+	}
+	flush(t, s)
+	waitFor(t, time.Minute, "the new events:\n"+stdout.String()+stderr.String(), func() bool {
+		out := stdout.String()
+		return strings.Contains(out, tailLine(fresh[0])) && strings.Contains(out, tailLine(fresh[1]))
+	})
+	out := stdout.String()
+	for _, ev := range append(old, fresh...) {
+		if n := strings.Count(out, tailLine(ev)+"\n"); n != 1 {
+			t.Errorf("%q printed %d times, want once:\n%s", ev.Message, n, out)
+		}
+	}
+	if strings.Count(out, "\n") != len(old)+len(fresh) {
+		t.Errorf("printed %d lines, want %d:\n%s", strings.Count(out, "\n"), len(old)+len(fresh), out)
+	}
+}
