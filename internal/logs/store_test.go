@@ -22,7 +22,9 @@ func messages[T any](evs []T, msg func(T) string) []string {
 	return out
 }
 
-func eventMessages(evs []Event) []string { return messages(evs, func(e Event) string { return e.Message }) }
+func eventMessages(evs []Event) []string {
+	return messages(evs, func(e Event) string { return e.Message })
+}
 
 func filteredMessages(evs []FilteredLogEvent) []string {
 	return messages(evs, func(e FilteredLogEvent) string { return e.Message })
