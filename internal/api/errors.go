@@ -1,0 +1,77 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/ember-serverless/ember/internal/lambdaerr"
+)
+
+// errorBody is the JSON body of an error response. Lambda sends Type ("User" or "Service") and
+// Message; __type carries the error name for clients that read it from the body.
+type errorBody struct {
+	Type       string `json:"Type"`
+	Message    string `json:"Message"`
+	ErrorType  string `json:"__type"`
+	Reason     string `json:"Reason,omitempty"`
+	RetryAfter string `json:"retryAfterSeconds,omitempty"`
+}
+
+// writeError renders err: the one place errors reach the wire. A *lambdaerr.Error in err's chain
+// is sent as it is; anything else is a ServiceException that does not reveal err, which is
+// logged instead.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, op, reqID string, err error) {
+	le := lambdaerr.As(err)
+	status := le.HTTPStatus()
+	kind := "User"
+	if status >= 500 {
+		kind = "Service"
+		s.logger.Error("request failed", "op", op, "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		s.logger.Debug("request rejected", "op", op, "request_id", reqID, "type", string(le.Type), "message", le.Message)
+	}
+	body := errorBody{Type: kind, Message: le.Message, ErrorType: string(le.Type), Reason: le.Reason}
+	h := w.Header()
+	if le.RetryAfterSeconds > 0 {
+		body.RetryAfter = strconv.Itoa(le.RetryAfterSeconds)
+		h.Set("Retry-After", body.RetryAfter)
+	}
+	h.Set("X-Amzn-Errortype", string(le.Type))
+	writeJSON(w, status, body)
+}
+
+// writeJSON writes v as the JSON response with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		data = []byte(`{"Type":"Service","Message":"an internal error occurred","__type":"ServiceException"}`)
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(data))}
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+// newRequestID is a random (version 4) UUID, as Lambda's request IDs.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}

@@ -1,0 +1,139 @@
+package api
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ember-serverless/ember/internal/lambdaerr"
+)
+
+// route is one operation of the API.
+type route struct {
+	pattern string
+	op      string
+	limit   int64
+	// tooLarge is the error for a body over limit.
+	tooLarge func(op string) error
+	// public routes carry their own authorization (a signed URL) instead of SigV4.
+	public bool
+	// handle serves the operation; body is the request's full body, already authenticated. An
+	// error it returns is rendered by writeError.
+	handle func(s *Server, w http.ResponseWriter, r *http.Request, body []byte) error
+}
+
+// routeTable is every operation the API serves, with Lambda's REST paths. ServeMux unescapes each
+// path segment, so {name} receives "arn:aws:lambda:..." when clients send arn%3Aaws%3A....
+var routeTable = []route{
+	{pattern: "POST /2015-03-31/functions/{name}/invocations", op: "InvokeFunction", limit: MaxInvokePayload,
+		tooLarge: invokeTooLarge, handle: (*Server).invoke},
+	{pattern: "POST /2015-03-31/functions", op: "CreateFunction", limit: MaxCodeRequest,
+		tooLarge: codeTooLarge, handle: (*Server).createFunction},
+	{pattern: "POST /2015-03-31/functions/{$}", op: "CreateFunction", limit: MaxCodeRequest,
+		tooLarge: codeTooLarge, handle: (*Server).createFunction},
+	{pattern: "GET /2015-03-31/functions", op: "ListFunctions", handle: (*Server).listFunctions},
+	{pattern: "GET /2015-03-31/functions/{$}", op: "ListFunctions", handle: (*Server).listFunctions},
+	{pattern: "GET /2015-03-31/functions/{name}", op: "GetFunction", handle: (*Server).getFunction},
+	{pattern: "DELETE /2015-03-31/functions/{name}", op: "DeleteFunction", handle: (*Server).deleteFunction},
+	{pattern: "GET /2015-03-31/functions/{name}/configuration", op: "GetFunctionConfiguration",
+		handle: (*Server).getFunctionConfiguration},
+	{pattern: "PUT /2015-03-31/functions/{name}/configuration", op: "UpdateFunctionConfiguration",
+		handle: (*Server).updateFunctionConfiguration},
+	{pattern: "PUT /2015-03-31/functions/{name}/code", op: "UpdateFunctionCode", limit: MaxCodeRequest,
+		tooLarge: codeTooLarge, handle: (*Server).updateFunctionCode},
+	{pattern: "GET /2016-08-19/account-settings", op: "GetAccountSettings", handle: (*Server).getAccountSettings},
+	{pattern: "GET /2016-08-19/account-settings/{$}", op: "GetAccountSettings", handle: (*Server).getAccountSettings},
+	{pattern: "GET " + codePath + "{name}", op: "GetFunctionCode", public: true, handle: (*Server).getCode},
+	{pattern: "/", op: "Unknown", limit: maxLogsRequest, handle: (*Server).fallback},
+}
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range routeTable {
+		mux.Handle(rt.pattern, s.wrap(rt))
+	}
+	return mux
+}
+
+// wrap gives an operation what every request gets: a request ID, Lambda's body limit, and
+// authentication before the handler runs.
+func (s *Server) wrap(rt route) http.Handler {
+	limit := rt.limit
+	if limit == 0 {
+		limit = maxControlRequest
+	}
+	tooLarge := rt.tooLarge
+	if tooLarge == nil {
+		tooLarge = codeTooLarge
+	}
+	h := rt.handle
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqID := newRequestID()
+		w.Header()["X-Amzn-Requestid"] = []string{reqID}
+		body, err := readBody(r, limit)
+		if err == errTooLarge {
+			err = tooLarge(rt.op)
+		}
+		if err == nil && !rt.public {
+			err = s.auth.Authenticate(r, body)
+		}
+		if err == nil {
+			err = h(s, w, r, body)
+		}
+		if err != nil {
+			s.writeError(w, r, rt.op, reqID, err)
+		}
+	})
+}
+
+var errTooLarge = lambdaerr.New(lambdaerr.RequestTooLarge, "request too large")
+
+func invokeTooLarge(op string) error {
+	return lambdaerr.New(lambdaerr.RequestTooLarge, "Request must be smaller than %d bytes for the %s operation", MaxInvokePayload, op)
+}
+
+func codeTooLarge(op string) error {
+	return &lambdaerr.Error{Type: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
+		Message: "Request must be smaller than " + strconv.Itoa(MaxCodeRequest) + " bytes for the " + op + " operation"}
+}
+
+// readBody reads the whole body, up to limit bytes, in one allocation when the length is known.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	defer r.Body.Close()
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	if r.ContentLength >= 0 {
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, lambdaerr.New(lambdaerr.InvalidRequestContent, "Could not read request body")
+		}
+		return buf, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, lambdaerr.New(lambdaerr.InvalidRequestContent, "Could not read request body")
+	}
+	if int64(len(buf)) > limit {
+		return nil, errTooLarge
+	}
+	return buf, nil
+}
+
+// fallback serves CloudWatch Logs requests when a logs handler is set, and answers every other
+// request that matches no route as an unknown operation.
+func (s *Server) fallback(w http.ResponseWriter, r *http.Request, body []byte) error {
+	if r.Method == http.MethodPost && r.URL.Path == "/" && strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328.") && s.logs != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		s.logs.ServeHTTP(w, r)
+		return nil
+	}
+	return &lambdaerr.Error{Type: lambdaerr.UnknownOperation, Status: http.StatusNotFound,
+		Message: "The requested operation is not supported by this server: " + r.Method + " " + r.URL.Path}
+}

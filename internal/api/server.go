@@ -1,0 +1,193 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/auth"
+	"github.com/ember-serverless/ember/internal/control"
+	"github.com/ember-serverless/ember/internal/frontend"
+)
+
+// Defaults and Lambda's limits, in one place.
+const (
+	DefaultRegion               = "us-east-1"
+	DefaultAccountID            = "000000000000"
+	DefaultConcurrentExecutions = 1000
+	// MaxInvokePayload is Lambda's limit on a synchronous invocation's request payload.
+	MaxInvokePayload = 6291456
+	// MaxCodeRequest is Lambda's limit on a CreateFunction or UpdateFunctionCode request: a
+	// 50 MB zip, base64-encoded in JSON.
+	MaxCodeRequest = 69905067
+	// maxControlRequest bounds the body of every other operation.
+	maxControlRequest = 1 << 20
+	// maxLogsRequest bounds a CloudWatch Logs request (PutLogEvents takes up to 1 MB of events).
+	maxLogsRequest = 2 << 20
+	// CodeURLExpiry is how long a GetFunction code location stays valid, as Lambda's presigned
+	// S3 URLs.
+	CodeURLExpiry = 10 * time.Minute
+	// Account limits GetAccountSettings reports, as Lambda's defaults.
+	totalCodeSizeLimit    = 80530636800
+	codeSizeUnzippedLimit = 262144000
+	codeSizeZippedLimit   = 52428800
+)
+
+// Config is what the API is told about the server it fronts.
+type Config struct {
+	// Region and AccountID appear in ARNs and account settings.
+	Region    string
+	AccountID string
+	// PublicURL is the base URL clients reach the server at (e.g. "http://127.0.0.1:9777"),
+	// used for code download locations. When empty, each request's own Host is used.
+	PublicURL string
+	// CodeURLSecret signs code download locations. When empty a random one is made, and
+	// locations do not survive a restart.
+	CodeURLSecret []byte
+	// ConcurrentExecutions is the account's concurrency limit that GetAccountSettings reports.
+	ConcurrentExecutions int
+}
+
+// Validate reports the first thing wrong with the config.
+func (c Config) Validate() error {
+	if c.Region == "" {
+		return errors.New("api: a region is required")
+	}
+	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
+		return fmt.Errorf("api: account id %q: must be 12 digits", c.AccountID)
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return fmt.Errorf("api: public URL %q: must start with http:// or https://", c.PublicURL)
+	}
+	if c.ConcurrentExecutions < 0 {
+		return fmt.Errorf("api: concurrent executions %d: must not be negative", c.ConcurrentExecutions)
+	}
+	return nil
+}
+
+// Registry is what the API needs of the function registry (*control.Registry).
+type Registry interface {
+	Create(ctx context.Context, in *control.CreateFunctionInput) (*control.Function, error)
+	Resolve(nameOrARN, qualifier string) (*control.Function, error)
+	List(marker string, maxItems int) ([]*control.Function, string, error)
+	UpdateCode(ctx context.Context, in *control.UpdateFunctionCodeInput) (*control.Function, error)
+	UpdateConfiguration(ctx context.Context, in *control.UpdateFunctionConfigurationInput) (*control.Function, error)
+	Delete(ctx context.Context, nameOrARN, qualifier string) error
+	Usage() (functions, totalCodeSize int64)
+}
+
+var _ Registry = (*control.Registry)(nil)
+
+// CodeReader reads back the package a function's code was stored from, for code downloads.
+type CodeReader interface {
+	Zip(ctx context.Context, c control.Code) ([]byte, error)
+}
+
+// Authenticator checks a request's credentials. body is the request's full body. Errors should
+// be *lambdaerr.Error values (MissingAuthenticationTokenException, InvalidSignatureException...).
+type Authenticator interface {
+	Authenticate(r *http.Request, body []byte) error
+}
+
+// VerifierAuth adapts auth's SigV4 verifier to Authenticator.
+type VerifierAuth struct{ V *auth.Verifier }
+
+// Authenticate implements Authenticator.
+func (a VerifierAuth) Authenticate(r *http.Request, body []byte) error {
+	_, err := a.V.Verify(r, body)
+	return err
+}
+
+// AllowAll is an Authenticator that accepts every request, for tests and trusted setups.
+type AllowAll struct{}
+
+// Authenticate implements Authenticator.
+func (AllowAll) Authenticate(*http.Request, []byte) error { return nil }
+
+// Option sets a dependency of a Server.
+type Option func(*Server)
+
+// WithRegistry sets the function registry (required).
+func WithRegistry(r Registry) Option { return func(s *Server) { s.registry = r } }
+
+// WithCodeReader sets where code downloads read packages from (required for GetFunction's
+// Code.Location to be served).
+func WithCodeReader(c CodeReader) Option { return func(s *Server) { s.code = c } }
+
+// WithInvoker sets what runs invocations (required).
+func WithInvoker(i frontend.Invoker) Option { return func(s *Server) { s.invoker = i } }
+
+// WithAuthenticator sets the request authenticator (required; use AllowAll deliberately).
+func WithAuthenticator(a Authenticator) Option { return func(s *Server) { s.auth = a } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.logger = l } }
+
+// WithLogsHandler sets the handler for CloudWatch Logs requests (POST / with an X-Amz-Target of
+// Logs_20140328.*), called after authentication with the body restored.
+func WithLogsHandler(h http.Handler) Option { return func(s *Server) { s.logs = h } }
+
+// WithClock sets the clock code download locations expire by.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// Server serves the Lambda API.
+type Server struct {
+	cfg      Config
+	registry Registry
+	code     CodeReader
+	invoker  frontend.Invoker
+	auth     Authenticator
+	logs     http.Handler
+	logger   *slog.Logger
+	now      func() time.Time
+	names    control.Config
+	mux      *http.ServeMux
+}
+
+// New builds a Server from cfg and its dependencies.
+func New(cfg Config, opts ...Option) (*Server, error) {
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = DefaultAccountID
+	}
+	if cfg.ConcurrentExecutions == 0 {
+		cfg.ConcurrentExecutions = DefaultConcurrentExecutions
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(cfg.CodeURLSecret) == 0 {
+		cfg.CodeURLSecret = make([]byte, 32)
+		_, _ = rand.Read(cfg.CodeURLSecret)
+	}
+	s := &Server{cfg: cfg, names: control.Config{Region: cfg.Region, AccountID: cfg.AccountID}}
+	for _, o := range opts {
+		o(s)
+	}
+	switch {
+	case s.registry == nil:
+		return nil, errors.New("api: a registry is required")
+	case s.invoker == nil:
+		return nil, errors.New("api: an invoker is required")
+	case s.auth == nil:
+		return nil, errors.New("api: an authenticator is required")
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.mux = s.routes()
+	return s, nil
+}
+
+// Handler is the API's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
