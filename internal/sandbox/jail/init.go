@@ -1,0 +1,184 @@
+//go:build linux
+
+package jail
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ember-serverless/ember/internal/sandbox/seccomp"
+)
+
+// The init is the server's own binary re-executed with this environment variable set.
+const (
+	initEnv   = "_EMBER_JAIL_INIT"
+	initMagic = "1"
+	initArg0  = "ember-jail-init"
+)
+
+// File descriptors the init inherits.
+const (
+	ctrlFD   = 3 // read: configuration line, then one byte to start
+	statusFD = 4 // write: "ready", or "error: ..."
+)
+
+// hostDir is a host directory shared read-only, or a symbolic link recreated.
+type hostDir struct {
+	Path string
+	Link string `json:",omitempty"`
+}
+
+// initConfig is what the server tells the init, as one JSON line on the control pipe.
+type initConfig struct {
+	Root      string            // host directory to mount the sandbox's root on
+	Hostname  string            //
+	TmpMB     int               // size of /tmp
+	Command   []string          // the runtime, as seen inside
+	Env       []string          // the runtime's environment
+	UID, GID  int               // the user the runtime runs as
+	HostDirs  []hostDir         // shared read-only at the same path
+	HostFiles []string          // host files bound read-only at the same path
+	Files     map[string]string // files of /etc, by name
+	CodeFD    int               // /var/task
+	LayerFDs  []int             // /opt, bottom first
+	RuntimeFD int               // /var/runtime, or -1
+}
+
+// MaybeRunInit turns the process into a jail's init when the jail backend started it; it
+// never returns then. Otherwise it returns at once. main and TestMain must call it first,
+// before anything else starts goroutines or opens files.
+func MaybeRunInit() {
+	if os.Getenv(initEnv) != initMagic {
+		return
+	}
+	// Namespaces, the capability bounding set, no_new_privs and seccomp are per thread until
+	// execve, which keeps only the calling thread: do all of it on this one.
+	runtime.LockOSThread()
+	status := os.NewFile(statusFD, "status")
+	if err := runInit(); err != nil {
+		fmt.Fprintf(status, "error: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		os.Exit(127)
+	}
+	os.Exit(0) // the server went away before Start
+}
+
+func runInit() error {
+	ctrl := bufio.NewReader(os.NewFile(ctrlFD, "ctrl"))
+	line, err := ctrl.ReadBytes('\n')
+	if err != nil {
+		return fmt.Errorf("read configuration: %w", err)
+	}
+	var cfg initConfig
+	if err := json.Unmarshal(line, &cfg); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	// The server has moved this process into the sandbox's cgroup by now; make that the root
+	// of what the runtime can see of cgroups.
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("cgroup namespace: %w", err)
+	}
+	if err := buildRoot(&cfg); err != nil {
+		return err
+	}
+	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+		return fmt.Errorf("hostname: %w", err)
+	}
+	for _, rl := range []struct {
+		res int
+		v   uint64
+	}{{unix.RLIMIT_NOFILE, 1024}, {unix.RLIMIT_CORE, 0}} {
+		if err := unix.Setrlimit(rl.res, &unix.Rlimit{Cur: rl.v, Max: rl.v}); err != nil {
+			return fmt.Errorf("rlimit %d: %w", rl.res, err)
+		}
+	}
+	if err := os.Chdir("/var/task"); err != nil {
+		return err
+	}
+	path, err := lookPath(cfg.Command[0], cfg.Env)
+	if err != nil {
+		return err
+	}
+	if err := dropPrivileges(cfg.UID, cfg.GID); err != nil {
+		return err
+	}
+	if err := seccomp.Install(); err != nil {
+		return err
+	}
+	status := os.NewFile(statusFD, "status")
+	if _, err := status.Write([]byte("ready\n")); err != nil {
+		return err
+	}
+	var b [1]byte
+	if n, _ := ctrl.Read(b[:]); n != 1 {
+		os.Exit(0) // destroyed before it was started
+	}
+	// Nothing the init holds may reach the runtime.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close descriptors: %w", err)
+	}
+	err = syscall.Exec(path, cfg.Command, cfg.Env)
+	return fmt.Errorf("exec %s: %w", cfg.Command[0], err)
+}
+
+// lookPath resolves the runtime command the way execvp would, using the runtime's PATH.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := "/usr/local/bin:/usr/bin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec %s: not found in PATH", name)
+}
+
+// dropPrivileges empties the capability bounding set, becomes the sandbox user (which clears
+// the permitted, effective and ambient sets), and keeps the parent-death signal that the
+// credential change clears.
+func dropPrivileges(uid, gid int) error {
+	last := 40
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			last = n
+		}
+	}
+	for c := 0; c <= last; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("drop capability %d: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	if err := syscall.Setgroups(nil); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setresgid(gid, gid, gid); err != nil {
+		return fmt.Errorf("setresgid: %w", err)
+	}
+	if err := syscall.Setresuid(uid, uid, uid); err != nil {
+		return fmt.Errorf("setresuid: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("parent-death signal: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,386 @@
+//go:build linux
+
+package jail
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+)
+
+// jailed is one sandbox.
+type jailed struct {
+	b      *Backend
+	id     string
+	slot   int
+	log    *slog.Logger
+	cmd    *exec.Cmd
+	cg     cgroups.Group
+	ln     net.Listener
+	ctrl   *os.File // write end: the init's go signal
+	status *bufio.Reader
+	statF  *os.File // read end: the init's reports
+
+	done chan struct{}
+	exit sandbox.ExitStatus
+
+	mu        sync.Mutex
+	started   bool
+	destroyed bool
+}
+
+var _ sandbox.Sandbox = (*jailed)(nil)
+
+func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *jailed, err error) {
+	log := b.log.With("sandbox", spec.ID)
+	cg, err := b.cg.Create(spec.ID, cgroups.ForFunction(spec.MemoryMB))
+	if err != nil {
+		return nil, fmt.Errorf("jail: %w", err)
+	}
+	s := &jailed{b: b, id: spec.ID, slot: slot, log: log, cg: cg, done: make(chan struct{})}
+	var toClose []*os.File
+	defer func() {
+		for _, f := range toClose {
+			f.Close()
+		}
+		if err != nil {
+			s.teardown()
+		}
+	}()
+
+	ctrlR, ctrlW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("jail: %w", err)
+	}
+	s.ctrl = ctrlW
+	statR, statW, err := os.Pipe()
+	if err != nil {
+		ctrlR.Close()
+		return nil, fmt.Errorf("jail: %w", err)
+	}
+	s.statF, s.status = statR, bufio.NewReader(statR)
+	toClose = append(toClose, ctrlR, statW)
+
+	cfg := initConfig{
+		Root:      b.rootDir,
+		Hostname:  b.cfg.Hostname,
+		TmpMB:     spec.EphemeralStorageMB,
+		Command:   spec.Command,
+		Env:       append(append([]string(nil), spec.Env...), "AWS_LAMBDA_RUNTIME_API="+RuntimeAPIAddr),
+		UID:       SandboxUID,
+		GID:       SandboxGID,
+		Files:     etcFiles(b.cfg.Hostname),
+		RuntimeFD: -1,
+	}
+	for _, d := range b.cfg.HostDirs {
+		fi, err := os.Lstat(d)
+		switch {
+		case err != nil:
+			continue
+		case fi.Mode()&os.ModeSymlink != 0:
+			link, err := os.Readlink(d)
+			if err != nil {
+				return nil, fmt.Errorf("jail: %w", err)
+			}
+			cfg.HostDirs = append(cfg.HostDirs, hostDir{Path: d, Link: link})
+		case fi.IsDir():
+			cfg.HostDirs = append(cfg.HostDirs, hostDir{Path: d})
+		}
+	}
+	for _, f := range []string{"/etc/ld.so.cache"} {
+		if _, err := os.Stat(f); err == nil {
+			cfg.HostFiles = append(cfg.HostFiles, f)
+		}
+	}
+	extra := []*os.File{ctrlR, statW}
+	// Code, layers and runtime files are handed over as detached read-only mount trees
+	// (open_tree), which the init attaches inside its own mount namespace: it could neither
+	// reach their host paths (as an unprivileged host uid) nor bind mounts of another
+	// namespace.
+	openDir := func(dir string) (int, error) {
+		fd, err := detachedTree(dir)
+		if err != nil {
+			return 0, err
+		}
+		f := os.NewFile(uintptr(fd), dir)
+		toClose = append(toClose, f)
+		extra = append(extra, f)
+		return 2 + len(extra), nil // ExtraFiles[i] is fd 3+i
+	}
+	if cfg.CodeFD, err = openDir(spec.CodeDir); err != nil {
+		return nil, err
+	}
+	for _, l := range spec.LayerDirs {
+		fd, err := openDir(l)
+		if err != nil {
+			return nil, err
+		}
+		cfg.LayerFDs = append(cfg.LayerFDs, fd)
+	}
+	if rd, ok := b.cfg.RuntimeDirs[spec.Runtime]; ok {
+		if cfg.RuntimeFD, err = openDir(rd); err != nil {
+			return nil, err
+		}
+	}
+
+	base := b.cfg.UIDBase + uint32(slot)*idSpan
+	s.cmd = &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{initArg0, spec.ID},
+		Env:        []string{initEnv + "=" + initMagic},
+		Stdout:     spec.Output,
+		Stderr:     spec.Output,
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNS |
+				syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: idSpan}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: idSpan}},
+			GidMappingsEnableSetgroups: true,
+			// Become the namespace's root (a host uid of the sandbox's own range) so that the
+			// init may set up mounts; it drops to SandboxUID before the runtime runs.
+			Credential: &syscall.Credential{Uid: 0, Gid: 0},
+			Pdeathsig:  syscall.SIGKILL,
+		},
+	}
+	if err := s.cmd.Start(); err != nil {
+		s.cmd = nil
+		return nil, fmt.Errorf("jail: start init: %w", err)
+	}
+	go s.wait()
+	for _, f := range toClose {
+		f.Close()
+	}
+	toClose = nil
+
+	pid := s.cmd.Process.Pid
+	if err := cg.Add(pid); err != nil {
+		return nil, fmt.Errorf("jail: %w", err)
+	}
+	// The init reads its configuration only now, so it unshares its cgroup namespace inside
+	// the sandbox's group.
+	blob, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("jail: %w", err)
+	}
+	if _, err := ctrlW.Write(append(blob, '\n')); err != nil {
+		return nil, fmt.Errorf("jail: configure init: %w", err)
+	}
+	if s.ln, err = listenInNetns(pid, RuntimeAPIAddr); err != nil {
+		return nil, err
+	}
+	if err := s.readStatus(ctx, "ready"); err != nil {
+		return nil, err
+	}
+	log.Debug("sandbox created", "pid", pid, "uid_base", base)
+	return s, nil
+}
+
+// readStatus reads the init's next report: want, an "error: ..." line, or end of file (which
+// is what a successful exec looks like; want == "" accepts it).
+func (s *jailed) readStatus(ctx context.Context, want string) error {
+	stop := context.AfterFunc(ctx, func() { s.statF.SetReadDeadline(time.Now()) })
+	defer stop()
+	line, err := s.status.ReadString('\n')
+	line = strings.TrimSuffix(line, "\n")
+	switch {
+	case strings.HasPrefix(line, "error: "):
+		return fmt.Errorf("jail: sandbox %s: init: %s", s.id, strings.TrimPrefix(line, "error: "))
+	case err == io.EOF && line == "" && want == "":
+		return nil
+	case err != nil:
+		if ctx.Err() != nil {
+			return fmt.Errorf("jail: sandbox %s: %w", s.id, ctx.Err())
+		}
+		return fmt.Errorf("jail: sandbox %s: init ended before it was %s: %w", s.id, cmp(want, "started"), err)
+	case line != want:
+		return fmt.Errorf("jail: sandbox %s: init said %q", s.id, line)
+	}
+	return nil
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (s *jailed) wait() {
+	err := s.cmd.Wait()
+	st := sandbox.ExitStatus{}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		ws := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			st.Code, st.Signal = -1, ws.Signal().String()
+		} else {
+			st.Code = ws.ExitStatus()
+		}
+	} else if err != nil {
+		st.Code = -1
+	}
+	if n, err := s.cg.OOMKills(); err == nil && n > 0 {
+		st.OOM = true
+	}
+	s.exit = st
+	close(s.done)
+}
+
+func (s *jailed) ID() string               { return s.id }
+func (s *jailed) RuntimeAPI() net.Listener { return s.ln }
+func (s *jailed) Done() <-chan struct{}    { return s.done }
+func (s *jailed) Exit() sandbox.ExitStatus { <-s.done; return s.exit }
+func (s *jailed) Stats() sandbox.Stats {
+	n, _ := s.cg.PeakMemory()
+	return sandbox.Stats{MaxMemoryBytes: n}
+}
+func (s *jailed) alive() error {
+	if s.destroyed {
+		return sandbox.ErrDestroyed
+	}
+	return nil
+}
+
+// Start lets the init exec the runtime.
+func (s *jailed) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.alive(); err != nil {
+		return err
+	}
+	if s.started {
+		return fmt.Errorf("jail: sandbox %s already started", s.id)
+	}
+	s.started = true
+	if _, err := s.ctrl.Write([]byte{'s'}); err != nil {
+		return fmt.Errorf("jail: sandbox %s: start: %w", s.id, err)
+	}
+	err := s.readStatus(ctx, "")
+	s.ctrl.Close()
+	s.statF.Close()
+	return err
+}
+
+func (s *jailed) Freeze() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.alive(); err != nil {
+		return err
+	}
+	return s.cg.Freeze()
+}
+
+func (s *jailed) Thaw() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.alive(); err != nil {
+		return err
+	}
+	return s.cg.Thaw()
+}
+
+// Destroy asks the runtime to stop (SIGTERM), kills whatever is left after the grace period,
+// and removes the cgroup and listener. Nothing of the sandbox is on the host file system: its
+// mounts live and die with its mount namespace.
+func (s *jailed) Destroy(ctx context.Context) error {
+	s.mu.Lock()
+	if s.destroyed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.destroyed = true
+	started := s.started
+	s.mu.Unlock()
+
+	if started && s.cmd != nil {
+		select {
+		case <-s.done:
+		default:
+			_ = s.cg.Thaw()
+			_ = s.cmd.Process.Signal(syscall.SIGTERM)
+			t := time.NewTimer(s.b.cfg.ShutdownGrace)
+			select {
+			case <-s.done:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+	}
+	return s.teardown()
+}
+
+// teardown kills everything and releases every host resource of the sandbox.
+func (s *jailed) teardown() error {
+	var errs []error
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		if err := s.cg.Kill(10 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			errs = append(errs, fmt.Errorf("jail: sandbox %s: init did not exit", s.id))
+		}
+	}
+	for _, c := range []io.Closer{s.ln, s.ctrl, s.statF} {
+		if c != nil {
+			c.Close() // a nil *os.File only reports os.ErrInvalid
+		}
+	}
+	if err := s.cg.Delete(); err != nil {
+		errs = append(errs, err)
+	}
+	s.b.release(s.id, s.slot)
+	if len(errs) > 0 {
+		s.log.Warn("sandbox teardown incomplete", "err", errors.Join(errs...))
+	}
+	return errors.Join(errs...)
+}
+
+// etcFiles are the sandbox's /etc: what libc and runtimes read, and nothing of the host's.
+func etcFiles(hostname string) map[string]string {
+	return map[string]string{
+		"passwd": "root:x:0:0:root:/root:/sbin/nologin\n" +
+			fmt.Sprintf("sbx_user1051:x:%d:%d::/home/sbx_user1051:/sbin/nologin\n", SandboxUID, SandboxGID) +
+			"nobody:x:65534:65534:nobody:/:/sbin/nologin\n",
+		"group":         fmt.Sprintf("root:x:0:\nsbx_user1051:x:%d:\nnobody:x:65534:\n", SandboxGID),
+		"hosts":         "127.0.0.1\tlocalhost " + hostname + "\n::1\tlocalhost\n",
+		"hostname":      hostname + "\n",
+		"resolv.conf":   "",
+		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
+	}
+}
+
+// detachedTree clones the mount tree at dir into a detached, read-only, nosuid, nodev mount
+// and returns its file descriptor.
+func detachedTree(dir string) (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return 0, fmt.Errorf("jail: clone mount of %s: %w", dir, err)
+	}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
+		unix.Close(fd)
+		return 0, fmt.Errorf("jail: make %s read-only: %w", dir, err)
+	}
+	return fd, nil
+}
