@@ -53,7 +53,7 @@ func RunCold(ctx context.Context, cfg Config, logger *slog.Logger) (*Report, err
 			p.skipped = err
 		}
 		r := p.row("ember", "cold start", 1)
-		r.Note = join(r.Note, fmt.Sprintf("first invoke of each of %d functions created beforehand", cfg.Functions))
+		r.Note = join(r.Note, fmt.Sprintf("first invoke of each of %d functions created beforehand; %s", cfg.Functions, b.emberNote()))
 		rep.Rows = append(rep.Rows, ratioCold(r, base))
 	}
 	return rep, nil

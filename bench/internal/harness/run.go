@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -258,15 +259,24 @@ func RunWarm(ctx context.Context, cfg Config, logger *slog.Logger) (*Report, err
 		rep.Rows = append(rep.Rows, ratioP50(r, fl1))
 	}
 	if cfg.Ember != "" {
-		rep.Rows = append(rep.Rows, ratioP50(ember1.row("ember", one, 1), fl1))
+		r := ember1.row("ember", one, 1)
+		r.Note = join(r.Note, b.emberNote())
+		rep.Rows = append(rep.Rows, ratioP50(r, fl1))
 	}
 	if b.floor != "" {
 		rep.Rows = append(rep.Rows, flN)
 	}
 	if cfg.Ember != "" {
-		rep.Rows = append(rep.Rows, ratioRPS(emberN.row("ember", many, cfg.Clients), flN))
+		r := emberN.row("ember", many, cfg.Clients)
+		r.Note = join(r.Note, b.emberNote())
+		rep.Rows = append(rep.Rows, ratioRPS(r, flN))
 	}
 	return rep, nil
+}
+
+// emberNote says how the server was started, since its isolation backend is in its arguments.
+func (b *bench) emberNote() string {
+	return strings.TrimSpace(fmt.Sprintf("ember server %s (MemorySize %d)", strings.Join(b.cfg.EmberArgs, " "), b.cfg.MemorySize))
 }
 
 func join(a, b string) string {
