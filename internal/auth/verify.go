@@ -110,9 +110,11 @@ type signing struct {
 	time      time.Time // amzDate parsed
 	presigned bool
 	expires   time.Duration // X-Amz-Expires; 0 when absent
-	// payloadHash is the signed payload hash, or "" to try the body's hash and then
-	// UNSIGNED-PAYLOAD (a presigned request that does not say).
+	// payloadHash is the payload hash the request declares, or "" for the body's hash.
 	payloadHash string
+	// tryUnsigned says to try UNSIGNED-PAYLOAD too when the body's hash does not verify (a
+	// presigned request that does not declare its payload hash).
+	tryUnsigned bool
 	hasHost     bool // set by canonicalRequest: whether host is a signed header
 }
 
@@ -137,14 +139,10 @@ func (v *Verifier) verifyHeader(r *http.Request, body []byte, h string) (Identit
 	} else {
 		return Identity{}, errIncomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", h)
 	}
-	hash, err := givenPayloadHash(body, r.Header["X-Amz-Content-Sha256"])
+	s.payloadHash, err = givenPayloadHash(body, r.Header["X-Amz-Content-Sha256"])
 	if err != nil {
 		return Identity{}, err
 	}
-	if hash == "" {
-		hash = bodyHash(body)
-	}
-	s.payloadHash = hash
 	return v.check(r, body, &s)
 }
 
@@ -204,6 +202,7 @@ func (v *Verifier) verifyPresigned(r *http.Request, body []byte) (Identity, erro
 	if err != nil {
 		return Identity{}, err
 	}
+	s.tryUnsigned = s.payloadHash == ""
 	return v.check(r, body, &s)
 }
 
@@ -245,11 +244,8 @@ func givenPayloadHash(body []byte, given []string) (string, error) {
 	return g, nil
 }
 
-// bodyHash is the lowercase hex SHA-256 of body.
-func bodyHash(body []byte) string {
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])
-}
+// unsignedPayloadBytes is unsignedPayload, converted once.
+var unsignedPayloadBytes = []byte(unsignedPayload)
 
 func quoteList(names []string) string {
 	q := make([]string, len(names))
@@ -291,9 +287,18 @@ func (v *Verifier) check(r *http.Request, body []byte, s *signing) (Identity, er
 	key := v.signingKey(secret, sc)
 
 	path := requestPath(r)
-	hashes := [2]string{s.payloadHash, ""}
-	if s.payloadHash == "" {
-		hashes = [2]string{bodyHash(body), unsignedPayload}
+	// The payload hashes to try, in stack buffers so that the hot path does not allocate.
+	var declared, computed [2 * sha256.Size]byte
+	var hashes [2][]byte
+	if s.payloadHash != "" {
+		hashes[0] = declared[:copy(declared[:], s.payloadHash)]
+	} else {
+		sum := sha256.Sum256(body)
+		hex.Encode(computed[:], sum[:])
+		hashes[0] = computed[:]
+		if s.tryUnsigned {
+			hashes[1] = unsignedPayloadBytes
+		}
 	}
 	paths := [2]string{path, ""}
 	if n, changed := normalizePath(path); changed {
@@ -304,7 +309,7 @@ func (v *Verifier) check(r *http.Request, body []byte, s *signing) (Identity, er
 			continue
 		}
 		for _, h := range hashes {
-			if h == "" {
+			if h == nil {
 				continue
 			}
 			got, err := v.sign(r, s, &key, p, h)
@@ -334,10 +339,9 @@ func (v *Verifier) checkTime(s *signing) error {
 	if skew <= 0 {
 		skew = DefaultMaxSkew
 	}
-	window := formatWindow(skew)
 	if late := now.Add(skew); s.time.After(late) {
 		return errInvalidSignature("Signature not yet current: %s is still later than %s (%s + %s)",
-			s.amzDate, late.Format(iso8601Basic), now.Format(iso8601Basic), window)
+			s.amzDate, late.Format(iso8601Basic), now.Format(iso8601Basic), formatWindow(skew))
 	}
 	if s.presigned && s.expires > 0 {
 		if early := now.Add(-s.expires); s.time.Before(early) {
@@ -348,7 +352,7 @@ func (v *Verifier) checkTime(s *signing) error {
 	}
 	if early := now.Add(-skew); s.time.Before(early) {
 		return errInvalidSignature("Signature expired: %s is now earlier than %s (%s - %s)",
-			s.amzDate, early.Format(iso8601Basic), now.Format(iso8601Basic), window)
+			s.amzDate, early.Format(iso8601Basic), now.Format(iso8601Basic), formatWindow(skew))
 	}
 	return nil
 }
@@ -399,7 +403,7 @@ func deriveKey(secret, date, region, service string) [sha256.Size]byte {
 }
 
 // sign computes the signature of r for the given path and payload hash.
-func (v *Verifier) sign(r *http.Request, s *signing, key *[sha256.Size]byte, path, payloadHash string) ([sha256.Size]byte, error) {
+func (v *Verifier) sign(r *http.Request, s *signing, key *[sha256.Size]byte, path string, payloadHash []byte) ([sha256.Size]byte, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := v.canonicalRequest((*bp)[:0], r, s, path, payloadHash)
@@ -445,7 +449,7 @@ func (v *Verifier) sign(r *http.Request, s *signing, key *[sha256.Size]byte, pat
 
 // canonicalRequest appends SigV4's canonical request for r to dst. It returns nil when the
 // SignedHeaders list is malformed.
-func (v *Verifier) canonicalRequest(dst []byte, r *http.Request, s *signing, path, payloadHash string) []byte {
+func (v *Verifier) canonicalRequest(dst []byte, r *http.Request, s *signing, path string, payloadHash []byte) []byte {
 	dst = append(dst, r.Method...)
 	dst = append(dst, '\n')
 	dst = appendCanonicalURI(dst, path)
