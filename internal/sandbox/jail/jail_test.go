@@ -1,0 +1,170 @@
+//go:build linux
+
+package jail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
+)
+
+func TestMain(m *testing.M) {
+	MaybeRunInit()
+	os.Exit(m.Run())
+}
+
+// newTestBackend makes a backend with a private state directory and cgroup parent, or skips
+// when the host cannot run jails.
+func newTestBackend(t *testing.T) *Backend {
+	t.Helper()
+	state, err := os.MkdirTemp("", "ember-jail-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(state, 0o755)
+	t.Cleanup(func() { os.RemoveAll(state) })
+	b, err := New(Config{
+		StateDir: state,
+		Cgroups:  cgroups.Config{Parent: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
+	}, nil)
+	if errors.Is(err, ErrUnsupported) {
+		t.Skipf("this host cannot run jails: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return b
+}
+
+// leftovers reports what a destroyed sandbox left in the backend: its uid range, or any file
+// in the state directory besides the empty root mount point.
+func (b *Backend) leftovers(id string) []string {
+	var out []string
+	b.mu.Lock()
+	if b.ids[id] {
+		out = append(out, "a reserved id and uid range")
+	}
+	b.mu.Unlock()
+	ents, _ := os.ReadDir(b.cfg.StateDir)
+	for _, e := range ents {
+		if e.Name() != "root" {
+			out = append(out, "file "+filepath.Join(b.cfg.StateDir, e.Name()))
+		}
+	}
+	if ents, _ := os.ReadDir(b.rootDir); len(ents) > 0 {
+		out = append(out, "files in "+b.rootDir)
+	}
+	return out
+}
+
+func TestJailPassesTheBackendConformanceSuite(t *testing.T) {
+	b := newTestBackend(t)
+	sandboxtest.Run(t, func(*testing.T) sandbox.Backend { return b },
+		sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers})
+}
+
+func TestJailContainsAHostileFunction(t *testing.T) {
+	b := newTestBackend(t)
+	sandboxtest.RunEscape(t, func(*testing.T) sandbox.Backend { return b },
+		sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers})
+}
+
+func TestABootstrapShellScriptRunsWithTheSharedHostBinaries(t *testing.T) {
+	b := newTestBackend(t)
+	code := sandboxtest.CodeDir(t)
+	script := "#!/bin/sh\necho \"uid=$(id -u) gid=$(id -g) host=$(hostname) pwd=$(pwd)\"\nls /\necho tmp-ok > /tmp/x && cat /tmp/x\n"
+	if err := os.WriteFile(filepath.Join(code, "bootstrap"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	sb, err := b.Create(context.Background(), sandbox.Spec{
+		ID: "shell", Runtime: "provided.al2023", CodeDir: code, Command: []string{"/var/task/bootstrap"},
+		Env: []string{"PATH=/usr/bin:/bin"}, MemoryMB: 128, EphemeralStorageMB: 16, Output: w,
+	})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	if err := sb.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	<-sb.Done()
+	if st := sb.Exit(); st.Code != 0 {
+		t.Fatalf("exit %+v, output:\n%s", st, out)
+	}
+	for _, want := range []string{"uid=993 gid=990 host=localhost pwd=/var/task", "tmp-ok"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	root := strings.Fields(string(out))
+	for _, must := range []string{"dev", "etc", "opt", "proc", "tmp", "usr", "var"} {
+		found := false
+		for _, f := range root {
+			found = found || f == must
+		}
+		if !found {
+			t.Errorf("/ lacks %s: %s", must, out)
+		}
+	}
+}
+
+func TestCreateRefusesAnInvalidSpec(t *testing.T) {
+	b := newTestBackend(t)
+	code := sandboxtest.CodeDir(t)
+	_, w, _ := os.Pipe()
+	defer w.Close()
+	ok := sandbox.Spec{ID: "x", CodeDir: code, Command: []string{"/var/task/bootstrap"}, MemoryMB: 128, Output: w}
+	tests := []struct {
+		name   string
+		change func(*sandbox.Spec)
+	}{
+		{"an id with a slash", func(s *sandbox.Spec) { s.ID = "a/b" }},
+		{"no command", func(s *sandbox.Spec) { s.Command = nil }},
+		{"no memory", func(s *sandbox.Spec) { s.MemoryMB = 0 }},
+		{"a missing code dir", func(s *sandbox.Spec) { s.CodeDir = filepath.Join(code, "nope") }},
+		{"no output", func(s *sandbox.Spec) { s.Output = nil }},
+	}
+	for _, tt := range tests {
+		t.Run("it refuses "+tt.name, func(t *testing.T) {
+			spec := ok
+			tt.change(&spec)
+			if _, err := b.Create(context.Background(), spec); !errors.Is(err, ErrInvalidSpec) {
+				t.Fatalf("Create = %v, want ErrInvalidSpec", err)
+			}
+		})
+	}
+}
+
+func TestStartReportsAMissingBootstrap(t *testing.T) {
+	b := newTestBackend(t)
+	code := sandboxtest.CodeDir(t)
+	_, w, _ := os.Pipe()
+	defer w.Close()
+	sb, err := b.Create(context.Background(), sandbox.Spec{ID: "nobootstrap", CodeDir: code,
+		Command: []string{"/var/task/bootstrap"}, MemoryMB: 128, Output: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	if err := sb.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("Start = %v, want an exec error", err)
+	}
+}

@@ -1,0 +1,48 @@
+package sandboxtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+const runtimePkg = "github.com/ember-serverless/ember/internal/sandbox/sandboxtest/testruntime"
+
+// BuildRuntime builds the test function into a new code directory, as a statically linked
+// "bootstrap" that others may read and execute, and returns the directory.
+func BuildRuntime(t testing.TB) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(goRoot(), "bin", "go")
+		if _, err := os.Stat(gobin); err != nil {
+			t.Skip("needs the go tool to build the test function")
+		}
+	}
+	dir := CodeDir(t)
+	cmd := exec.Command(gobin, "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(dir, "bootstrap"), runtimePkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build test function: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func goRoot() string {
+	if r := os.Getenv("GOROOT"); r != "" {
+		return r
+	}
+	return "/usr/local/go"
+}
+
+// CodeDir makes an empty directory that a sandbox's unprivileged user can read, as code
+// directories from the code store are.
+func CodeDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

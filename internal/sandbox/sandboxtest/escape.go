@@ -1,0 +1,130 @@
+package sandboxtest
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/ember-serverless/ember/internal/sandbox"
+)
+
+// EscapeParams mirrors the test function's: what a hostile function goes for on the host.
+type EscapeParams struct {
+	HostFiles     []string `json:"hostFiles"`
+	HostDirs      []string `json:"hostDirs"`
+	ServerAddr    string   `json:"serverAddr"`
+	ServerPid     int      `json:"serverPid"`
+	ServerCmdline string   `json:"serverCmdline"`
+	TmpLimitMB    int      `json:"tmpLimitMB"`
+}
+
+// escapes are the attempts the hostile function makes; each must be contained.
+var escapes = []string{
+	"read host files",
+	"write host directories",
+	"list host processes",
+	"signal the server",
+	"connect to the server's port on loopback",
+	"see non-loopback interfaces",
+	"write /var/task",
+	"write /proc/sys",
+	"read the kernel log",
+	"mount",
+	"unshare",
+	"ptrace",
+	"bpf",
+	"load kernel modules",
+	"set the host name",
+	"fill /tmp past its limit",
+	"have capabilities",
+	"lack no_new_privs",
+	"run without seccomp",
+	"run as host root",
+}
+
+// RunEscape is the escape suite for isolating backends: a hostile function tries to read
+// host files, the server's data directory and another function's code, list and signal host
+// processes, reach the server's port, see host interfaces, write its code and /proc/sys,
+// mount, unshare, ptrace, load BPF and kernel modules, and fill /tmp; it checks its
+// capabilities are empty, no_new_privs and seccomp are set, and it is not host root. Every
+// attempt must be contained.
+func RunEscape(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capabilities) {
+	h := &Harness{Backend: newBackend(t), Caps: caps, CodeDir: BuildRuntime(t)}
+
+	// Host secrets any local user could read: only isolation keeps them from the function.
+	open := func(t *testing.T) string {
+		d, err := os.MkdirTemp("", "ember-escape-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(d, 0o777)
+		t.Cleanup(func() { os.RemoveAll(d) })
+		return d
+	}
+	dataDir, otherCode := open(t), open(t)
+	secrets := []string{filepath.Join(dataDir, "jetstream-secret"), filepath.Join(otherCode, "bootstrap"), "/etc/shadow", "/root/.bash_history"}
+	for _, f := range secrets[:2] {
+		if err := os.WriteFile(f, []byte("secret"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A second function runs beside the hostile one, from other code.
+	neighbour := h.Start(t, Options{})
+	neighbour.Invoke(t, Event{Op: "echo", Value: "neighbour"})
+
+	srv, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	go func() {
+		for {
+			c, err := srv.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+
+	const tmpMB = 32
+	hostile := h.Start(t, Options{MemoryMB: 256, EphemeralStorageMB: tmpMB})
+	exe, _ := os.Executable()
+	res := hostile.Invoke(t, Event{Op: "escape", Escape: EscapeParams{
+		HostFiles:     secrets,
+		HostDirs:      []string{dataDir, otherCode},
+		ServerAddr:    srv.Addr().String(),
+		ServerPid:     os.Getpid(),
+		ServerCmdline: filepath.Base(exe),
+		TmpLimitMB:    tmpMB,
+	}}).Results
+	for _, name := range escapes {
+		t.Run("the function cannot "+name, func(t *testing.T) {
+			got, ok := res[name]
+			if !ok {
+				t.Fatalf("the function did not try")
+			}
+			if got != "" {
+				t.Errorf("ESCAPED: %s", got)
+			}
+		})
+	}
+	for name := range res {
+		if !slices.Contains(escapes, name) {
+			t.Errorf("unchecked attempt %q: %q", name, res[name])
+		}
+	}
+	for _, f := range secrets[:2] {
+		if b, err := os.ReadFile(f); err != nil || string(b) != "secret" {
+			t.Errorf("%s was changed: %q, %v", f, b, err)
+		}
+	}
+	if ents, _ := os.ReadDir(dataDir); len(ents) != 1 {
+		t.Errorf("the data dir holds %d files", len(ents))
+	}
+	if got := neighbour.Invoke(t, Event{Op: "echo", Value: "ok"}); got.Value != "ok" {
+		t.Errorf("the neighbour answered %+v", got)
+	}
+}

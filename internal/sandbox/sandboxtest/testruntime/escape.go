@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// EscapeParams tells the escapes what to go for on the host.
+type EscapeParams struct {
+	// HostFiles are readable files on the host that must not be readable (or even visible).
+	HostFiles []string `json:"hostFiles"`
+	// HostDirs are directories on the host that must not be writable or visible.
+	HostDirs []string `json:"hostDirs"`
+	// ServerAddr is a TCP address the server listens on, on the host's loopback.
+	ServerAddr string `json:"serverAddr"`
+	// ServerPid is the server's host pid.
+	ServerPid int `json:"serverPid"`
+	// ServerCmdline is a string in the server's command line.
+	ServerCmdline string `json:"serverCmdline"`
+	// TmpLimitMB is the sandbox's EphemeralStorage.
+	TmpLimitMB int `json:"tmpLimitMB"`
+}
+
+// tryEscapes runs every attempt and maps its name to "" when it was contained, or to what
+// got through.
+func tryEscapes(p EscapeParams) map[string]string {
+	res := map[string]string{}
+	try := func(name string, f func() string) { res[name] = f() }
+
+	try("read host files", func() string {
+		for _, f := range p.HostFiles {
+			if b, err := os.ReadFile(f); err == nil {
+				return fmt.Sprintf("read %s: %q", f, b)
+			}
+		}
+		return ""
+	})
+	try("write host directories", func() string {
+		for _, d := range p.HostDirs {
+			if err := os.WriteFile(d+"/escaped", []byte("x"), 0o644); err == nil {
+				return "wrote into " + d
+			}
+		}
+		return ""
+	})
+	try("list host processes", func() string {
+		ents, err := os.ReadDir("/proc")
+		if err != nil {
+			return ""
+		}
+		n := 0
+		for _, e := range ents {
+			if _, err := strconv.Atoi(e.Name()); err != nil {
+				continue
+			}
+			n++
+			b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if p.ServerCmdline != "" && bytes.Contains(b, []byte(p.ServerCmdline)) {
+				return "sees the server: pid " + e.Name()
+			}
+		}
+		if n > 16 {
+			return fmt.Sprintf("sees %d processes", n)
+		}
+		return ""
+	})
+	try("signal the server", func() string {
+		if p.ServerPid > 0 && syscall.Kill(p.ServerPid, 0) == nil {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.ServerPid)); bytes.Contains(b, []byte(p.ServerCmdline)) {
+				return "can signal the server"
+			}
+		}
+		return ""
+	})
+	try("connect to the server's port on loopback", func() string {
+		c, err := net.DialTimeout("tcp", p.ServerAddr, 2*time.Second)
+		if err == nil {
+			c.Close()
+			return "connected to " + p.ServerAddr
+		}
+		return ""
+	})
+	try("see non-loopback interfaces", func() string {
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return ""
+		}
+		var bad []string
+		for _, i := range ifs {
+			if i.Flags&net.FlagLoopback == 0 {
+				bad = append(bad, i.Name)
+			}
+		}
+		if len(bad) > 0 {
+			return "sees " + strings.Join(bad, ",")
+		}
+		return ""
+	})
+	try("write /var/task", func() string {
+		if err := os.WriteFile("/var/task/escaped", []byte("x"), 0o644); err == nil {
+			return "wrote /var/task/escaped"
+		}
+		return ""
+	})
+	try("write /proc/sys", func() string {
+		for _, f := range []string{"/proc/sys/kernel/hostname", "/proc/sys/vm/drop_caches", "/proc/sysrq-trigger"} {
+			if fh, err := os.OpenFile(f, os.O_WRONLY, 0); err == nil {
+				fh.Close()
+				return "opened " + f + " for writing"
+			}
+		}
+		return ""
+	})
+	try("read the kernel log", func() string {
+		if fh, err := os.Open("/dev/kmsg"); err == nil {
+			fh.Close()
+			return "opened /dev/kmsg"
+		}
+		return ""
+	})
+	try("mount", func() string {
+		if err := syscall.Mount("tmpfs", "/tmp", "tmpfs", 0, ""); err == nil {
+			return "mounted a tmpfs"
+		}
+		return ""
+	})
+	try("unshare", func() string {
+		for _, fl := range []int{syscall.CLONE_NEWUSER, syscall.CLONE_NEWNS, syscall.CLONE_NEWNET} {
+			if _, _, e := syscall.RawSyscall(syscall.SYS_UNSHARE, uintptr(fl), 0, 0); e == 0 {
+				return fmt.Sprintf("unshare(%#x) worked", fl)
+			}
+		}
+		return ""
+	})
+	try("ptrace", func() string {
+		if _, _, e := syscall.RawSyscall6(syscall.SYS_PTRACE, syscall.PTRACE_ATTACH, 1, 0, 0, 0, 0); e == 0 {
+			return "attached to pid 1"
+		}
+		return ""
+	})
+	try("bpf", func() string {
+		// BPF_PROG_LOAD with no attributes: EPERM under the filter, EINVAL/EFAULT without it.
+		if _, _, e := syscall.RawSyscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, 0, 0); e != syscall.EPERM {
+			return "bpf gave " + errnoName(e)
+		}
+		return ""
+	})
+	try("load kernel modules", func() string {
+		if _, _, e := syscall.RawSyscall(syscall.SYS_INIT_MODULE, 0, 0, 0); e != syscall.EPERM {
+			return "init_module gave " + errnoName(e)
+		}
+		if _, _, e := syscall.RawSyscall(unix.SYS_FINIT_MODULE, ^uintptr(0), 0, 0); e != syscall.EPERM {
+			return "finit_module gave " + errnoName(e)
+		}
+		return ""
+	})
+	try("set the host name", func() string {
+		if err := syscall.Sethostname([]byte("escaped")); err == nil {
+			return "set the host name"
+		}
+		return ""
+	})
+	try("fill /tmp past its limit", func() string {
+		n, err := fillTmp()
+		if !errors.Is(err, syscall.ENOSPC) {
+			return fmt.Sprintf("wrote %d MB, then %v", n>>20, err)
+		}
+		if p.TmpLimitMB > 0 && n > int64(p.TmpLimitMB)<<20 {
+			return fmt.Sprintf("wrote %d MB into a %d MB /tmp", n>>20, p.TmpLimitMB)
+		}
+		return ""
+	})
+	try("have capabilities", func() string {
+		for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+			if v := status(k); v != "0000000000000000" {
+				return k + " is " + v
+			}
+		}
+		return ""
+	})
+	try("lack no_new_privs", func() string {
+		if v := status("NoNewPrivs"); v != "1" {
+			return "NoNewPrivs is " + v
+		}
+		return ""
+	})
+	try("run without seccomp", func() string {
+		if v := status("Seccomp"); v != "2" {
+			return "Seccomp is " + v
+		}
+		return ""
+	})
+	try("run as host root", func() string {
+		uid := os.Getuid()
+		b, err := os.ReadFile("/proc/self/uid_map")
+		if err != nil {
+			return "cannot read uid_map: " + err.Error()
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				continue
+			}
+			in, _ := strconv.Atoi(f[0])
+			out, _ := strconv.Atoi(f[1])
+			n, _ := strconv.Atoi(f[2])
+			if uid >= in && uid < in+n && out+(uid-in) == 0 {
+				return "runs as host root"
+			}
+			if out == 0 {
+				return "host root is mapped: " + line
+			}
+		}
+		if uid == 0 {
+			return "runs as root in its namespace"
+		}
+		return ""
+	})
+	return res
+}
+
+func status(key string) string {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}
+
+func errnoName(e syscall.Errno) string {
+	if e == 0 {
+		return "success"
+	}
+	return e.Error()
+}

@@ -1,0 +1,129 @@
+// Command testruntime is the function the sandbox conformance and escape suites run inside a
+// sandbox. It is an ordinary aws-lambda-go function whose event says what to do: echo, report
+// its environment, sleep, crash, allocate memory, fork without bound, spin, fill /tmp, or try
+// a list of escapes and report which were contained. Tests build it with CGO_ENABLED=0 and
+// -tags lambda.norpc; it is not part of Ember.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+// Event is what an invoke asks for.
+type Event struct {
+	Op     string          `json:"op"`
+	Value  string          `json:"value,omitempty"`
+	MB     int             `json:"mb,omitempty"`
+	Millis int             `json:"millis,omitempty"`
+	Code   int             `json:"code,omitempty"`
+	Escape json.RawMessage `json:"escape,omitempty"`
+}
+
+// Result is what it answers.
+type Result struct {
+	Value   string            `json:"value,omitempty"`
+	Count   int               `json:"count,omitempty"`
+	Err     string            `json:"err,omitempty"`
+	Results map[string]string `json:"results,omitempty"`
+}
+
+var hog [][]byte
+
+func handle(ctx context.Context, ev Event) (Result, error) {
+	switch ev.Op {
+	case "echo":
+		fmt.Println("testruntime: echo", ev.Value)
+		return Result{Value: ev.Value}, nil
+	case "env":
+		return Result{Value: os.Getenv(ev.Value)}, nil
+	case "sleep":
+		select {
+		case <-time.After(time.Duration(ev.Millis) * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return Result{}, nil
+	case "crash":
+		fmt.Println("testruntime: crashing with", ev.Code)
+		os.Exit(ev.Code)
+	case "alloc":
+		// Touch every page so that the memory is really used.
+		for i := 0; i < ev.MB; i++ {
+			b := make([]byte, 1<<20)
+			for j := 0; j < len(b); j += 4096 {
+				b[j] = 1
+			}
+			hog = append(hog, b)
+		}
+		return Result{Count: len(hog)}, nil
+	case "free":
+		hog = nil
+		runtime.GC()
+		return Result{}, nil
+	case "fork":
+		n, err := forkBomb(ev.Code)
+		return Result{Count: n, Err: errString(err)}, nil
+	case "spin":
+		for range max(ev.Code, 1) {
+			go func() {
+				for {
+				}
+			}()
+		}
+		return Result{}, nil
+	case "fill_tmp":
+		n, err := fillTmp()
+		return Result{Count: int(n >> 20), Err: errString(err)}, nil
+	case "escape":
+		var p EscapeParams
+		if err := json.Unmarshal(ev.Escape, &p); err != nil {
+			return Result{}, err
+		}
+		return Result{Results: tryEscapes(p)}, nil
+	}
+	return Result{}, errors.New("unknown op " + ev.Op)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errnoName(errno)
+	}
+	return err.Error()
+}
+
+func fillTmp() (int64, error) {
+	f, err := os.Create("/tmp/fill")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove("/tmp/fill")
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		w, err := f.Write(buf)
+		n += int64(w)
+		if err != nil {
+			return n, err
+		}
+		if n > 64<<30 {
+			return n, errors.New("no limit reached")
+		}
+	}
+}
+
+func main() {
+	lambda.Start(handle)
+}
