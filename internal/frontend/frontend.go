@@ -70,6 +70,18 @@ type Frontend struct {
 	cfg      Config
 	logger   *slog.Logger
 	inflight atomic.Int64
+
+	invocations, functionErrors, throttles atomic.Int64
+}
+
+// Stats are the frontend's running totals.
+type Stats struct {
+	Invocations, FunctionErrors, Throttles int64
+}
+
+// Stats reports the totals since start.
+func (f *Frontend) Stats() Stats {
+	return Stats{Invocations: f.invocations.Load(), FunctionErrors: f.functionErrors.Load(), Throttles: f.throttles.Load()}
 }
 
 var _ Invoker = (*Frontend)(nil)
@@ -97,6 +109,14 @@ func (f *Frontend) ConcurrencyLimit() int { return f.cfg.ConcurrencyLimit }
 // Invoke resolves, admits and runs one invocation.
 func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	v, err := f.cfg.Resolver.Resolve(ctx, req.FunctionName, req.Qualifier)
+	var ee *runtimes.EntrypointError
+	if errors.As(err, &ee) && req.InvocationType != DryRun {
+		id := uuid.NewString()
+		return &Response{StatusCode: http.StatusOK, FunctionError: "Unhandled", RequestID: id, ExecutedVersion: "$LATEST",
+			Payload: worker.ErrorDoc(runtimes.ErrorTypeInvalidEntrypoint, "RequestId: "+id+" Error: "+ee.Message)}, nil
+	} else if ee != nil {
+		return &Response{StatusCode: http.StatusNoContent, ExecutedVersion: "$LATEST"}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +131,7 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 	}
 	if n := f.inflight.Add(1); n > int64(f.cfg.ConcurrencyLimit) {
 		f.inflight.Add(-1)
+		f.throttles.Add(1)
 		return nil, &lambdaerr.Error{Type: lambdaerr.TooManyRequests, Message: "Rate Exceeded.",
 			Reason: "ConcurrentInvocationLimitExceeded", RetryAfterSeconds: 1}
 	}
@@ -125,7 +146,6 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 	}
 	res, err := f.cfg.Assigner.Invoke(ctx, v.Key, v.Sandbox, inv)
 	if err != nil {
-		var ee *runtimes.EntrypointError
 		if errors.As(err, &ee) {
 			res = &worker.Result{FunctionError: "Unhandled", ErrorType: runtimes.ErrorTypeInvalidEntrypoint,
 				Payload: worker.ErrorDoc(runtimes.ErrorTypeInvalidEntrypoint, "RequestId: "+inv.RequestID+" Error: "+ee.Message)}
@@ -139,6 +159,10 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 			}
 			return nil, lambdaerr.New(lambdaerr.ServiceException, "the invocation could not be run: %v", err)
 		}
+	}
+	f.invocations.Add(1)
+	if res.FunctionError != "" {
+		f.functionErrors.Add(1)
 	}
 	resp := &Response{
 		StatusCode:      http.StatusOK,

@@ -15,6 +15,8 @@ const (
 	DefaultRegion      = "us-east-1"
 	DefaultAccountID   = "000000000000"
 	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultIsolation is the sandbox backend used when none is named.
+	DefaultIsolation = "none"
 )
 
 // Config is everything `ember server` can be told.

@@ -3,17 +3,205 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ember-serverless/ember/internal/assign"
+	"github.com/ember-serverless/ember/internal/auth"
+	"github.com/ember-serverless/ember/internal/codestore"
+	"github.com/ember-serverless/ember/internal/control"
+	"github.com/ember-serverless/ember/internal/frontend"
+	"github.com/ember-serverless/ember/internal/logs"
+	"github.com/ember-serverless/ember/internal/placement"
+	"github.com/ember-serverless/ember/internal/state"
+	"github.com/ember-serverless/ember/internal/worker"
 )
 
-// DefaultIsolation is the sandbox backend used when none is named.
-const DefaultIsolation = "process"
-
-// Run starts every role and serves the API until ctx is done. On a first start it prints the
-// generated root credentials to out once.
-func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if err := cfg.Validate(); err != nil {
+// Run starts every role and serves the API until ctx is done. On a first start it writes the
+// generated root credentials, with the lines that use them, to out once.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) error {
+	s, err := Start(ctx, cfg, logger, out)
+	if err != nil {
 		return err
 	}
-	return errors.New("server: not wired yet")
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return s.Shutdown(shutdownCtx)
+}
+
+// Server is a running Ember: every role in one process.
+type Server struct {
+	cfg      Config
+	logger   *slog.Logger
+	ln       net.Listener
+	http     *http.Server
+	state    *state.State
+	logs     *logs.Store
+	registry *control.Registry
+	worker   *worker.Worker
+	assign   *assign.Manager
+	stopBg   context.CancelFunc
+	served   chan error
+}
+
+// Start starts every role and begins serving; it returns once the API is listening.
+func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	backend, err := newBackend(cfg.Isolation, cfg.DataDir, logger)
+	if err != nil {
+		return nil, err
+	}
+	creds, created, err := auth.LoadOrCreateRoot(cfg.DataDir, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("root credentials: %w", err)
+	}
+
+	s := &Server{cfg: cfg, logger: logger, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s.Shutdown(ctx)
+		}
+	}()
+	bg, stopBg := context.WithCancel(context.Background())
+	s.stopBg = stopBg
+
+	if s.state, err = state.Open(ctx, state.Config{DataDir: cfg.DataDir, URL: cfg.NATSURL}, logger.With("role", "state")); err != nil {
+		return nil, err
+	}
+	js := s.state.JetStream()
+	blobs, err := codestore.NewJetStreamBlobs(ctx, js, "code-chunks", s.state.Replicas())
+	if err != nil {
+		return nil, err
+	}
+	code := codestore.New(blobs, filepath.Join(cfg.DataDir, "code-cache"), codestore.WithLogger(logger.With("role", "codestore")))
+	if s.logs, err = logs.NewStore(ctx, js, logs.StoreConfig{Replicas: s.state.Replicas()}, logger.With("role", "logs")); err != nil {
+		return nil, err
+	}
+	cw := codeWriter{store: code}
+	if s.registry, err = control.Open(ctx, s.state, control.Config{Region: cfg.Region, AccountID: cfg.AccountID}, cw,
+		control.WithLogger(logger.With("role", "control")), control.WithPrepare(cw.prepare)); err != nil {
+		return nil, err
+	}
+	var suffix string
+	if backend.Name() == "none" {
+		suffix = "WARNING: isolation=none: this function ran outside any sandbox\t"
+	}
+	if s.worker, err = worker.New(worker.Config{Backend: backend, Logs: s.logs, Region: cfg.Region,
+		ReportSuffix: suffix, Logger: logger.With("role", "worker")}); err != nil {
+		return nil, err
+	}
+	if s.assign, err = assign.New(assign.Config{Placement: placement.Local{Host: s.worker}, IdleTimeout: cfg.IdleTimeout,
+		Logger: logger.With("role", "assign")}); err != nil {
+		return nil, err
+	}
+	res := newResolver(s.registry, code)
+	go s.forgetDeleted(bg, js, res)
+	fe, err := frontend.New(frontend.Config{Resolver: res, Assigner: s.assign, Logger: logger.With("role", "frontend")})
+	if err != nil {
+		return nil, err
+	}
+	handler, err := newAPI(cfg, s, code, fe, auth.StaticKeys{creds.AccessKeyID: creds.SecretAccessKey}, logger)
+	if err != nil {
+		return nil, err
+	}
+
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	go func() { s.served <- s.http.Serve(s.ln) }()
+
+	endpoint := "http://" + s.ln.Addr().String()
+	logger.Info("ember is serving", "endpoint", endpoint, "data_dir", cfg.DataDir, "isolation", backend.Name(),
+		"region", cfg.Region, "account", cfg.AccountID)
+	if backend.Name() == "none" {
+		logger.Warn("isolation=none: function code runs as plain processes of this server, outside any sandbox")
+	}
+	if created {
+		fmt.Fprintf(out, "Generated root credentials, stored in %s (shown this once):\n\n%s\n",
+			auth.RootFilePath(cfg.DataDir), auth.ConfigureHint(creds, endpoint, cfg.Region))
+	}
+	return s, nil
+}
+
+// Addr is where the API listens.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// forgetDeleted destroys the warm sandboxes of functions as they are deleted.
+func (s *Server) forgetDeleted(ctx context.Context, js jetstream.JetStream, res *resolver) {
+	kv, err := js.KeyValue(ctx, control.DefaultBucket)
+	if err != nil {
+		s.logger.Error("watching deletes", "err", err)
+		return
+	}
+	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		s.logger.Error("watching deletes", "err", err)
+		return
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e != nil && (e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge) {
+				res.forget(e.Key())
+				s.assign.Forget(e.Key())
+			}
+		}
+	}
+}
+
+// Shutdown stops serving, destroys every sandbox, stores the logs and closes the state.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	if s.stopBg != nil {
+		s.stopBg()
+	}
+	if s.assign != nil {
+		s.assign.Close()
+	}
+	if s.worker != nil {
+		s.worker.Close(ctx)
+	}
+	if s.logs != nil {
+		errs = append(errs, s.logs.Close(ctx))
+	}
+	if s.registry != nil {
+		errs = append(errs, s.registry.Close())
+	}
+	if s.state != nil {
+		errs = append(errs, s.state.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/ember-serverless/ember/internal/api"
+	"github.com/ember-serverless/ember/internal/auth"
+	"github.com/ember-serverless/ember/internal/codestore"
+	"github.com/ember-serverless/ember/internal/control"
+	"github.com/ember-serverless/ember/internal/frontend"
+	"github.com/ember-serverless/ember/internal/logs"
+)
+
+// newAPI builds the HTTP handler: the Lambda API, the CloudWatch Logs subset behind the same
+// authentication, and /metrics.
+func newAPI(cfg Config, s *Server, code *codestore.Store, fe *frontend.Frontend, keys auth.Keys, logger *slog.Logger) (http.Handler, error) {
+	secret, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "code-url-secret"))
+	if err != nil {
+		return nil, err
+	}
+	a, err := api.New(api.Config{Region: cfg.Region, AccountID: cfg.AccountID, CodeURLSecret: secret,
+		ConcurrentExecutions: fe.ConcurrencyLimit()},
+		api.WithRegistry(s.registry),
+		api.WithCodeReader(codeReader{code}),
+		api.WithInvoker(fe),
+		api.WithAuthenticator(api.VerifierAuth{V: &auth.Verifier{Keys: keys}}),
+		api.WithLogsHandler(logs.Handler(s.logs, logger.With("role", "logs"))),
+		api.WithLogger(logger.With("role", "api")),
+	)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsHandler(fe))
+	mux.Handle("/", a.Handler())
+	return mux, nil
+}
+
+// codeReader reads packages back for GetFunction's code location.
+type codeReader struct{ store *codestore.Store }
+
+func (c codeReader) Zip(ctx context.Context, code control.Code) ([]byte, error) {
+	var m codestore.Manifest
+	if err := json.Unmarshal(code.Manifest, &m); err != nil {
+		return nil, fmt.Errorf("code manifest: %w", err)
+	}
+	return c.store.Zip(ctx, m)
+}
+
+// loadOrCreateSecret reads a 32-byte secret from path, creating it on first use.
+func loadOrCreateSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) == 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	rand.Read(b)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return b, nil
+}

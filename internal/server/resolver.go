@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/codestore"
+	"github.com/ember-serverless/ember/internal/control"
+	"github.com/ember-serverless/ember/internal/frontend"
+	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/runtimes"
+	"github.com/ember-serverless/ember/internal/worker"
+)
+
+var _ frontend.Resolver = (*resolver)(nil)
+
+// resolver turns registry records into what the invoke path needs, once per revision of each
+// function: a warm invoke finds its version in a map.
+type resolver struct {
+	reg  *control.Registry
+	code *codestore.Store
+
+	mu    sync.Mutex
+	cache map[string]*frontend.Version // by function name; valid for its Key
+}
+
+func newResolver(reg *control.Registry, code *codestore.Store) *resolver {
+	return &resolver{reg: reg, code: code, cache: map[string]*frontend.Version{}}
+}
+
+// Resolve finds the version an invoke names.
+func (r *resolver) Resolve(ctx context.Context, name, qualifier string) (*frontend.Version, error) {
+	f, err := r.reg.Resolve(name, qualifier)
+	if err != nil {
+		return nil, err
+	}
+	if f.Config.State == control.StateFailed {
+		return nil, lambdaerr.New(lambdaerr.ResourceConflict,
+			"The operation cannot be performed at this time. The function is currently in the following state: %s", f.Config.State)
+	}
+	key := f.Config.FunctionArn + "#" + f.Config.RevisionId
+	r.mu.Lock()
+	v := r.cache[f.Name()]
+	r.mu.Unlock()
+	if v != nil && v.Key == key {
+		return v, nil
+	}
+	v, err = r.build(ctx, f, key)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.cache[f.Name()] = v
+	r.mu.Unlock()
+	return v, nil
+}
+
+// forget drops a deleted function's entry.
+func (r *resolver) forget(name string) {
+	r.mu.Lock()
+	delete(r.cache, name)
+	r.mu.Unlock()
+}
+
+func (r *resolver) build(ctx context.Context, f *control.Function, key string) (*frontend.Version, error) {
+	rt, ok := runtimes.Lookup(f.Config.Runtime)
+	if !ok {
+		return nil, lambdaerr.New(lambdaerr.InvalidRuntime, "The runtime parameter of %s is not supported by this server.", f.Config.Runtime)
+	}
+	var m codestore.Manifest
+	if err := json.Unmarshal(f.Code.Manifest, &m); err != nil {
+		return nil, fmt.Errorf("function %s: code manifest: %w", f.Name(), err)
+	}
+	dir, err := r.code.Unpacked(ctx, m)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: unpacking code: %w", f.Name(), err)
+	}
+	cmd, err := rt.Command(dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	mem := f.Config.MemorySize
+	eph := 512
+	if f.Config.EphemeralStorage != nil {
+		eph = f.Config.EphemeralStorage.Size
+	}
+	return &frontend.Version{
+		Key:     key,
+		Version: control.LatestVersion,
+		Sandbox: worker.SandboxConfig{
+			FunctionName:       f.Name(),
+			FunctionARN:        f.Config.FunctionArn,
+			Version:            control.LatestVersion,
+			Runtime:            f.Config.Runtime,
+			Handler:            f.Config.Handler,
+			Command:            cmd,
+			MemoryMB:           mem,
+			Timeout:            time.Duration(f.Config.Timeout) * time.Second,
+			EphemeralStorageMB: eph,
+			Env:                f.Env(),
+			CodeDir:            dir,
+		},
+	}, nil
+}
+
+// codeWriter stores packages for the registry in the code store.
+type codeWriter struct{ store *codestore.Store }
+
+func (c codeWriter) Put(ctx context.Context, zip []byte) (control.StoredCode, error) {
+	m, err := c.store.Put(ctx, zip)
+	if err != nil {
+		return control.StoredCode{}, err
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return control.StoredCode{}, err
+	}
+	return control.StoredCode{UnzippedSize: m.UnzippedSize, Manifest: raw}, nil
+}
+
+// prepare unpacks a function's code before it is marked Active, so its first invoke finds it
+// ready.
+func (c codeWriter) prepare(ctx context.Context, f *control.Function) error {
+	var m codestore.Manifest
+	if err := json.Unmarshal(f.Code.Manifest, &m); err != nil {
+		return fmt.Errorf("code manifest: %w", err)
+	}
+	_, err := c.store.Unpacked(ctx, m)
+	return err
+}

@@ -1,0 +1,122 @@
+package server_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/ember-serverless/ember/internal/server"
+)
+
+func buildZip(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), "../worker/testdata/fn")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the test function: %v\n%s", err, out)
+	}
+	bin, err := os.ReadFile(filepath.Join(dir, "bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, _ := zw.CreateHeader(h)
+	w.Write(bin)
+	zw.Close()
+	return buf.Bytes()
+}
+
+func start(t *testing.T, dir string) (*server.Server, *lambda.Client) {
+	t.Helper()
+	t.Setenv("EMBER_ROOT_ACCESS_KEY_ID", "AKIDEMBERTEST0000000")
+	t.Setenv("EMBER_ROOT_SECRET_ACCESS_KEY", "secretsecretsecretsecretsecretsecret0000")
+	cfg := server.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = dir
+	s, err := server.Start(context.Background(), cfg, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := lambda.New(lambda.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String("http://" + s.Addr()),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEMBERTEST0000000", "secretsecretsecretsecretsecretsecret0000", ""),
+	})
+	return s, client
+}
+
+func stop(t *testing.T, s *server.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
+
+func TestAFunctionIsCreatedInvokedAndSurvivesARestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, c := start(t, dir)
+	_, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("fn"), Runtime: types.RuntimeProvidedal2023,
+		Role: aws.String("arn:aws:iam::000000000000:role/r"), Handler: aws.String("bootstrap"),
+		Code: &types.FunctionCode{ZipFile: buildZip(t)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"op":"echo","text":"hi"}`),
+		LogType: types.LogTypeTail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.FunctionError != nil || !strings.Contains(string(out.Payload), `"text":"hi"`) {
+		t.Fatalf("invoke answered %s (function error %v)", out.Payload, aws.ToString(out.FunctionError))
+	}
+	if aws.ToString(out.ExecutedVersion) != "$LATEST" || aws.ToString(out.LogResult) == "" {
+		t.Errorf("executed version %q, log result %q", aws.ToString(out.ExecutedVersion), aws.ToString(out.LogResult))
+	}
+	resp, err := http.Get("http://" + s.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "ember_invocations_total 1") {
+		t.Errorf("/metrics does not count the invocation:\n%.2000s", metrics)
+	}
+	stop(t, s)
+
+	s, c = start(t, dir)
+	defer stop(t, s)
+	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"op":"echo","text":"again"}`)})
+	if err != nil || !strings.Contains(string(out.Payload), `"text":"again"`) {
+		t.Fatalf("after a restart the function answers %s, %v", out.Payload, err)
+	}
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("fn")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn")})
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("invoking a deleted function: %v, want ResourceNotFoundException", err)
+	}
+}
