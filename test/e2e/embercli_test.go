@@ -15,7 +15,7 @@ func TestTheEmberCLI(t *testing.T) {
 	arn := "arn:aws:lambda:" + region + ":" + accountID + ":function:" + name
 
 	t.Run("deploy creates a function from a directory and prints its ARN", func(t *testing.T) {
-		r := s.ember(t, "deploy", functionDirs["echo"], "--name", name, "--env", "A=1")
+		r := s.ember(t, "deploy", functionDirs["echo"], "--name", name, "--env", "GREETING=hi")
 		if r.code != 0 || strings.TrimSpace(r.stdout) != arn {
 			t.Fatalf("deploy exited %d, printed %q: %s", r.code, r.stdout, r.stderr)
 		}

@@ -150,9 +150,9 @@ func invokeJSON(t *testing.T, c *lambda.Client, name, payload string) *lambda.In
 
 // functionError is the body Lambda returns with X-Amz-Function-Error.
 type functionError struct {
-	ErrorType    string   `json:"errorType"`
-	ErrorMessage string   `json:"errorMessage"`
-	StackTrace   []string `json:"stackTrace"`
+	ErrorType    string          `json:"errorType"`
+	ErrorMessage string          `json:"errorMessage"`
+	StackTrace   json.RawMessage `json:"stackTrace"`
 }
 
 // wantFunctionError checks out is an Unhandled function error and returns its body.

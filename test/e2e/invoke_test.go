@@ -96,24 +96,31 @@ func TestInvokeLogTail(t *testing.T) {
 	s := sharedServer(t)
 	c := s.lambdaClient()
 	name := deploy(t, c, functionSpec{fn: "logs"})
+	startLine := regexp.MustCompile(`(?m)^START RequestId: ([0-9a-f-]{36}) Version: \$LATEST$`)
+	// tail invokes and returns the decoded log tail and the request id its START line names.
 	tail := func(payload string) (string, string) {
 		out := invoke(t, c, &lambda.InvokeInput{FunctionName: aws.String(name), LogType: types.LogTypeTail, Payload: []byte(payload)})
 		if out.FunctionError != nil {
 			t.Fatalf("function error: %s", out.Payload)
 		}
-		return decodeTail(t, out), requestID(out.ResultMetadata)
+		logs := decodeTail(t, out)
+		m := startLine.FindStringSubmatch(logs)
+		if m == nil {
+			return logs, ""
+		}
+		return logs, m[1]
 	}
 	report := func(id string) *regexp.Regexp {
-		return regexp.MustCompile(`REPORT RequestId: ` + regexp.QuoteMeta(id) +
-			`\s+Duration: \d+\.\d{2} ms\s+Billed Duration: \d+ ms\s+Memory Size: 128 MB\s+Max Memory Used: \d+ MB`)
+		return regexp.MustCompile(`(?m)^REPORT RequestId: ` + regexp.QuoteMeta(id) +
+			`\tDuration: \d+\.\d{2} ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB\t`)
 	}
 
 	cold, coldID := tail(`{"lines":3}`)
 	t.Run("a cold invoke's tail has START, the output, END and a REPORT with Init Duration", func(t *testing.T) {
 		if coldID == "" {
-			t.Fatal("no x-amzn-RequestId")
+			t.Fatalf("no START RequestId: <id> Version: $LATEST line:\n%s", cold)
 		}
-		for _, want := range []string{"START RequestId: " + coldID, "log line 0 ", "log line 2 ", "END RequestId: " + coldID} {
+		for _, want := range []string{"log line 0 \nlog line 1 \nlog line 2 \n", "\nEND RequestId: " + coldID + "\n"} {
 			if !strings.Contains(cold, want) {
 				t.Errorf("tail lacks %q:\n%s", want, cold)
 			}
@@ -121,13 +128,16 @@ func TestInvokeLogTail(t *testing.T) {
 		if !report(coldID).MatchString(cold) {
 			t.Errorf("tail has no well-formed REPORT line:\n%s", cold)
 		}
-		if !regexp.MustCompile(`Init Duration: \d+\.\d{2} ms`).MatchString(cold) {
+		if !regexp.MustCompile(`\tInit Duration: \d+\.\d{2} ms\t`).MatchString(cold) {
 			t.Errorf("a cold start's REPORT lacks Init Duration:\n%s", cold)
 		}
 	})
 
 	warm, warmID := tail(`{"lines":1}`)
 	t.Run("a warm invoke's REPORT has no Init Duration", func(t *testing.T) {
+		if warmID == "" || warmID == coldID {
+			t.Errorf("warm request id %q (cold was %q)", warmID, coldID)
+		}
 		if !report(warmID).MatchString(warm) {
 			t.Errorf("tail has no well-formed REPORT line:\n%s", warm)
 		}
@@ -136,7 +146,7 @@ func TestInvokeLogTail(t *testing.T) {
 		}
 	})
 
-	big, bigID := tail(`{"lines":2000,"width":100}`)
+	big, _ := tail(`{"lines":2000,"width":100}`)
 	t.Run("a large log is cut to its last 4 KB, which end with the REPORT line", func(t *testing.T) {
 		if len(big) > 4096 {
 			t.Errorf("tail is %d bytes, want at most 4096", len(big))
@@ -144,8 +154,9 @@ func TestInvokeLogTail(t *testing.T) {
 		if len(big) < 3500 {
 			t.Errorf("tail is only %d bytes of a 200 KB log", len(big))
 		}
-		if !report(bigID).MatchString(big) || !strings.Contains(big, "log line 1999 ") {
-			t.Errorf("tail does not end with the last lines and REPORT:\n%s", big)
+		last := regexp.MustCompile(`log line 1999 x+\nEND RequestId: ([0-9a-f-]{36})\nREPORT RequestId: ([0-9a-f-]{36})\t`).FindStringSubmatch(big)
+		if last == nil || last[1] != last[2] {
+			t.Errorf("tail does not end with the last line, END and REPORT:\n%s", big)
 		}
 	})
 }
@@ -188,7 +199,6 @@ func TestInvokeContextAndEnvironment(t *testing.T) {
 			"AWS_DEFAULT_REGION":              region,
 			"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + name,
 			"_HANDLER":                        "bootstrap",
-			"LAMBDA_TASK_ROOT":                "/var/task",
 			"GREETING":                        "hello",
 			"EMPTY":                           "",
 		}
@@ -199,6 +209,13 @@ func TestInvokeContextAndEnvironment(t *testing.T) {
 		}
 		if !regexp.MustCompile(`^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$`).MatchString(r.Env["AWS_LAMBDA_LOG_STREAM_NAME"]) {
 			t.Errorf("AWS_LAMBDA_LOG_STREAM_NAME = %q, want YYYY/MM/DD/[$LATEST]<32 hex>", r.Env["AWS_LAMBDA_LOG_STREAM_NAME"])
+		}
+		wantRoot := "/var/task"
+		if iso := isolation(t); iso == "none" || iso == "process" {
+			wantRoot = r.Cwd // no mount namespace: the code's own directory stands in for /var/task
+		}
+		if r.Env["LAMBDA_TASK_ROOT"] != wantRoot || r.Cwd != r.Env["LAMBDA_TASK_ROOT"] {
+			t.Errorf("LAMBDA_TASK_ROOT = %q and the working directory %q; want both %q", r.Env["LAMBDA_TASK_ROOT"], r.Cwd, wantRoot)
 		}
 		if r.Env["AWS_LAMBDA_RUNTIME_API"] == "" {
 			t.Error("AWS_LAMBDA_RUNTIME_API is not set")
