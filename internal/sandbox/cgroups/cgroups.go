@@ -56,6 +56,9 @@ type Manager interface {
 	// Create makes a new group with the given limits. The name must be unique under the
 	// manager's parent and a single path element.
 	Create(name string, l Limits) (Group, error)
+	// Prune kills and removes every group under the parent: what a previous run of the server
+	// left behind when it died. Only one server may use a parent.
+	Prune() error
 	// Close removes the manager's parent group if nothing is left in it.
 	Close() error
 }
@@ -240,4 +243,19 @@ func pollUntil(timeout time.Duration, f func() (bool, error)) error {
 			step *= 2
 		}
 	}
+}
+
+// childGroups lists the group directories directly under parent.
+func childGroups(parent string) ([]string, error) {
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
 }

@@ -164,3 +164,25 @@ func TestAProcessOverTheMemoryLimitIsOOMKilled(t *testing.T) {
 		t.Fatalf("OOMKills = %d, %v (exit %v)", n, err, cmd.ProcessState)
 	}
 }
+
+func TestPruneRemovesGroupsLeftByAPreviousRun(t *testing.T) {
+	m := liveManager(t)
+	g, err := m.Create("stale", ForFunction(128))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	if err := g.Add(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if pids, err := g.Procs(); err == nil {
+		t.Fatalf("the group still exists with %v", pids)
+	}
+}

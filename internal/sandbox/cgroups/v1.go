@@ -69,6 +69,30 @@ func (m *v1Manager) Create(name string, l Limits) (Group, error) {
 	return g, nil
 }
 
+func (m *v1Manager) Prune() error {
+	names := map[string]bool{}
+	for _, c := range v1Controllers {
+		ns, err := childGroups(m.parents[c])
+		if err != nil {
+			return err
+		}
+		for _, n := range ns {
+			names[n] = true
+		}
+	}
+	var errs []error
+	for n := range names {
+		g := &v1Group{name: n, dirs: map[string]string{}}
+		for _, c := range v1Controllers {
+			if _, err := os.Stat(filepath.Join(m.parents[c], n)); err == nil {
+				g.dirs[c] = filepath.Join(m.parents[c], n)
+			}
+		}
+		errs = append(errs, g.Delete())
+	}
+	return errors.Join(errs...)
+}
+
 func (m *v1Manager) Close() error {
 	var errs []error
 	for _, c := range v1Controllers {

@@ -112,6 +112,18 @@ func (m *v2Manager) Create(name string, l Limits) (Group, error) {
 	return g, nil
 }
 
+func (m *v2Manager) Prune() error {
+	names, err := childGroups(m.parent)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range names {
+		errs = append(errs, (&v2Group{name: n, dir: filepath.Join(m.parent, n)}).Delete())
+	}
+	return errors.Join(errs...)
+}
+
 func (m *v2Manager) Close() error {
 	if err := os.Remove(m.parent); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

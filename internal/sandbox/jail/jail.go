@@ -147,6 +147,11 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
+	// Sandboxes of a server that died are gone with their init (parent-death signal), but
+	// their groups are not.
+	if err := cg.Prune(); err != nil {
+		logger.Warn("could not remove stale sandbox cgroups", "err", err)
+	}
 	rootDir := filepath.Join(cfg.StateDir, "root")
 	if err := os.MkdirAll(rootDir, 0o755); err != nil {
 		cg.Close()

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +40,7 @@ type jailed struct {
 
 	done chan struct{}
 	exit sandbox.ExitStatus
+	peak atomic.Int64 // last peak memory read, for Stats after the cgroup is gone
 
 	mu        sync.Mutex
 	started   bool
@@ -239,6 +241,7 @@ func (s *jailed) wait() {
 	if n, err := s.cg.OOMKills(); err == nil && n > 0 {
 		st.OOM = true
 	}
+	s.Stats()
 	s.exit = st
 	close(s.done)
 }
@@ -247,10 +250,21 @@ func (s *jailed) ID() string               { return s.id }
 func (s *jailed) RuntimeAPI() net.Listener { return s.ln }
 func (s *jailed) Done() <-chan struct{}    { return s.done }
 func (s *jailed) Exit() sandbox.ExitStatus { <-s.done; return s.exit }
+
+// Stats reads the peak memory of the sandbox's cgroup; after Destroy it reports the last
+// figure read.
 func (s *jailed) Stats() sandbox.Stats {
-	n, _ := s.cg.PeakMemory()
-	return sandbox.Stats{MaxMemoryBytes: n}
+	if n, err := s.cg.PeakMemory(); err == nil && n > 0 {
+		for {
+			old := s.peak.Load()
+			if n <= old || s.peak.CompareAndSwap(old, n) {
+				break
+			}
+		}
+	}
+	return sandbox.Stats{MaxMemoryBytes: s.peak.Load()}
 }
+
 func (s *jailed) alive() error {
 	if s.destroyed {
 		return sandbox.ErrDestroyed
@@ -346,6 +360,7 @@ func (s *jailed) teardown() error {
 			c.Close() // a nil *os.File only reports os.ErrInvalid
 		}
 	}
+	s.Stats()
 	if err := s.cg.Delete(); err != nil {
 		errs = append(errs, err)
 	}
