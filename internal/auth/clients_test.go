@@ -121,6 +121,9 @@ func TestVerifyAcceptsTheGoSDKLambdaClient(t *testing.T) {
 
 func TestVerifyAcceptsTheAWSCLI(t *testing.T) {
 	const awsCLI = "/usr/bin/aws"
+	if testing.Short() {
+		t.Skip("runs the AWS CLI several times; skipped with -short")
+	}
 	if _, err := os.Stat(awsCLI); err != nil {
 		t.Skip("needs the AWS CLI at /usr/bin/aws (CI installs awscli)")
 	}

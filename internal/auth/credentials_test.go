@@ -199,6 +199,9 @@ func TestConfigureHintQuotesValuesTheShellWouldInterpret(t *testing.T) {
 }
 
 func TestConfigureHintLinesConfigureTheAWSCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the AWS CLI several times; skipped with -short")
+	}
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("needs the AWS CLI at /usr/bin/aws (CI installs awscli)")
 	}

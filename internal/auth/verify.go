@@ -258,6 +258,9 @@ func quoteList(names []string) string {
 // check verifies a parsed signature: key, time, scope, then the signature itself.
 func (v *Verifier) check(r *http.Request, body []byte, s *signing) (Identity, error) {
 	sc := s.auth.scope
+	if v.Keys == nil {
+		return Identity{}, errUnrecognizedClient()
+	}
 	secret, ok := v.Keys.SecretFor(sc.accessKeyID)
 	if !ok {
 		return Identity{}, errUnrecognizedClient()
@@ -272,7 +275,7 @@ func (v *Verifier) check(r *http.Request, body []byte, s *signing) (Identity, er
 		return Identity{}, errInvalidSignature("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'.", sc.terminator)
 	}
 	if v.Region != "" && sc.region != v.Region {
-		return Identity{}, errInvalidSignature("Credential should be scoped to a valid region. ")
+		return Identity{}, errInvalidSignature("Credential should be scoped to a valid region, not '%s'. ", sc.region)
 	}
 	if len(v.Services) > 0 && !slices.Contains(v.Services, sc.service) {
 		return Identity{}, errInvalidSignature("Credential should be scoped to correct service: '%s'. ", v.Services[0])

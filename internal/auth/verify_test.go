@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -309,7 +310,7 @@ func TestVerifyAcceptsAndRejectsRequestsSignedByTheGoSDK(t *testing.T) {
 			wantMsg: "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'."},
 		{name: "a request for another region fails when the verifier has one", method: "GET",
 			path: "/2015-03-31/functions/", region: "eu-west-1", verifier: func(v *Verifier) { v.Region = testRegion },
-			wantType: mismatch, wantMsg: "Credential should be scoped to a valid region. "},
+			wantType: mismatch, wantMsg: "Credential should be scoped to a valid region, not 'eu-west-1'. "},
 		{name: "a request for another service fails when the verifier lists services", method: "GET",
 			path: "/2015-03-31/functions/", verifier: func(v *Verifier) { v.Services = []string{"logs"} },
 			wantType: mismatch, wantMsg: "Credential should be scoped to correct service: 'logs'. "},
@@ -521,5 +522,32 @@ func TestVerifyIsSafeForConcurrentUse(t *testing.T) {
 		if msg := <-done; msg != "" {
 			t.Error(msg)
 		}
+	}
+}
+
+func TestVerifyLogsTheCanonicalRequestOfAMismatchAtDebugLevel(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	v := &Verifier{Keys: StaticKeys{testKeyID: "another secret"}, Now: func() time.Time { return signTime }, Logger: logger}
+	srv := newVerifyServer(t, v)
+	c := sdkCase{method: "GET", path: "/2015-03-31/functions/", query: "MaxItems=5"}
+	if got := send(t, c.request(t, srv.URL)); got.Message != msgSignatureInvalid {
+		t.Fatalf("got %s: %s, want a mismatch", got.Type, got.Message)
+	}
+	for _, want := range []string{"signature mismatch", "access_key_id=" + testKeyID, `GET\n/2015-03-31/functions/\nMaxItems=5\nhost:`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log does not contain %q:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "another secret") {
+		t.Error("the log contains the secret")
+	}
+}
+
+func TestVerifyWithoutKeysRecognizesNoClient(t *testing.T) {
+	srv := newVerifyServer(t, &Verifier{Now: func() time.Time { return signTime }})
+	c := sdkCase{method: "GET", path: "/2015-03-31/functions/"}
+	if got := send(t, c.request(t, srv.URL)); got.Type != string(lambdaerr.UnrecognizedClient) {
+		t.Fatalf("got %s: %s, want UnrecognizedClientException", got.Type, got.Message)
 	}
 }
