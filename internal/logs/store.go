@@ -23,8 +23,8 @@ const timeHeader = "Ember-Log-Time"
 //
 // Write never blocks on I/O: it appends the event to a bounded in-memory buffer that a
 // background goroutine publishes in batches (asynchronous publishes, then the batch's acks).
-// When the buffer is full (StoreConfig.BufferEvents events or BufferBytes message bytes) an
-// event is dropped and counted in Stats().Dropped rather than making the caller wait. Events
+// When the events accepted and not yet stored reach StoreConfig.BufferEvents (or their
+// messages BufferBytes bytes), a further event is dropped and counted in Stats().Dropped rather than making the caller wait. Events
 // whose publish still fails after retries are counted in Stats().Failed. Flush waits until
 // everything written so far is stored; Close flushes and stops the goroutine.
 type Store struct {
@@ -35,14 +35,15 @@ type Store struct {
 	subj   subjects
 	logger *slog.Logger
 
-	mu        sync.Mutex
-	wake      *sync.Cond // signalled when buf gains events or closing is set
-	buf       []Event
-	bufBytes  int
-	accepted  uint64        // events ever accepted into buf
-	processed uint64        // accepted events stored or given up on
-	progress  chan struct{} // closed (and replaced) whenever processed grows
-	closing   bool
+	mu           sync.Mutex
+	wake         *sync.Cond    // signalled when buf gains events or closing is set
+	buf          []Event       // accepted events the publisher has not taken yet
+	spare        []Event       // the publisher's last taken slice, emptied, for reuse as buf
+	pendingBytes int           // message bytes accepted and not yet processed
+	accepted     uint64        // events ever accepted
+	processed    uint64        // accepted events stored or given up on
+	progress     chan struct{} // closed (and replaced) whenever processed grows
+	closing      bool
 
 	dropped   atomic.Uint64
 	invalid   atomic.Uint64
@@ -128,14 +129,14 @@ type Stats struct {
 	Failed uint64
 	// Truncated events had their message cut to StoreConfig.MaxEventBytes.
 	Truncated uint64
-	// Buffered events are waiting to be published now.
+	// Buffered events are accepted and not yet stored (nor given up on).
 	Buffered uint64
 }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
-	accepted, buffered := s.accepted, uint64(len(s.buf))
+	accepted, buffered := s.accepted, s.accepted-s.processed
 	s.mu.Unlock()
 	return Stats{
 		Accepted:  accepted,
@@ -167,13 +168,13 @@ func (s *Store) Write(ev Event) {
 		ev.Time = time.Now()
 	}
 	s.mu.Lock()
-	if s.closing || len(s.buf) >= s.cfg.BufferEvents || s.bufBytes+len(ev.Message) > s.cfg.BufferBytes {
+	if s.closing || s.accepted-s.processed >= uint64(s.cfg.BufferEvents) || s.pendingBytes+len(ev.Message) > s.cfg.BufferBytes {
 		s.mu.Unlock()
 		s.dropped.Add(1)
 		return
 	}
 	s.buf = append(s.buf, ev)
-	s.bufBytes += len(ev.Message)
+	s.pendingBytes += len(ev.Message)
 	s.accepted++
 	s.mu.Unlock()
 	s.wake.Signal()
@@ -225,7 +226,9 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 }
 
-// run publishes the buffer in batches until the store closes and the buffer is empty.
+// run takes the whole buffer at a time (swapping in an empty slice, so Write never waits on
+// more than that swap) and publishes it in batches of MaxBatch, until the store closes and
+// the buffer is empty.
 func (s *Store) run() {
 	defer close(s.done)
 	for {
@@ -237,23 +240,27 @@ func (s *Store) run() {
 			s.mu.Unlock()
 			return
 		}
-		n := min(len(s.buf), s.cfg.MaxBatch)
-		batch := make([]Event, n)
-		copy(batch, s.buf)
-		rest := copy(s.buf, s.buf[n:])
-		clear(s.buf[rest:])
-		s.buf = s.buf[:rest]
-		for _, ev := range batch {
-			s.bufBytes -= len(ev.Message)
-		}
+		taken := s.buf
+		s.buf, s.spare = s.spare[:0], nil
 		s.mu.Unlock()
 
-		s.storeBatch(batch)
-
+		for start := 0; start < len(taken); start += s.cfg.MaxBatch {
+			batch := taken[start:min(start+s.cfg.MaxBatch, len(taken))]
+			s.storeBatch(batch)
+			bytes := 0
+			for _, ev := range batch {
+				bytes += len(ev.Message)
+			}
+			s.mu.Lock()
+			s.processed += uint64(len(batch))
+			s.pendingBytes -= bytes
+			close(s.progress)
+			s.progress = make(chan struct{})
+			s.mu.Unlock()
+		}
+		clear(taken)
 		s.mu.Lock()
-		s.processed += uint64(n)
-		close(s.progress)
-		s.progress = make(chan struct{})
+		s.spare = taken[:0]
 		s.mu.Unlock()
 	}
 }
