@@ -56,7 +56,7 @@ type fixture struct {
 	code     *controltest.CodeStore
 }
 
-func newFixture(t *testing.T, opts ...api.Option) *fixture {
+func newFixture(t testing.TB, opts ...api.Option) *fixture {
 	t.Helper()
 	code := controltest.NewCodeStore()
 	reg, err := control.Open(context.Background(), statetest.New(t), control.Config{}, code)
@@ -74,7 +74,7 @@ func newFixture(t *testing.T, opts ...api.Option) *fixture {
 	return &fixture{handler: s.Handler(), invoker: inv, registry: reg, code: code}
 }
 
-func (f *fixture) do(t *testing.T, method, path string, body []byte, header map[string]string) *httptest.ResponseRecorder {
+func (f *fixture) do(t testing.TB, method, path string, body []byte, header map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
 	for k, v := range header {
@@ -88,7 +88,7 @@ func (f *fixture) do(t *testing.T, method, path string, body []byte, header map[
 	return rec
 }
 
-func (f *fixture) create(t *testing.T, name string) {
+func (f *fixture) create(t testing.TB, name string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{
 		"FunctionName": name, "Runtime": "provided.al2023", "Role": role, "Handler": "bootstrap",
