@@ -40,6 +40,7 @@ func (s *Store) scan(ctx context.Context, r scanRange, fn func(record) bool) (en
 		AckPolicy:         jetstream.AckNonePolicy,
 		InactiveThreshold: time.Minute,
 		MemoryStorage:     true,
+		Replicas:          1,
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 	}
 	if len(r.filters) == 1 {
