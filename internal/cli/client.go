@@ -2,12 +2,11 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/spf13/cobra"
 
+	"github.com/ember-serverless/ember/internal/auth"
 	"github.com/ember-serverless/ember/internal/server"
 )
 
@@ -24,10 +24,6 @@ const (
 	EnvEndpoint        = "EMBER_ENDPOINT"
 	EnvRootAccessKeyID = "EMBER_ROOT_ACCESS_KEY_ID"
 	EnvRootSecretKey   = "EMBER_ROOT_SECRET_ACCESS_KEY"
-
-	// RootCredentialsFile is the name, inside the data dir, of the file the server writes the
-	// generated root credentials to on its first start.
-	RootCredentialsFile = "root-credentials.json"
 )
 
 // ErrNoCredentials is returned when no credentials are found in the environment or data dir.
@@ -110,37 +106,17 @@ func ResolveClientConfig(endpoint, region, dataDir string, getenv func(string) s
 	return cc, nil
 }
 
-// readRootCredentials reads <dataDir>/root-credentials.json.
-//
-// TODO(lead): replace with auth.ReadRootFile once internal/auth lands; this reader accepts the
-// field names that package is expected to write (AccessKeyID/SecretAccessKey in any case, or
-// the snake_case forms).
+// readRootCredentials reads the root key the server wrote to <dataDir>/root-credentials.json.
 func readRootCredentials(dataDir string) (aws.Credentials, error) {
-	path := filepath.Join(dataDir, RootCredentialsFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	c, err := auth.ReadRootFile(dataDir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return aws.Credentials{}, fmt.Errorf("%w: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or %s/%s, or pass the server's --data-dir (%s not found)",
-			ErrNoCredentials, EnvRootAccessKeyID, EnvRootSecretKey, path)
+			ErrNoCredentials, EnvRootAccessKeyID, EnvRootSecretKey, auth.RootFilePath(dataDir))
 	}
 	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("reading root credentials: %w", err)
+		return aws.Credentials{}, err
 	}
-	var f struct {
-		AccessKeyID     string
-		SecretAccessKey string
-		AccessKeyIDS    string `json:"access_key_id"`
-		SecretKeyS      string `json:"secret_access_key"`
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return aws.Credentials{}, fmt.Errorf("reading root credentials %s: %w", path, err)
-	}
-	if f.AccessKeyID == "" {
-		f.AccessKeyID, f.SecretAccessKey = f.AccessKeyIDS, f.SecretKeyS
-	}
-	if f.AccessKeyID == "" || f.SecretAccessKey == "" {
-		return aws.Credentials{}, fmt.Errorf("%w: %s has no access key", ErrNoCredentials, path)
-	}
-	return aws.Credentials{AccessKeyID: f.AccessKeyID, SecretAccessKey: f.SecretAccessKey, Source: path}, nil
+	return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, Source: auth.RootFilePath(dataDir)}, nil
 }
 
 // awsConfig is an aws.Config that reads nothing from ~/.aws: everything comes from cc.

@@ -3,14 +3,15 @@ package cli
 import (
 	"errors"
 	"os"
-	"path/filepath"
+
+	"github.com/ember-serverless/ember/internal/auth"
 	"testing"
 )
 
 func TestResolveClientConfig(t *testing.T) {
 	dataDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dataDir, RootCredentialsFile),
-		[]byte(`{"accessKeyId":"AKIAFILE","secretAccessKey":"file-secret"}`), 0o600); err != nil {
+	if err := os.WriteFile(auth.RootFilePath(dataDir),
+		[]byte(`{"AccessKeyId":"AKIAFILE","SecretAccessKey":"file-secret"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
