@@ -81,7 +81,10 @@ type Registry interface {
 	Usage() (functions, totalCodeSize int64)
 }
 
-var _ Registry = (*control.Registry)(nil)
+var (
+	_ Registry   = (*control.Registry)(nil)
+	_ CodeReader = control.Codestore{}
+)
 
 // CodeReader reads back the package a function's code was stored from, for code downloads.
 type CodeReader interface {
