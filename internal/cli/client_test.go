@@ -3,9 +3,9 @@ package cli
 import (
 	"errors"
 	"os"
+	"testing"
 
 	"github.com/ember-serverless/ember/internal/auth"
-	"testing"
 )
 
 func TestResolveClientConfig(t *testing.T) {
