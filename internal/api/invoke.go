@@ -105,6 +105,9 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, body []byte) err
 	}
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
+	if resp.RequestID != "" {
+		h["X-Amzn-Requestid"] = []string{resp.RequestID}
+	}
 	if resp.FunctionError != "" {
 		h["X-Amz-Function-Error"] = []string{resp.FunctionError}
 	}

@@ -74,6 +74,8 @@ type Frontend struct {
 	invocations, functionErrors, throttles atomic.Int64
 }
 
+var emptyEvent = []byte("{}")
+
 // Stats are the frontend's running totals.
 type Stats struct {
 	Invocations, FunctionErrors, Throttles int64
@@ -137,9 +139,13 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 	}
 	defer f.inflight.Add(-1)
 
+	payload := req.Payload
+	if len(payload) == 0 {
+		payload = emptyEvent // Lambda hands a runtime {} when the caller sent nothing
+	}
 	inv := &worker.Invocation{
 		RequestID:     uuid.NewString(),
-		Payload:       req.Payload,
+		Payload:       payload,
 		ClientContext: req.ClientContext,
 		TraceID:       traceID(),
 		Tail:          req.LogType == "Tail",
