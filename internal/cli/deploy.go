@@ -53,7 +53,7 @@ Waits until the function is Active and its last update Successful, then prints i
 			if err != nil {
 				return err
 			}
-			progress := &progressClient{next: defaultHTTPClient(), min: 64 << 10, out: stdio.Err}
+			progress := &progressClient{next: defaultHTTPClient(), min: 64 << 10, out: stdio.Err, live: isTerminal(stdio.Err)}
 			client, _, err := cf.lambdaClient(progress)
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,11 +18,13 @@ type progressClient struct {
 	// min is the smallest body worth reporting.
 	min int64
 	out io.Writer
+	// live redraws one line as the body is sent; otherwise only the end is reported.
+	live bool
 }
 
 func (c *progressClient) Do(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.ContentLength >= c.min {
-		req.Body = &progressReader{rc: req.Body, total: req.ContentLength, out: c.out}
+		req.Body = &progressReader{rc: req.Body, total: req.ContentLength, out: c.out, live: c.live}
 	}
 	return c.next.Do(req)
 }
@@ -31,6 +34,7 @@ type progressReader struct {
 	rc    io.ReadCloser
 	total int64
 	out   io.Writer
+	live  bool
 
 	mu       sync.Mutex
 	sent     int64
@@ -44,17 +48,30 @@ func (r *progressReader) Read(p []byte) (int, error) {
 	tenth := r.sent * 10 / r.total
 	if tenth > r.reported {
 		r.reported = tenth
-		end := ""
-		if r.sent >= r.total {
-			end = "\n"
+		switch {
+		case r.live && r.sent >= r.total:
+			fmt.Fprintf(r.out, "\ruploaded %s       \n", humanBytes(r.total))
+		case r.live:
+			fmt.Fprintf(r.out, "\ruploading %s / %s (%d%%)", humanBytes(r.sent), humanBytes(r.total), r.sent*100/r.total)
+		case r.sent >= r.total:
+			fmt.Fprintf(r.out, "uploaded %s\n", humanBytes(r.total))
 		}
-		fmt.Fprintf(r.out, "\ruploading %s / %s (%d%%)%s", humanBytes(r.sent), humanBytes(r.total), r.sent*100/r.total, end)
 	}
 	r.mu.Unlock()
 	return n, err
 }
 
 func (r *progressReader) Close() error { return r.rc.Close() }
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
 
 // humanBytes formats n in binary units.
 func humanBytes(n int64) string {
