@@ -107,6 +107,7 @@ func extract(dir string, p *pkg, maxUnzipped int64) error {
 	defer root.Close()
 
 	dirs := make(map[string]bool)
+	var made []string // in creation order, so the result never depends on map order
 	mkdirs := func(name string) error {
 		if name == "." || dirs[name] {
 			return nil
@@ -114,8 +115,9 @@ func extract(dir string, p *pkg, maxUnzipped int64) error {
 		if err := root.MkdirAll(name, 0o755); err != nil {
 			return err
 		}
-		for d := name; d != "."; d = path.Dir(d) {
+		for d := name; d != "." && !dirs[d]; d = path.Dir(d) {
 			dirs[d] = true
+			made = append(made, d)
 		}
 		return nil
 	}
@@ -141,14 +143,10 @@ func extract(dir string, p *pkg, maxUnzipped int64) error {
 	}
 
 	// Directories become read-only last, deepest first.
-	sorted := make([]string, 0, len(dirs))
-	for d := range dirs {
-		sorted = append(sorted, d)
-	}
-	sort.Slice(sorted, func(i, j int) bool {
-		return strings.Count(sorted[i], "/") > strings.Count(sorted[j], "/")
+	sort.SliceStable(made, func(i, j int) bool {
+		return strings.Count(made[i], "/") > strings.Count(made[j], "/")
 	})
-	for _, d := range sorted {
+	for _, d := range made {
 		if err := root.Chmod(d, 0o555); err != nil {
 			return err
 		}
