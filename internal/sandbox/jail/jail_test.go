@@ -168,3 +168,9 @@ func TestStartReportsAMissingBootstrap(t *testing.T) {
 		t.Fatalf("Start = %v, want an exec error", err)
 	}
 }
+
+func TestANoisyNeighbourDoesNotStarveAQuietFunction(t *testing.T) {
+	b := newTestBackend(t)
+	sandboxtest.RunNeighbours(t, func(*testing.T) sandbox.Backend { return b },
+		sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers})
+}
