@@ -7,12 +7,13 @@ import (
 	"os"
 
 	"github.com/ember-serverless/ember/internal/cli"
+	"github.com/ember-serverless/ember/internal/sandbox/jail"
 )
 
 func main() {
-	// TODO(lead): enable once internal/sandbox/jail lands; it must run before anything else,
-	// because the jail backend re-executes this binary as a sandbox's init process.
-	// jail.MaybeRunInit()
+	// The jail backend re-executes this binary as a sandbox's init process: that must happen
+	// before anything else runs.
+	jail.MaybeRunInit()
 
 	os.Exit(cli.Main(context.Background(), os.Args[1:], cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
 }

@@ -16,7 +16,7 @@ const (
 	DefaultAccountID   = "000000000000"
 	DefaultIdleTimeout = 10 * time.Minute
 	// DefaultIsolation is the sandbox backend used when none is named.
-	DefaultIsolation = "none"
+	DefaultIsolation = "jail"
 )
 
 // Config is everything `ember server` can be told.

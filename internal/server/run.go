@@ -96,7 +96,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		return nil, err
 	}
 	code := codestore.New(blobs, filepath.Join(cfg.DataDir, "code-cache"), codestore.WithLogger(logger.With("role", "codestore")))
-	if s.logs, err = logs.NewStore(ctx, js, logs.StoreConfig{Replicas: s.state.Replicas()}, logger.With("role", "logs")); err != nil {
+	if s.logs, err = logs.NewStore(ctx, js, logs.StoreConfig{Replicas: s.state.Replicas(), Region: cfg.Region, Account: cfg.AccountID}, logger.With("role", "logs")); err != nil {
 		return nil, err
 	}
 	cw := codeWriter{store: code}
