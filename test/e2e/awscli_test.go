@@ -122,6 +122,13 @@ func TestTheAWSCLIDrivesEmber(t *testing.T) {
 		})
 	})
 
+	t.Run("aws logs tail prints the function's log", func(t *testing.T) {
+		r := s.aws(t, "logs", "tail", "/aws/lambda/"+name, "--since", "1h", "--format", "short")
+		if r.code != 0 || !strings.Contains(r.stdout, "START RequestId:") || !strings.Contains(r.stdout, "REPORT RequestId:") {
+			t.Errorf("aws logs tail exited %d, printed %q: %s", r.code, r.stdout, r.stderr)
+		}
+	})
+
 	t.Run("delete-function removes it and then get-function is ResourceNotFoundException", func(t *testing.T) {
 		if r := s.aws(t, "lambda", "delete-function", "--function-name", name); r.code != 0 {
 			t.Fatalf("delete-function exited %d: %s", r.code, r.stderr)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/zip"
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,6 +31,11 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped with -short (it builds ember and runs real servers)")
+		return 0
+	}
 	dir, err := os.MkdirTemp("", "ember-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
