@@ -1,9 +1,7 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,9 +28,10 @@ func newAPI(cfg Config, s *Server, code *codestore.Store, fe *frontend.Frontend,
 	a, err := api.New(api.Config{Region: cfg.Region, AccountID: cfg.AccountID, CodeURLSecret: secret,
 		ConcurrentExecutions: fe.ConcurrencyLimit()},
 		api.WithRegistry(s.registry),
-		api.WithCodeReader(codeReader{code}),
+		api.WithCodeReader(control.Codestore{Store: code}),
 		api.WithInvoker(fe),
-		api.WithAuthenticator(api.VerifierAuth{V: &auth.Verifier{Keys: keys}}),
+		api.WithAuthenticator(api.VerifierAuth{V: &auth.Verifier{Keys: keys, Region: cfg.Region,
+			Services: []string{"lambda", "logs"}, Logger: logger.With("role", "auth")}}),
 		api.WithLogsHandler(logs.Handler(s.logs, logger.With("role", "logs"))),
 		api.WithLogger(logger.With("role", "api")),
 	)
@@ -43,17 +42,6 @@ func newAPI(cfg Config, s *Server, code *codestore.Store, fe *frontend.Frontend,
 	mux.Handle("GET /metrics", s.metricsHandler(fe))
 	mux.Handle("/", a.Handler())
 	return mux, nil
-}
-
-// codeReader reads packages back for GetFunction's code location.
-type codeReader struct{ store *codestore.Store }
-
-func (c codeReader) Zip(ctx context.Context, code control.Code) ([]byte, error) {
-	var m codestore.Manifest
-	if err := json.Unmarshal(code.Manifest, &m); err != nil {
-		return nil, fmt.Errorf("code manifest: %w", err)
-	}
-	return c.store.Zip(ctx, m)
 }
 
 // loadOrCreateSecret reads a 32-byte secret from path, creating it on first use.

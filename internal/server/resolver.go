@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -70,9 +69,9 @@ func (r *resolver) build(ctx context.Context, f *control.Function, key string) (
 	if !ok {
 		return nil, lambdaerr.New(lambdaerr.InvalidRuntime, "The runtime parameter of %s is not supported by this server.", f.Config.Runtime)
 	}
-	var m codestore.Manifest
-	if err := json.Unmarshal(f.Code.Manifest, &m); err != nil {
-		return nil, fmt.Errorf("function %s: code manifest: %w", f.Name(), err)
+	m, err := f.Code.CodestoreManifest()
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", f.Name(), err)
 	}
 	dir, err := r.code.Unpacked(ctx, m)
 	if err != nil {
@@ -106,28 +105,15 @@ func (r *resolver) build(ctx context.Context, f *control.Function, key string) (
 	}, nil
 }
 
-// codeWriter stores packages for the registry in the code store.
-type codeWriter struct{ store *codestore.Store }
-
-func (c codeWriter) Put(ctx context.Context, zip []byte) (control.StoredCode, error) {
-	m, err := c.store.Put(ctx, zip)
-	if err != nil {
-		return control.StoredCode{}, err
+// prepareCode unpacks a function's code before it is marked Active, so its first invoke finds
+// it ready.
+func prepareCode(store *codestore.Store) control.PrepareFunc {
+	return func(ctx context.Context, f *control.Function) error {
+		m, err := f.Code.CodestoreManifest()
+		if err != nil {
+			return err
+		}
+		_, err = store.Unpacked(ctx, m)
+		return err
 	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return control.StoredCode{}, err
-	}
-	return control.StoredCode{UnzippedSize: m.UnzippedSize, Manifest: raw}, nil
-}
-
-// prepare unpacks a function's code before it is marked Active, so its first invoke finds it
-// ready.
-func (c codeWriter) prepare(ctx context.Context, f *control.Function) error {
-	var m codestore.Manifest
-	if err := json.Unmarshal(f.Code.Manifest, &m); err != nil {
-		return fmt.Errorf("code manifest: %w", err)
-	}
-	_, err := c.store.Unpacked(ctx, m)
-	return err
 }

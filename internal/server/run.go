@@ -99,9 +99,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if s.logs, err = logs.NewStore(ctx, js, logs.StoreConfig{Replicas: s.state.Replicas(), Region: cfg.Region, Account: cfg.AccountID}, logger.With("role", "logs")); err != nil {
 		return nil, err
 	}
-	cw := codeWriter{store: code}
-	if s.registry, err = control.Open(ctx, s.state, control.Config{Region: cfg.Region, AccountID: cfg.AccountID}, cw,
-		control.WithLogger(logger.With("role", "control")), control.WithPrepare(cw.prepare)); err != nil {
+	if s.registry, err = control.Open(ctx, s.state, control.Config{Region: cfg.Region, AccountID: cfg.AccountID},
+		control.Codestore{Store: code}, control.WithLogger(logger.With("role", "control")),
+		control.WithPrepare(prepareCode(code))); err != nil {
 		return nil, err
 	}
 	var suffix string
