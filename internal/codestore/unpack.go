@@ -221,3 +221,22 @@ func isDir(p string) bool {
 	fi, err := os.Lstat(p)
 	return err == nil && fi.IsDir()
 }
+
+// RemoveStale deletes what interrupted extractions and evictions left in the cache directory.
+// Call it at startup, before any other process shares the directory.
+func (s *Store) RemoveStale() error {
+	entries, err := os.ReadDir(s.cacheDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("codestore: cache dir: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, ".unpack-") || strings.HasPrefix(n, ".evict-") {
+			errs = append(errs, removeTree(filepath.Join(s.cacheDir, n)))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -196,3 +196,29 @@ func TestEvictRemovesTheUnpackedCopy(t *testing.T) {
 		t.Errorf("extracted %d times, want twice", n)
 	}
 }
+
+func TestRemoveStaleClearsLeftoversButKeepsPackages(t *testing.T) {
+	ctx := context.Background()
+	cache := t.TempDir()
+	s := New(NewMemBlobs(), cache)
+	m, err := s.Put(ctx, buildZip(t, exe("bootstrap", "#!")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Unpacked(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".unpack-0123-99", ".evict-0123-aa"} {
+		if err := os.MkdirAll(filepath.Join(cache, name, "sub"), 0o555); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RemoveStale(); err != nil {
+		t.Fatalf("RemoveStale: %v", err)
+	}
+	entries, _ := os.ReadDir(cache)
+	if len(entries) != 1 || filepath.Join(cache, entries[0].Name()) != d {
+		t.Errorf("cache holds %v, want only %s", entries, d)
+	}
+}
