@@ -204,6 +204,8 @@ func ConfigureHint(c Credentials, endpoint, region string) string {
 	b.WriteString("aws configure set aws_secret_access_key " + secret + " --profile ember\n")
 	b.WriteString("aws configure set region " + rg + " --profile ember\n")
 	b.WriteString("aws configure set endpoint_url " + ep + " --profile ember\n")
+	b.WriteString("# AWS CLI releases before 2.13 ignore endpoint settings: pass --endpoint-url, e.g.\n")
+	b.WriteString("aws --endpoint-url " + ep + " lambda list-functions\n")
 	return b.String()
 }
 

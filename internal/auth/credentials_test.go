@@ -178,6 +178,8 @@ aws configure set aws_access_key_id AKIAIOSFODNN7EXAMPLE --profile ember
 aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY --profile ember
 aws configure set region us-east-1 --profile ember
 aws configure set endpoint_url http://127.0.0.1:9777 --profile ember
+# AWS CLI releases before 2.13 ignore endpoint settings: pass --endpoint-url, e.g.
+aws --endpoint-url http://127.0.0.1:9777 lambda list-functions
 `
 	if got != want {
 		t.Fatalf("ConfigureHint =\n%s\nwant\n%s", got, want)
