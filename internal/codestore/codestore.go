@@ -182,7 +182,10 @@ func (s *Store) Zip(ctx context.Context, m Manifest) ([]byte, error) {
 	}
 	var total int64
 	for _, c := range m.Chunks {
-		if c.Size <= 0 {
+		if id, err := hex.DecodeString(c.ID); err != nil || len(id) != sha256.Size {
+			return nil, fmt.Errorf("%w: chunk id %q is not a hex SHA-256", ErrBadManifest, c.ID)
+		}
+		if c.Size <= 0 || c.Size > chunkMax {
 			return nil, fmt.Errorf("%w: chunk %s has size %d", ErrBadManifest, c.ID, c.Size)
 		}
 		total += int64(c.Size)

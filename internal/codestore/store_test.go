@@ -189,6 +189,13 @@ func TestZipRefusesDamagedOrMissingChunks(t *testing.T) {
 		{"sizes that do not add up are a bad manifest", func(b *MemBlobs, m *Manifest) {
 			m.Size++
 		}, ErrBadManifest},
+		{"a chunk size beyond the chunker's maximum is a bad manifest", func(b *MemBlobs, m *Manifest) {
+			m.Chunks[0].Size = 1 << 40
+			m.Size = 1 << 40
+		}, ErrBadManifest},
+		{"a chunk id that is not a hash is a bad manifest", func(b *MemBlobs, m *Manifest) {
+			m.Chunks[0].ID = "../x"
+		}, ErrBadManifest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
