@@ -286,7 +286,7 @@ func TestInvokeOutOfMemory(t *testing.T) {
 	c := s.lambdaClient()
 	name := deploy(t, c, functionSpec{fn: "oom", memory: 128})
 	fe := wantFunctionError(t, invokeJSON(t, c, name, `{"mb":512}`))
-	if fe.ErrorType != "Runtime.OutOfMemory" && fe.ErrorType != "Runtime.ExitError" {
+	if fe.ErrorType != "Runtime.OutOfMemory" {
 		t.Errorf("errorType = %q, want Runtime.OutOfMemory (%s)", fe.ErrorType, fe.ErrorMessage)
 	}
 	next := invokeJSON(t, c, name, `{"mb":1}`)
