@@ -174,3 +174,73 @@ func TestANoisyNeighbourDoesNotStarveAQuietFunction(t *testing.T) {
 	sandboxtest.RunNeighbours(t, func(*testing.T) sandbox.Backend { return b },
 		sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers})
 }
+
+// runScript runs a bootstrap shell script in a new sandbox and returns its output.
+func runScript(t *testing.T, b *Backend, spec sandbox.Spec, script string) string {
+	t.Helper()
+	if spec.CodeDir == "" {
+		spec.CodeDir = sandboxtest.CodeDir(t)
+	}
+	if err := os.WriteFile(filepath.Join(spec.CodeDir, "bootstrap"), []byte("#!/bin/sh\n"+script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	spec.Runtime, spec.Command, spec.Env, spec.Output = "provided.al2023", []string{"/var/task/bootstrap"}, []string{"PATH=/usr/bin:/bin"}, w
+	if spec.MemoryMB == 0 {
+		spec.MemoryMB = 128
+	}
+	sb, err := b.Create(context.Background(), spec)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	if err := sb.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	<-sb.Done()
+	if st := sb.Exit(); st.Code != 0 {
+		t.Fatalf("exit %+v, output:\n%s", st, out)
+	}
+	return string(out)
+}
+
+func TestLayersMergeIntoOptInOrderAndTheRuntimeDirIsMounted(t *testing.T) {
+	b := newTestBackend(t)
+	rt := sandboxtest.CodeDir(t)
+	os.WriteFile(filepath.Join(rt, "runtime-file"), []byte("rt\n"), 0o644)
+	b.cfg.RuntimeDirs = map[string]string{"provided.al2023": rt}
+	mk := func(files map[string]string) string {
+		d := sandboxtest.CodeDir(t)
+		for n, c := range files {
+			os.WriteFile(filepath.Join(d, n), []byte(c+"\n"), 0o644)
+		}
+		return d
+	}
+	one, two := mk(map[string]string{"shared": "one", "only1": "first"}), mk(map[string]string{"shared": "two", "only2": "second"})
+	tests := []struct {
+		name   string
+		layers []string
+		want   string
+	}{
+		{"no layer leaves /opt empty", nil, "empty"},
+		{"one layer is /opt", []string{one}, "one first"},
+		{"a later layer wins over an earlier one", []string{one, two}, "two first second"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := runScript(t, b, sandbox.Spec{ID: "layers", LayerDirs: tt.layers},
+				`if [ -z "$(ls /opt)" ]; then echo empty; else echo $(cat /opt/shared /opt/only1 /opt/only2 2>/dev/null); fi
+cat /var/runtime/runtime-file
+touch /opt/x 2>/dev/null && echo opt-writable
+ls -a / | grep -q layers && echo staging-left
+true`)
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 2 || lines[0] != tt.want || lines[1] != "rt" {
+				t.Fatalf("output %q, want %q then rt", out, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,104 @@
+package jail
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+)
+
+// ErrUnsupported is returned by New when this host cannot run jails: not root, no user
+// namespaces, or no usable cgroups.
+var ErrUnsupported = errors.New("jail: host cannot run jailed sandboxes")
+
+// ErrInvalidSpec is returned by Create for a Spec the jail cannot honour.
+var ErrInvalidSpec = errors.New("jail: invalid sandbox spec")
+
+// The unprivileged user every runtime runs as inside its sandbox (Lambda's sbx_user1051).
+const (
+	SandboxUID = 993
+	SandboxGID = 990
+)
+
+// RuntimeAPIAddr is where a sandbox reaches its Runtime API, on its own loopback.
+const RuntimeAPIAddr = "127.0.0.1:9001"
+
+// idSpan is the number of ids mapped into each sandbox's user namespace.
+const idSpan = 65536
+
+// Config configures the backend. The zero value, after defaults, is what production uses.
+type Config struct {
+	// StateDir holds the empty directory every sandbox mounts its private root on (inside its
+	// own mount namespace, so nothing appears on the host). Every component of its path must be
+	// searchable by others. Defaults to /run/ember/jail.
+	StateDir string
+	// HostDirs are host paths shared read-only (nosuid, nodev) into every sandbox at the same
+	// place, so that custom bootstrap scripts find /bin/sh and libc. Symbolic links are
+	// recreated as links. Defaults to /usr, /bin, /lib, /lib64 and /sbin.
+	HostDirs []string
+	// RuntimeDirs maps a Lambda runtime identifier to a host directory mounted read-only at
+	// /var/runtime (managed runtimes' clients live there).
+	RuntimeDirs map[string]string
+	// UIDBase is the first host uid (and gid) of the ranges sandboxes map to; each sandbox gets
+	// its own range of 65,536 ids so that no two sandboxes share a host uid. Defaults to
+	// 1<<20, well above any ordinary account.
+	UIDBase uint32
+	// MaxSandboxes bounds the number of sandboxes alive at once (and so the uid ranges).
+	// Defaults to 4096.
+	MaxSandboxes int
+	// Cgroups places sandbox groups; the zero value puts them in "ember" below the server's
+	// own groups.
+	Cgroups cgroups.Config
+	// ShutdownGrace is how long Destroy waits between SIGTERM and SIGKILL. Defaults to
+	// sandbox.DefaultShutdownGrace.
+	ShutdownGrace time.Duration
+	// Hostname is the sandbox's host name. Defaults to "localhost".
+	Hostname string
+}
+
+func (c *Config) defaults() {
+	if c.StateDir == "" {
+		c.StateDir = "/run/ember/jail"
+	}
+	if c.HostDirs == nil {
+		c.HostDirs = []string{"/usr", "/bin", "/lib", "/lib64", "/sbin"}
+	}
+	if c.UIDBase == 0 {
+		c.UIDBase = 1 << 20
+	}
+	if c.MaxSandboxes == 0 {
+		c.MaxSandboxes = 4096
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = sandbox.DefaultShutdownGrace
+	}
+	if c.Hostname == "" {
+		c.Hostname = "localhost"
+	}
+}
+
+// Validate checks a Config after defaults.
+func (c Config) Validate() error {
+	if !filepath.IsAbs(c.StateDir) {
+		return fmt.Errorf("jail: state dir %q is not absolute", c.StateDir)
+	}
+	for _, d := range c.HostDirs {
+		if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
+			return fmt.Errorf("jail: host dir %q must be a clean absolute path other than /", d)
+		}
+		switch d {
+		case "/proc", "/dev", "/tmp", "/etc", "/var", "/var/task", "/opt", "/sys":
+			return fmt.Errorf("jail: host dir %q would shadow the sandbox's own", d)
+		}
+	}
+	if uint64(c.UIDBase)+uint64(c.MaxSandboxes)*idSpan > 1<<32-2 {
+		return fmt.Errorf("jail: uid base %d leaves no room for %d sandboxes", c.UIDBase, c.MaxSandboxes)
+	}
+	if c.MaxSandboxes < 1 {
+		return fmt.Errorf("jail: max sandboxes %d", c.MaxSandboxes)
+	}
+	return c.Cgroups.Validate()
+}
