@@ -96,6 +96,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		return nil, err
 	}
 	code := codestore.New(blobs, filepath.Join(cfg.DataDir, "code-cache"), codestore.WithLogger(logger.With("role", "codestore")))
+	if err := code.RemoveStale(); err != nil {
+		logger.Warn("could not clear stale unpack directories", "err", err)
+	}
 	if s.logs, err = logs.NewStore(ctx, js, logs.StoreConfig{Replicas: s.state.Replicas(), Region: cfg.Region, Account: cfg.AccountID}, logger.With("role", "logs")); err != nil {
 		return nil, err
 	}
