@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -52,6 +55,31 @@ func TestTheEmberCLI(t *testing.T) {
 		eventually(t, stateTimeout, func() (bool, string) {
 			r := s.ember(t, "logs", name)
 			return r.code == 0 && strings.Contains(r.stdout, "START RequestId:"), r.stdout + r.stderr
+		})
+	})
+	t.Run("logs --follow prints new invocations as they happen", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cmd := exec.CommandContext(ctx, emberBin, "logs", name, "--follow")
+		cmd.Env = cleanEnv("EMBER_ROOT_ACCESS_KEY_ID="+rootAccessKeyID, "EMBER_ROOT_SECRET_ACCESS_KEY="+rootSecretKey, "EMBER_ENDPOINT="+s.Endpoint)
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Wait()
+		defer cancel()
+		// First the earlier invocations' logs, so the next one must come from a later poll.
+		eventually(t, stateTimeout, func() (bool, string) {
+			return strings.Contains(out.String(), "REPORT RequestId:"), out.String()
+		})
+		r := s.ember(t, "invoke", name, "--tail")
+		id := regexp.MustCompile(`START RequestId: ([0-9a-f-]{36})`).FindStringSubmatch(r.stderr)
+		if r.code != 0 || id == nil {
+			t.Fatalf("invoke exited %d with no request id in its tail: %s", r.code, r.stderr)
+		}
+		eventually(t, stateTimeout, func() (bool, string) {
+			return strings.Contains(out.String(), "REPORT RequestId: "+id[1]), out.String()
 		})
 	})
 	t.Run("invoke exits 1 when the function returns an error", func(t *testing.T) {
