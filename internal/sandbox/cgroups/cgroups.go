@@ -73,8 +73,12 @@ type Group interface {
 	Freeze() error
 	// Thaw resumes a frozen group.
 	Thaw() error
-	// PeakMemory is the highest memory use of the group since it was created, in bytes.
+	// PeakMemory is the highest memory use of the group since it was created (or since
+	// ResetPeak), in bytes.
 	PeakMemory() (int64, error)
+	// ResetPeak starts the peak over from current use, where the kernel allows it (cgroup
+	// v1); on v2 it does nothing.
+	ResetPeak() error
 	// OOMKills counts processes the kernel killed in the group for exceeding its memory limit.
 	OOMKills() (int64, error)
 	// Procs lists the processes in the group, as host pids.

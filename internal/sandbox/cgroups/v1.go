@@ -200,6 +200,10 @@ func (g *v1Group) PeakMemory() (int64, error) {
 	return readInt(g.dirs["memory"], "memory.max_usage_in_bytes")
 }
 
+func (g *v1Group) ResetPeak() error {
+	return writeFile(g.dirs["memory"], "memory.max_usage_in_bytes", "0")
+}
+
 func (g *v1Group) OOMKills() (int64, error) {
 	return readKeyed(g.dirs["memory"], "memory.oom_control", "oom_kill")
 }

@@ -209,6 +209,10 @@ func (g *v2Group) PeakMemory() (int64, error) {
 	return n, err
 }
 
+// ResetPeak does nothing: writing memory.peak (Linux 6.12+) resets it only for readers of
+// the same open file.
+func (g *v2Group) ResetPeak() error { return nil }
+
 func (g *v2Group) OOMKills() (int64, error) {
 	return readKeyed(g.dir, "memory.events", "oom_kill")
 }

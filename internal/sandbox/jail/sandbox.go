@@ -289,6 +289,10 @@ func (s *jailed) Start(ctx context.Context) error {
 	err := s.readStatus(ctx, "")
 	s.ctrl.Close()
 	s.statF.Close()
+	if err == nil {
+		// What the init used before it became the runtime is not the function's.
+		_ = s.cg.ResetPeak()
+	}
 	return err
 }
 
