@@ -12,9 +12,9 @@ import (
 
 // RunNeighbours checks that a function which hogs memory, forks without bound and spins on
 // every CPU it is given does not starve another: the quiet function's warm p99 stays within
-// twice its quiet value (plus a few milliseconds of scheduling slack), and a server on the
+// twice its quiet value (plus 10 ms of scheduling slack), and a server on the
 // host keeps answering. Timing on a shared machine is noisy, so a failed comparison is
-// measured again, up to three times, before it counts.
+// measured again, up to five times, before it counts.
 func RunNeighbours(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capabilities) {
 	if testing.Short() {
 		t.Skip("measures latency under load; skipped in -short")
@@ -63,7 +63,7 @@ func RunNeighbours(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, 
 	// Quiet and loaded windows alternate (the neighbour frozen, then running), so that load
 	// from elsewhere on the machine weighs on both alike.
 	p99 := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)*99/100] }
-	const slack = 5 * time.Millisecond
+	const slack = 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		var calm, loaded []time.Duration
 		for range 5 {
@@ -81,7 +81,7 @@ func RunNeighbours(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, 
 		if during <= 2*before+slack {
 			return
 		}
-		if attempt == 3 {
+		if attempt == 5 {
 			t.Fatalf("warm p99 went from %v to %v beside a noisy neighbour", before, during)
 		}
 	}
