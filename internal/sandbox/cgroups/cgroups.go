@@ -56,8 +56,10 @@ type Manager interface {
 	// Create makes a new group with the given limits. The name must be unique under the
 	// manager's parent and a single path element.
 	Create(name string, l Limits) (Group, error)
-	// Prune kills and removes every group under the parent: what a previous run of the server
-	// left behind when it died. Only one server may use a parent.
+	// Prune removes the empty groups under the parent: what a previous run of the server left
+	// behind when it died (its sandboxes died with it, by their parent-death signal). Groups
+	// that still hold processes may belong to another server sharing the parent and are left
+	// alone.
 	Prune() error
 	// Close removes the manager's parent group if nothing is left in it.
 	Close() error
@@ -262,4 +264,16 @@ func childGroups(parent string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// removeIfEmpty removes a group directory unless processes are in it.
+func removeIfEmpty(dir string) error {
+	pids, err := readPids(dir)
+	if err != nil || len(pids) > 0 {
+		return nil
+	}
+	if err := syscall.Rmdir(dir); err != nil && !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("cgroups: remove %s: %w", dir, err)
+	}
+	return nil
 }

@@ -165,24 +165,33 @@ func TestAProcessOverTheMemoryLimitIsOOMKilled(t *testing.T) {
 	}
 }
 
-func TestPruneRemovesGroupsLeftByAPreviousRun(t *testing.T) {
+func TestPruneRemovesEmptyGroupsAndLeavesBusyOnes(t *testing.T) {
 	m := liveManager(t)
-	g, err := m.Create("stale", ForFunction(128))
+	if _, err := m.Create("stale", ForFunction(128)); err != nil {
+		t.Fatal(err)
+	}
+	busy, err := m.Create("busy", ForFunction(128))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer busy.Delete()
 	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
-	if err := g.Add(cmd.Process.Pid); err != nil {
+	if err := busy.Add(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Prune(); err != nil {
 		t.Fatal(err)
 	}
-	if pids, err := g.Procs(); err == nil {
-		t.Fatalf("the group still exists with %v", pids)
+	if pids, err := busy.Procs(); err != nil || len(pids) != 1 {
+		t.Fatalf("the busy group: %v, %v", pids, err)
 	}
+	again, err := m.Create("stale", ForFunction(128))
+	if err != nil {
+		t.Fatalf("the stale group was not removed: %v", err)
+	}
+	again.Delete()
 }

@@ -70,25 +70,15 @@ func (m *v1Manager) Create(name string, l Limits) (Group, error) {
 }
 
 func (m *v1Manager) Prune() error {
-	names := map[string]bool{}
+	var errs []error
 	for _, c := range v1Controllers {
-		ns, err := childGroups(m.parents[c])
+		names, err := childGroups(m.parents[c])
 		if err != nil {
 			return err
 		}
-		for _, n := range ns {
-			names[n] = true
+		for _, n := range names {
+			errs = append(errs, removeIfEmpty(filepath.Join(m.parents[c], n)))
 		}
-	}
-	var errs []error
-	for n := range names {
-		g := &v1Group{name: n, dirs: map[string]string{}}
-		for _, c := range v1Controllers {
-			if _, err := os.Stat(filepath.Join(m.parents[c], n)); err == nil {
-				g.dirs[c] = filepath.Join(m.parents[c], n)
-			}
-		}
-		errs = append(errs, g.Delete())
 	}
 	return errors.Join(errs...)
 }

@@ -119,7 +119,7 @@ func (m *v2Manager) Prune() error {
 	}
 	var errs []error
 	for _, n := range names {
-		errs = append(errs, (&v2Group{name: n, dir: filepath.Join(m.parent, n)}).Delete())
+		errs = append(errs, removeIfEmpty(filepath.Join(m.parent, n)))
 	}
 	return errors.Join(errs...)
 }
