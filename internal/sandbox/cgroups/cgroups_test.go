@@ -174,12 +174,14 @@ func TestPruneRemovesEmptyGroupsAndLeavesBusyOnes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer busy.Delete()
 	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Wait()
+	defer func() {
+		busy.Delete()
+		cmd.Wait()
+	}()
 	if err := busy.Add(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
