@@ -123,6 +123,7 @@ func (b *bench) emberCold(ctx context.Context, p *pool) error {
 		return err
 	}
 	defer e.Stop()
+	b.isolation = e.Isolation
 	var targets []*Target
 	for i := range b.cfg.Functions {
 		t, err := e.Deploy(ctx, fmt.Sprintf("bench-cold-%d", i))

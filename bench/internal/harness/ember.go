@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -39,10 +40,12 @@ type EmberConfig struct {
 
 // Ember is a running `ember server` with a fresh data dir.
 type Ember struct {
-	cfg    EmberConfig
-	proc   *process
-	addr   string
-	lambda *lambda.Client
+	// Isolation is the sandbox backend the server said it uses, or "" if it did not say.
+	Isolation string
+	cfg       EmberConfig
+	proc      *process
+	addr      string
+	lambda    *lambda.Client
 }
 
 // StartEmber starts `ember server` on a free loopback port and waits until its API answers a
@@ -80,7 +83,23 @@ func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
 		}
 		return nil, err
 	}
+	e.Isolation = isolationIn(p.logPath)
 	return e, nil
+}
+
+// isolationRE finds the backend in the server's startup log line (`isolation=jail`).
+var isolationRE = regexp.MustCompile(`\bisolation=([a-z]+)`)
+
+// isolationIn returns the isolation backend the server's log names, or "" if it names none.
+func isolationIn(logPath string) string {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return ""
+	}
+	if m := isolationRE.FindSubmatch(b); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
 
 // newLambdaClient is an SDK client of the Lambda API at addr, signing with cfg's credentials.

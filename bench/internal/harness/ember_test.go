@@ -110,3 +110,25 @@ func TestZipBootstrapHoldsAnExecutableBootstrap(t *testing.T) {
 		t.Fatalf("zip holds %v, want one executable bootstrap", zr.File)
 	}
 }
+
+func TestIsolationIn(t *testing.T) {
+	tests := []struct {
+		name string
+		log  string
+		want string
+	}{
+		{"the backend on the startup line is found", `level=INFO msg="ember is serving" isolation=jail region=us-east-1`, "jail"},
+		{"a log that names no backend gives none", `level=INFO msg="ember is serving"`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ember.log")
+			if err := os.WriteFile(path, []byte(tt.log), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := isolationIn(path); got != tt.want {
+				t.Errorf("isolationIn = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

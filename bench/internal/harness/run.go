@@ -79,6 +79,8 @@ type bench struct {
 	ember     string
 	// emberErr says why Ember cannot be measured in this run, when it cannot.
 	emberErr error
+	// isolation is the backend the last Ember server started said it uses.
+	isolation string
 }
 
 // prepare builds or finds every program the run needs.
@@ -276,7 +278,11 @@ func RunWarm(ctx context.Context, cfg Config, logger *slog.Logger) (*Report, err
 
 // emberNote says how the server was started, since its isolation backend is in its arguments.
 func (b *bench) emberNote() string {
-	return strings.TrimSpace(fmt.Sprintf("ember server %s (MemorySize %d)", strings.Join(b.cfg.EmberArgs, " "), b.cfg.MemorySize))
+	note := strings.TrimSpace("ember server " + strings.Join(b.cfg.EmberArgs, " "))
+	if b.isolation != "" {
+		note += ", isolation " + b.isolation
+	}
+	return fmt.Sprintf("%s, MemorySize %d", note, b.cfg.MemorySize)
 }
 
 func join(a, b string) string {
@@ -334,6 +340,7 @@ func (b *bench) emberRound(ctx context.Context, one, many *pool) error {
 		return err
 	}
 	defer e.Stop()
+	b.isolation = e.Isolation
 	t, err := e.Deploy(ctx, "bench-echo")
 	if err != nil {
 		return err
