@@ -35,6 +35,7 @@ type Sandbox struct {
 	started      time.Time
 	initDone     atomic.Bool
 	initDuration time.Duration // written by the first /next, read after it hands a call over
+	invoked      atomic.Bool   // set by the first Invoke: that one is the cold start
 	gone         atomic.Bool
 	destroyOnce  sync.Once
 }
@@ -73,6 +74,9 @@ func (s *Sandbox) ID() string { return s.id }
 // Config is the function version the sandbox runs.
 func (s *Sandbox) Config() SandboxConfig { return s.cfg }
 
+// Initialized reports whether the runtime has finished its init and asked for an invocation.
+func (s *Sandbox) Initialized() bool { return s.initDone.Load() }
+
 // Usable reports whether the sandbox can take another invocation.
 func (s *Sandbox) Usable() bool {
 	if s.gone.Load() {
@@ -107,7 +111,7 @@ func (s *Sandbox) Invoke(ctx context.Context, inv *Invocation) (*Result, error) 
 	default:
 		return nil, fmt.Errorf("sandbox %s: already has an invocation waiting", s.id)
 	}
-	cold := !s.initDone.Load()
+	cold := !s.invoked.Swap(true)
 	if cold {
 		if res, err, over := s.awaitInit(ctx, c); over {
 			return res, err

@@ -235,3 +235,18 @@ func TestTheTailHoldsEveryLineUpToItsLastFourKilobytes(t *testing.T) {
 		t.Errorf("tail should end with the REPORT line:\n%s", big.Log[len(big.Log)-200:])
 	}
 }
+
+func TestTheFirstInvokeIsColdEvenWhenInitFinishedBeforeIt(t *testing.T) {
+	sb, _ := newSandbox(t, 3*time.Second, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for !sb.Initialized() {
+		if time.Now().After(deadline) {
+			t.Fatal("the runtime never asked for an invocation")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	res := invoke(t, sb, `{"op":"echo"}`, true)
+	if res.InitDuration == 0 || !strings.Contains(string(res.Log), "Init Duration:") {
+		t.Errorf("the sandbox's first invoke must report its init; log:\n%s", res.Log)
+	}
+}
