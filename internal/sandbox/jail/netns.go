@@ -5,16 +5,18 @@ package jail
 import (
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 
 	"golang.org/x/sys/unix"
 )
 
-// listenInNetns brings up the loopback interface of process pid's network namespace and
-// opens a TCP listener on addr there. It enters the namespace on a locked OS thread and
+// listenInNetns brings up the loopback interface of a process's network namespace and opens
+// a TCP listener on addr there. The process is named by its pidfd when there is one (setns
+// accepts a pidfd since Linux 5.8), else by its pid. It enters the namespace on a locked OS thread and
 // leaves it before unlocking; a thread that cannot get back is left locked, so the Go runtime
 // ends it instead of reusing it.
-func listenInNetns(pid int, addr string) (net.Listener, error) {
+func listenInNetns(pidfd *os.File, pid int, addr string) (net.Listener, error) {
 	tcpAddr, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("jail: %w", err)
@@ -32,11 +34,17 @@ func listenInNetns(pid int, addr string) (net.Listener, error) {
 				return nil, fmt.Errorf("jail: %w", err), true
 			}
 			defer unix.Close(self)
-			target, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return nil, fmt.Errorf("jail: sandbox network namespace: %w", err), true
+			target := -1
+			if pidfd != nil {
+				target = int(pidfd.Fd())
+			} else {
+				fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return nil, fmt.Errorf("jail: sandbox network namespace: %w", err), true
+				}
+				defer unix.Close(fd)
+				target = fd
 			}
-			defer unix.Close(target)
 			if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
 				return nil, fmt.Errorf("jail: enter sandbox network namespace: %w", err), true
 			}

@@ -37,6 +37,7 @@ type jailed struct {
 	ctrl   *os.File // write end: the init's go signal
 	status *bufio.Reader
 	statF  *os.File // read end: the init's reports
+	pidfd  *os.File // the init's pidfd, when the kernel has them
 
 	done chan struct{}
 	exit sandbox.ExitStatus
@@ -142,6 +143,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	}
 
 	base := b.cfg.UIDBase + uint32(slot)*idSpan
+	pidfd := -1
 	s.cmd = &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{initArg0, spec.ID},
@@ -165,6 +167,11 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 		s.cmd = nil
 		return nil, fmt.Errorf("jail: start init: %w", err)
 	}
+	if pidfd >= 0 {
+		// The pidfd names the init even after it is reaped, so its network namespace is never
+		// confused with a process that reused the pid.
+		s.pidfd = os.NewFile(uintptr(pidfd), "pidfd")
+	}
 	go s.wait()
 	for _, f := range toClose {
 		f.Close()
@@ -184,7 +191,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	if _, err := ctrlW.Write(append(blob, '\n')); err != nil {
 		return nil, fmt.Errorf("jail: configure init: %w", err)
 	}
-	if s.ln, err = listenInNetns(pid, RuntimeAPIAddr); err != nil {
+	if s.ln, err = listenInNetns(s.pidfd, pid, RuntimeAPIAddr); err != nil {
 		return nil, err
 	}
 	if err := s.readStatus(ctx, "ready"); err != nil {
@@ -359,7 +366,7 @@ func (s *jailed) teardown() error {
 			errs = append(errs, fmt.Errorf("jail: sandbox %s: init did not exit", s.id))
 		}
 	}
-	for _, c := range []io.Closer{s.ln, s.ctrl, s.statF} {
+	for _, c := range []io.Closer{s.ln, s.ctrl, s.statF, s.pidfd} {
 		if c != nil {
 			c.Close() // a nil *os.File only reports os.ErrInvalid
 		}
