@@ -29,9 +29,13 @@ type Row struct {
 	// Ratio is this row's figure over the same figure of its reference row (RatioTo), e.g. the
 	// p50 over floor's p50 at one client, or the rate over floor's at 16 clients. 0 when there is
 	// no reference in this run.
-	Ratio   float64 `json:"ratio,omitempty"`
-	RatioTo string  `json:"ratio_to,omitempty"`
-	Note    string  `json:"note,omitempty"`
+	// ServerCPUUs is the server process's own CPU time (user+system, not its runtimes') per
+	// measured invoke, in microseconds; 0 when not measured. On a 2-core machine shared with the
+	// client and the runtimes, it is what bounds throughput.
+	ServerCPUUs float64 `json:"server_cpu_us_per_invoke,omitempty"`
+	Ratio       float64 `json:"ratio,omitempty"`
+	RatioTo     string  `json:"ratio_to,omitempty"`
+	Note        string  `json:"note,omitempty"`
 }
 
 // Machine is where a run happened.
@@ -86,24 +90,27 @@ func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisec
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "%s — %d CPUs, %s, kernel %s, %s\n\n", r.Date, r.Machine.CPUs, r.Machine.CPU, r.Machine.Kernel, r.Machine.Go)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tphase\tclients\truntimes\tn\tp50 ms\tp99 ms\tmean ms\trps\terrors\tratio\t")
+	fmt.Fprintln(tw, "target\tphase\tclients\truntimes\tn\tp50 ms\tp99 ms\tmean ms\trps\terrors\tsrv cpu µs\tratio\t")
 	for _, row := range r.Rows {
-		runtimes, ratio, rps := "-", "-", "-"
+		runtimes, ratio, rps, cpu := "-", "-", "-", "-"
 		if row.Runtimes > 0 {
 			runtimes = fmt.Sprint(row.Runtimes)
 		}
 		if row.RPS > 0 {
 			rps = fmt.Sprintf("%.0f", row.RPS)
 		}
+		if row.ServerCPUUs > 0 {
+			cpu = fmt.Sprintf("%.0f", row.ServerCPUUs)
+		}
 		if row.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f× %s", row.Ratio, row.RatioTo)
 		}
 		if row.N == 0 && row.Errors == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", row.Target, row.Phase, row.Clients, runtimes)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t\n", row.Target, row.Phase, row.Clients, runtimes)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%.3f\t%.3f\t%.3f\t%s\t%d\t%s\t\n",
-			row.Target, row.Phase, row.Clients, runtimes, row.N, row.P50Ms, row.P99Ms, row.MeanMs, rps, row.Errors, ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%.3f\t%.3f\t%.3f\t%s\t%d\t%s\t%s\t\n",
+			row.Target, row.Phase, row.Clients, runtimes, row.N, row.P50Ms, row.P99Ms, row.MeanMs, rps, row.Errors, cpu, ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

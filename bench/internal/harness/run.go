@@ -143,6 +143,16 @@ type pool struct {
 	tp       Throughput
 	runtimes int
 	skipped  error
+	// serverCPU is the server process's own CPU time over serverInvokes measured invokes.
+	serverCPU     time.Duration
+	serverInvokes int
+}
+
+func (p *pool) cpu(m cpuMeter, invokes int) {
+	if d, ok := m.stop(); ok {
+		p.serverCPU += d
+		p.serverInvokes += invokes
+	}
 }
 
 func (p *pool) sequential(s Sequential, elapsed time.Duration) {
@@ -166,6 +176,9 @@ func (p *pool) concurrent(c Concurrent) {
 func (p *pool) row(target, phase string, clients int) Row {
 	r := rowFromSummary(Row{Target: target, Phase: phase, Clients: clients, Runtimes: p.runtimes, Errors: p.errors}, Summarize(p.samples))
 	r.RPS = p.tp.RPS()
+	if p.serverInvokes > 0 {
+		r.ServerCPUUs = float64(p.serverCPU) / float64(time.Microsecond) / float64(p.serverInvokes)
+	}
 	switch {
 	case p.skipped != nil:
 		r.Note = "not measured: " + p.skipped.Error()
@@ -179,9 +192,10 @@ func (p *pool) row(target, phase string, clients int) Row {
 func (b *bench) latency(ctx context.Context, t *Target, p *pool) {
 	b.client.CloseIdle()
 	b.client.RunSequential(ctx, t.URL, b.cfg.Warmup)
-	start := time.Now()
+	start, meter := time.Now(), startCPU(t.pid())
 	s := b.client.RunSequential(ctx, t.URL, b.cfg.Invokes)
 	p.sequential(s, time.Since(start))
+	p.cpu(meter, len(s.Samples)+s.Errors)
 	p.runtimes = t.Runtimes
 	b.log.Info("measured", "target", t.Name, "clients", 1, "p50", Summarize(s.Samples).P50, "errors", s.Errors)
 }
@@ -190,8 +204,10 @@ func (b *bench) latency(ctx context.Context, t *Target, p *pool) {
 func (b *bench) throughput(ctx context.Context, t *Target, p *pool) {
 	b.client.CloseIdle()
 	b.client.RunConcurrent(ctx, t.URL, b.cfg.Clients, b.cfg.WarmupDuration)
+	meter := startCPU(t.pid())
 	c := b.client.RunConcurrent(ctx, t.URL, b.cfg.Clients, b.cfg.Duration)
 	p.concurrent(c)
+	p.cpu(meter, c.Count+c.Errors)
 	p.runtimes = t.Runtimes
 	b.log.Info("measured", "target", t.Name, "clients", b.cfg.Clients, "rps", int(c.RPS()), "errors", c.Errors)
 }

@@ -20,6 +20,9 @@ type Target struct {
 	Runtimes int
 }
 
+// pid is the server process's id.
+func (t *Target) pid() int { return t.proc.cmd.Process.Pid }
+
 // Stop stops the server and every runtime it started.
 func (t *Target) Stop() { t.proc.stop() }
 
