@@ -69,6 +69,9 @@ type Manager interface {
 type Group interface {
 	// Name is the name given to Create.
 	Name() string
+	// SetCPU changes the group's CPU bandwidth (and its share under contention), in
+	// thousandths of a CPU.
+	SetCPU(milli int64) error
 	// Add moves a process into the group.
 	Add(pid int) error
 	// Freeze stops every process in the group and returns once they are all stopped.

@@ -115,23 +115,8 @@ func (g *v1Group) setLimits(l Limits) error {
 		}
 		_ = writeFile(mem, "memory.swappiness", "0")
 	}
-	cpu := g.dirs["cpu"]
 	if l.CPUMilli > 0 {
-		shares := l.CPUMilli * 1024 / 1000
-		if shares < 2 {
-			shares = 2
-		}
-		if err := writeFile(cpu, "cpu.shares", strconv.FormatInt(shares, 10)); err != nil {
-			return err
-		}
-		if err := writeFile(cpu, "cpu.cfs_period_us", strconv.Itoa(cfsPeriod)); err != nil {
-			return err
-		}
-		quota := l.CPUMilli * cfsPeriod / 1000
-		if quota < 1000 {
-			quota = 1000
-		}
-		if err := writeFile(cpu, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)); err != nil {
+		if err := g.SetCPU(l.CPUMilli); err != nil {
 			return err
 		}
 	}
@@ -141,6 +126,19 @@ func (g *v1Group) setLimits(l Limits) error {
 		}
 	}
 	return nil
+}
+
+func (g *v1Group) SetCPU(milli int64) error {
+	cpu := g.dirs["cpu"]
+	shares := max(milli*1024/1000, 2)
+	if err := writeFile(cpu, "cpu.shares", strconv.FormatInt(shares, 10)); err != nil {
+		return err
+	}
+	if err := writeFile(cpu, "cpu.cfs_period_us", strconv.Itoa(cfsPeriod)); err != nil {
+		return err
+	}
+	quota := max(milli*cfsPeriod/1000, 1000)
+	return writeFile(cpu, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10))
 }
 
 func (g *v1Group) Add(pid int) error {

@@ -153,14 +153,7 @@ func (g *v2Group) setLimits(l Limits) error {
 		_ = writeFile(g.dir, "memory.oom.group", "1")
 	}
 	if l.CPUMilli > 0 {
-		// cpu.weight is 1..10000 with 100 the default for one CPU's worth.
-		w := l.CPUMilli / 10
-		w = max(1, min(w, 10000))
-		if err := writeFile(g.dir, "cpu.weight", strconv.FormatInt(w, 10)); err != nil {
-			return err
-		}
-		quota := max(l.CPUMilli*cfsPeriod/1000, 1000)
-		if err := writeFile(g.dir, "cpu.max", fmt.Sprintf("%d %d", quota, cfsPeriod)); err != nil {
+		if err := g.SetCPU(l.CPUMilli); err != nil {
 			return err
 		}
 	}
@@ -170,6 +163,16 @@ func (g *v2Group) setLimits(l Limits) error {
 		}
 	}
 	return nil
+}
+
+func (g *v2Group) SetCPU(milli int64) error {
+	// cpu.weight is 1..10000 with 100 the default for one CPU's worth.
+	w := max(1, min(milli/10, 10000))
+	if err := writeFile(g.dir, "cpu.weight", strconv.FormatInt(w, 10)); err != nil {
+		return err
+	}
+	quota := max(milli*cfsPeriod/1000, 1000)
+	return writeFile(g.dir, "cpu.max", fmt.Sprintf("%d %d", quota, cfsPeriod))
 }
 
 func (g *v2Group) Add(pid int) error {

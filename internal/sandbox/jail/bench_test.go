@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
@@ -27,7 +29,9 @@ func benchColdStart(b *testing.B, backend *Backend, code string, memoryMB int) {
 	_, w, _ := os.Pipe()
 	defer w.Close()
 	ctx := context.Background()
+	var took []time.Duration
 	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
 		sb, err := backend.Create(ctx, sandbox.Spec{ID: fmt.Sprint("bench-", i), CodeDir: code,
 			Command: []string{"/var/task/bootstrap"}, MemoryMB: memoryMB, EphemeralStorageMB: 512, Output: w})
 		if err != nil {
@@ -40,11 +44,15 @@ func benchColdStart(b *testing.B, backend *Backend, code string, memoryMB int) {
 		if _, err := api.Invoke(ctx, sb.Done(), []byte(`{"op":"echo","value":"x"}`)); err != nil {
 			b.Fatal(err)
 		}
+		took = append(took, time.Since(t0))
 		b.StopTimer()
 		api.Close()
 		sb.Destroy(ctx)
 		b.StartTimer()
 	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(took[len(took)*9/10])/1e6, "p90-ms")
 }
 
 func newBenchBackend(b *testing.B) *Backend {

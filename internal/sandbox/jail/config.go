@@ -26,6 +26,12 @@ const (
 // RuntimeAPIAddr is where a sandbox reaches its Runtime API, on its own loopback.
 const RuntimeAPIAddr = "127.0.0.1:9001"
 
+// InitBoosted is implemented by jail sandboxes. The worker calls EndInitBoost when the runtime
+// first asks for an invocation, ending the init phase's CPU boost (see Config.InitBoost).
+type InitBoosted interface {
+	EndInitBoost() error
+}
+
 // idSpan is the number of ids mapped into each sandbox's user namespace.
 const idSpan = 65536
 
@@ -57,6 +63,11 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Hostname is the sandbox's host name. Defaults to "localhost".
 	Hostname string
+	// InitBoost is how long a new sandbox may use a full vCPU (or more, if its memory buys
+	// more) before its CPU is cut to its memory's share; EndInitBoost and the first Freeze end
+	// it sooner. Like Lambda's init phase, this keeps cold starts of small functions fast.
+	// Defaults to 10s (Lambda's init timeout); negative disables the boost.
+	InitBoost time.Duration
 }
 
 func (c *Config) defaults() {
@@ -77,6 +88,9 @@ func (c *Config) defaults() {
 	}
 	if c.Hostname == "" {
 		c.Hostname = "localhost"
+	}
+	if c.InitBoost == 0 {
+		c.InitBoost = 10 * time.Second
 	}
 }
 

@@ -244,3 +244,51 @@ true`)
 		})
 	}
 }
+
+func TestTheInitBoostEndsWhenTheWorkerSaysOrAtTheFirstFreeze(t *testing.T) {
+	b := newTestBackend(t)
+	code := sandboxtest.CodeDir(t)
+	os.WriteFile(filepath.Join(code, "bootstrap"), []byte("#!/bin/sh\nexec sleep 60\n"), 0o755)
+	_, w, _ := os.Pipe()
+	defer w.Close()
+	start := func(id string, mb int) *jailed {
+		sb, err := b.Create(context.Background(), sandbox.Spec{ID: id, CodeDir: code, Command: []string{"/var/task/bootstrap"},
+			Env: []string{"PATH=/usr/bin:/bin"}, MemoryMB: mb, Output: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sb.Destroy(context.Background()) })
+		if err := sb.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return sb.(*jailed)
+	}
+	tests := []struct {
+		name string
+		mb   int
+		end  func(s *jailed) error
+	}{
+		{"EndInitBoost ends it", 128, func(s *jailed) error { return sandbox.Sandbox(s).(InitBoosted).EndInitBoost() }},
+		{"Freeze ends it", 128, func(s *jailed) error { return s.Freeze() }},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start(fmt.Sprint("boost", i), tt.mb)
+			if !s.boosted.Load() {
+				t.Fatal("a 128 MB sandbox starts without the boost")
+			}
+			if err := tt.end(s); err != nil {
+				t.Fatal(err)
+			}
+			if s.boosted.Load() {
+				t.Fatal("still boosted")
+			}
+			if err := s.EndInitBoost(); err != nil {
+				t.Fatalf("a second EndInitBoost: %v", err)
+			}
+		})
+	}
+	if s := start("big", 1769); s.boosted.Load() {
+		t.Error("a sandbox whose memory buys a full vCPU is boosted")
+	}
+}

@@ -43,20 +43,33 @@ type jailed struct {
 	exit sandbox.ExitStatus
 	peak atomic.Int64 // last peak memory read, for Stats after the cgroup is gone
 
+	cpuMilli   int64       // the CPU the function's memory buys
+	boosted    atomic.Bool // still in the init phase's CPU boost
+	boostTimer *time.Timer
+
 	mu        sync.Mutex
 	started   bool
 	destroyed bool
 }
 
-var _ sandbox.Sandbox = (*jailed)(nil)
+var (
+	_ sandbox.Sandbox = (*jailed)(nil)
+	_ InitBoosted     = (*jailed)(nil)
+)
 
 func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *jailed, err error) {
 	log := b.log.With("sandbox", spec.ID)
-	cg, err := b.cg.Create(spec.ID, cgroups.ForFunction(spec.MemoryMB))
+	limits := cgroups.ForFunction(spec.MemoryMB)
+	initial := limits
+	if b.cfg.InitBoost > 0 {
+		initial.CPUMilli = max(limits.CPUMilli, 1000)
+	}
+	cg, err := b.cg.Create(spec.ID, initial)
 	if err != nil {
 		return nil, fmt.Errorf("jail: %w", err)
 	}
-	s := &jailed{b: b, id: spec.ID, slot: slot, log: log, cg: cg, done: make(chan struct{})}
+	s := &jailed{b: b, id: spec.ID, slot: slot, log: log, cg: cg, done: make(chan struct{}), cpuMilli: limits.CPUMilli}
+	s.boosted.Store(initial.CPUMilli != limits.CPUMilli)
 	var toClose []*os.File
 	defer func() {
 		for _, f := range toClose {
@@ -299,14 +312,34 @@ func (s *jailed) Start(ctx context.Context) error {
 	if err == nil {
 		// What the init used before it became the runtime is not the function's.
 		_ = s.cg.ResetPeak()
+		if s.boosted.Load() {
+			s.boostTimer = time.AfterFunc(s.b.cfg.InitBoost, func() { s.EndInitBoost() })
+		}
 	}
 	return err
 }
 
+// EndInitBoost cuts the sandbox's CPU to its memory's share. It is safe to call more than
+// once and after Destroy.
+func (s *jailed) EndInitBoost() error {
+	if !s.boosted.CompareAndSwap(true, false) {
+		return nil
+	}
+	if err := s.cg.SetCPU(s.cpuMilli); err != nil {
+		return fmt.Errorf("jail: sandbox %s: end init boost: %w", s.id, err)
+	}
+	return nil
+}
+
+// Freeze stops every process of the sandbox. An idle sandbox has finished its init, so the
+// init boost ends here at the latest.
 func (s *jailed) Freeze() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.alive(); err != nil {
+		return err
+	}
+	if err := s.EndInitBoost(); err != nil {
 		return err
 	}
 	return s.cg.Freeze()
@@ -332,6 +365,10 @@ func (s *jailed) Destroy(ctx context.Context) error {
 	}
 	s.destroyed = true
 	started := s.started
+	if s.boostTimer != nil {
+		s.boostTimer.Stop()
+	}
+	s.boosted.Store(false)
 	s.mu.Unlock()
 
 	if started && s.cmd != nil {
