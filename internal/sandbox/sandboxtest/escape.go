@@ -13,6 +13,8 @@ import (
 // EscapeParams mirrors the test function's: what a hostile function goes for on the host.
 type EscapeParams struct {
 	HostFiles     []string `json:"hostFiles"`
+	DataFiles     []string `json:"dataFiles"`
+	OtherCode     []string `json:"otherCode"`
 	HostDirs      []string `json:"hostDirs"`
 	ServerAddr    string   `json:"serverAddr"`
 	ServerPid     int      `json:"serverPid"`
@@ -23,6 +25,8 @@ type EscapeParams struct {
 // escapes are the attempts the hostile function makes; each must be contained.
 var escapes = []string{
 	"read host files",
+	"read the server's data directory",
+	"read another function's code",
 	"write host directories",
 	"list host processes",
 	"signal the server",
@@ -50,7 +54,14 @@ var escapes = []string{
 // mount, unshare, ptrace, load BPF and kernel modules, and fill /tmp; it checks its
 // capabilities are empty, no_new_privs and seccomp are set, and it is not host root. Every
 // attempt must be contained.
+//
+// The attempts are built to do no harm if they succeed (mounts and host names are undone,
+// /tmp is filled to a bound), but a backend that does not isolate would still let the
+// function act on the host as the server's user, so RunEscape refuses to run for one.
 func RunEscape(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capabilities) {
+	if !caps.Isolated {
+		t.Skip("the escape suite runs only against isolating backends: without isolation the hostile function acts on the host")
+	}
 	h := &Harness{Backend: newBackend(t), Caps: caps, CodeDir: BuildRuntime(t)}
 
 	// Host secrets any local user could read: only isolation keeps them from the function.
@@ -64,14 +75,19 @@ func RunEscape(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps
 		return d
 	}
 	dataDir, otherCode := open(t), open(t)
-	secrets := []string{filepath.Join(dataDir, "jetstream-secret"), filepath.Join(otherCode, "bootstrap"), "/etc/shadow", "/root/.bash_history"}
-	for _, f := range secrets[:2] {
+	dataFile, codeFile := filepath.Join(dataDir, "jetstream-secret"), filepath.Join(otherCode, "bootstrap")
+	secrets := []string{dataFile, codeFile}
+	for _, f := range secrets {
 		if err := os.WriteFile(f, []byte("secret"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// A second function runs beside the hostile one, from other code.
-	neighbour := h.Start(t, Options{})
+	// A second function runs beside the hostile one, from its own code directory.
+	neighbourCode := CodeDir(t)
+	if err := copyFile(filepath.Join(h.CodeDir, "bootstrap"), filepath.Join(neighbourCode, "bootstrap")); err != nil {
+		t.Fatal(err)
+	}
+	neighbour := h.Start(t, Options{CodeDir: neighbourCode})
 	neighbour.Invoke(t, Event{Op: "echo", Value: "neighbour"})
 
 	srv, err := net.Listen("tcp", "127.0.0.1:0")
@@ -93,7 +109,9 @@ func RunEscape(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps
 	hostile := h.Start(t, Options{MemoryMB: 256, EphemeralStorageMB: tmpMB})
 	exe, _ := os.Executable()
 	res := hostile.Invoke(t, Event{Op: "escape", Escape: EscapeParams{
-		HostFiles:     secrets,
+		HostFiles:     []string{"/etc/shadow", "/etc/machine-id", "/root/.bash_history", "/var/log/dpkg.log"},
+		DataFiles:     []string{dataFile},
+		OtherCode:     []string{codeFile, filepath.Join(neighbourCode, "bootstrap")},
 		HostDirs:      []string{dataDir, otherCode},
 		ServerAddr:    srv.Addr().String(),
 		ServerPid:     os.Getpid(),
@@ -116,7 +134,7 @@ func RunEscape(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps
 			t.Errorf("unchecked attempt %q: %q", name, res[name])
 		}
 	}
-	for _, f := range secrets[:2] {
+	for _, f := range secrets {
 		if b, err := os.ReadFile(f); err != nil || string(b) != "secret" {
 			t.Errorf("%s was changed: %q, %v", f, b, err)
 		}
@@ -127,4 +145,12 @@ func RunEscape(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps
 	if got := neighbour.Invoke(t, Event{Op: "echo", Value: "ok"}); got.Value != "ok" {
 		t.Errorf("the neighbour answered %+v", got)
 	}
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o755)
 }

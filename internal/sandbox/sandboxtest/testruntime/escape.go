@@ -18,6 +18,10 @@ import (
 type EscapeParams struct {
 	// HostFiles are readable files on the host that must not be readable (or even visible).
 	HostFiles []string `json:"hostFiles"`
+	// DataFiles are files in the server's data directory.
+	DataFiles []string `json:"dataFiles"`
+	// OtherCode are files of another function's code.
+	OtherCode []string `json:"otherCode"`
 	// HostDirs are directories on the host that must not be writable or visible.
 	HostDirs []string `json:"hostDirs"`
 	// ServerAddr is a TCP address the server listens on, on the host's loopback.
@@ -36,14 +40,17 @@ func tryEscapes(p EscapeParams) map[string]string {
 	res := map[string]string{}
 	try := func(name string, f func() string) { res[name] = f() }
 
-	try("read host files", func() string {
-		for _, f := range p.HostFiles {
+	readAny := func(files []string) string {
+		for _, f := range files {
 			if b, err := os.ReadFile(f); err == nil {
 				return fmt.Sprintf("read %s: %q", f, b)
 			}
 		}
 		return ""
-	})
+	}
+	try("read host files", func() string { return readAny(p.HostFiles) })
+	try("read the server's data directory", func() string { return readAny(p.DataFiles) })
+	try("read another function's code", func() string { return readAny(p.OtherCode) })
 	try("write host directories", func() string {
 		for _, d := range p.HostDirs {
 			if err := os.WriteFile(d+"/escaped", []byte("x"), 0o644); err == nil {
@@ -128,22 +135,22 @@ func tryEscapes(p EscapeParams) map[string]string {
 		return ""
 	})
 	try("mount", func() string {
-		if err := syscall.Mount("tmpfs", "/tmp", "tmpfs", 0, ""); err == nil {
+		// Onto a fresh directory, and undone at once, in case it works.
+		dir, err := os.MkdirTemp("", "mnt")
+		if err != nil {
+			dir = "/tmp"
+		}
+		defer os.Remove(dir)
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err == nil {
+			syscall.Unmount(dir, syscall.MNT_DETACH)
 			return "mounted a tmpfs"
 		}
 		return ""
 	})
-	try("unshare", func() string {
-		for _, fl := range []int{syscall.CLONE_NEWUSER, syscall.CLONE_NEWNS, syscall.CLONE_NEWNET} {
-			if _, _, e := syscall.RawSyscall(syscall.SYS_UNSHARE, uintptr(fl), 0, 0); e == 0 {
-				return fmt.Sprintf("unshare(%#x) worked", fl)
-			}
-		}
-		return ""
-	})
 	try("ptrace", func() string {
-		if _, _, e := syscall.RawSyscall6(syscall.SYS_PTRACE, syscall.PTRACE_ATTACH, 1, 0, 0, 0, 0); e == 0 {
-			return "attached to pid 1"
+		// PTRACE_TRACEME harms nothing if it works; the filter refuses ptrace altogether.
+		if _, _, e := syscall.RawSyscall6(syscall.SYS_PTRACE, syscall.PTRACE_TRACEME, 0, 0, 0, 0, 0); e != syscall.EPERM {
+			return "ptrace gave " + errnoName(e)
 		}
 		return ""
 	})
@@ -164,13 +171,14 @@ func tryEscapes(p EscapeParams) map[string]string {
 		return ""
 	})
 	try("set the host name", func() string {
-		if err := syscall.Sethostname([]byte("escaped")); err == nil {
+		old, _ := os.Hostname()
+		if err := syscall.Sethostname([]byte(old)); err == nil {
 			return "set the host name"
 		}
 		return ""
 	})
 	try("fill /tmp past its limit", func() string {
-		n, err := fillTmp()
+		n, err := fillTmp(int64(p.TmpLimitMB)<<20 + 64<<20)
 		if !errors.Is(err, syscall.ENOSPC) {
 			return fmt.Sprintf("wrote %d MB, then %v", n>>20, err)
 		}
@@ -222,6 +230,15 @@ func tryEscapes(p EscapeParams) map[string]string {
 		}
 		if uid == 0 {
 			return "runs as root in its namespace"
+		}
+		return ""
+	})
+	// Last: if it works, the process is in a new user namespace from here on.
+	try("unshare", func() string {
+		for _, fl := range []int{syscall.CLONE_NEWUSER, syscall.CLONE_NEWNS, syscall.CLONE_NEWNET} {
+			if _, _, e := syscall.RawSyscall(syscall.SYS_UNSHARE, uintptr(fl), 0, 0); e == 0 {
+				return fmt.Sprintf("unshare(%#x) worked", fl)
+			}
 		}
 		return ""
 	})

@@ -78,7 +78,7 @@ func handle(_ context.Context, ev Event) (Result, error) {
 		}
 		return Result{}, nil
 	case "fill_tmp":
-		n, err := fillTmp()
+		n, err := fillTmp(int64(ev.MB) << 20)
 		return Result{Count: int(n >> 20), Err: errString(err)}, nil
 	case "escape":
 		var p EscapeParams
@@ -101,7 +101,11 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func fillTmp() (int64, error) {
+// fillTmp writes to /tmp until the write fails or limit bytes are written (zero: 64 GiB).
+func fillTmp(limit int64) (int64, error) {
+	if limit <= 0 {
+		limit = 64 << 30
+	}
 	f, err := os.Create("/tmp/fill")
 	if err != nil {
 		return 0, err
@@ -116,7 +120,7 @@ func fillTmp() (int64, error) {
 		if err != nil {
 			return n, err
 		}
-		if n > 64<<30 {
+		if n >= limit {
 			return n, errors.New("no limit reached")
 		}
 	}
