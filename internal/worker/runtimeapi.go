@@ -41,6 +41,10 @@ func (s *Sandbox) handleNext(w http.ResponseWriter, r *http.Request) {
 	if !s.initDone.Load() {
 		s.initDuration = time.Since(s.started)
 		s.initDone.Store(true)
+		if b, ok := s.sb.(interface{ EndInitBoost() error }); ok {
+			// The jail lends a new sandbox a full vCPU for its init; init is over.
+			go b.EndInitBoost()
+		}
 	}
 	var c *call
 	select {

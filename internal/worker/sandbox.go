@@ -36,6 +36,11 @@ type Sandbox struct {
 	initDone     atomic.Bool
 	initDuration time.Duration // written by the first /next, read after it hands a call over
 	invoked      atomic.Bool   // set by the first Invoke: that one is the cold start
+
+	// peakMem caches the sandbox's peak memory for REPORT lines, read from the backend at most
+	// every peakMemEvery on the warm path (a cgroup read costs more than the rest of a REPORT).
+	peakMem     int64
+	peakMemRead time.Time
 	gone         atomic.Bool
 	destroyOnce  sync.Once
 }
@@ -263,13 +268,27 @@ func (s *Sandbox) reportLine(requestID string, d, initD time.Duration, cold bool
 	if cold {
 		billed += initD // custom runtimes are billed for their init
 	}
-	maxMem := int64(math.Ceil(float64(s.sb.Stats().MaxMemoryBytes) / (1 << 20)))
+	maxMem := int64(math.Ceil(float64(s.peakMemory(cold)) / (1 << 20)))
 	line := fmt.Sprintf("REPORT RequestId: %s\tDuration: %s\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
 		requestID, ms(d), int64(math.Ceil(float64(billed)/float64(time.Millisecond))), s.cfg.MemoryMB, maxMem)
 	if cold {
 		line += "Init Duration: " + ms(initD) + "\t"
 	}
 	return line + s.w.cfg.ReportSuffix
+}
+
+// peakMemEvery is how stale a warm invoke's Max Memory Used may be.
+const peakMemEvery = 100 * time.Millisecond
+
+// peakMemory is the sandbox's peak memory so far: read afresh on a cold start and when the
+// cached figure is older than peakMemEvery. Only the invocation holding the sandbox calls it.
+func (s *Sandbox) peakMemory(fresh bool) int64 {
+	now := time.Now()
+	if fresh || now.Sub(s.peakMemRead) >= peakMemEvery {
+		s.peakMem = s.sb.Stats().MaxMemoryBytes
+		s.peakMemRead = now
+	}
+	return s.peakMem
 }
 
 func ms(d time.Duration) string {
