@@ -41,8 +41,8 @@ type Sandbox struct {
 	// every peakMemEvery on the warm path (a cgroup read costs more than the rest of a REPORT).
 	peakMem     int64
 	peakMemRead time.Time
-	gone         atomic.Bool
-	destroyOnce  sync.Once
+	gone        atomic.Bool
+	destroyOnce sync.Once
 }
 
 // call is an invocation in flight in a sandbox.
