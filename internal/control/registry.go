@@ -1,8 +1,9 @@
 package control
 
 import (
+	"github.com/google/uuid"
+
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -859,23 +860,7 @@ func decodeRecord(data []byte, rev uint64) (*Function, error) {
 }
 
 // newUUID is a random (version 4) UUID, as Lambda's RevisionId.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
-}
+func newUUID() string { return uuid.NewString() }
 
 func sortByName(fs []*Function) {
 	slices.SortFunc(fs, func(a, b *Function) int { return strings.Compare(a.Name(), b.Name()) })
