@@ -48,7 +48,7 @@ type Machine struct {
 
 // Report is one run's results.
 type Report struct {
-	// Date is in the format of `date -u`.
+	// Date is when measuring started, in the format of `date -u`.
 	Date    string  `json:"date"`
 	Mode    string  `json:"mode"`
 	Machine Machine `json:"machine"`

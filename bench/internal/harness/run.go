@@ -220,6 +220,7 @@ func RunWarm(ctx context.Context, cfg Config, logger *slog.Logger) (*Report, err
 	if err != nil {
 		return nil, err
 	}
+	rep := newReport("warm", cfg)
 	var (
 		floor1, floorN, rie1, ember1, emberN pool
 		targets                              []string
@@ -263,7 +264,6 @@ func RunWarm(ctx context.Context, cfg Config, logger *slog.Logger) (*Report, err
 		}
 	}
 
-	rep := newReport("warm", cfg)
 	one := "1 client"
 	many := fmt.Sprintf("%d clients", cfg.Clients)
 	var fl1, flN Row
