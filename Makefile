@@ -27,9 +27,15 @@ vet:
 test: setup vet
 	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
-# Benchmarks against shared/bench/floor and the RIE when they are present; see bench/README.md.
+# Benchmarks: Ember beside shared/bench/floor (when present) and the Runtime Interface Emulator
+# (when RIE names a binary you built from its public source); see bench/README.md.
+#   make bench RIE=/tmp/aws-lambda-rie                     warm latency and 16-client throughput
+#   make bench RIE=/tmp/aws-lambda-rie BENCH_FLAGS="-mode cold"   cold starts
+FLOOR ?= $(wildcard ../shared/bench/floor)
+RIE ?=
+BENCH_FLAGS ?=
 bench: build
-	$(GO) run ./bench/invoke -ember .
+	$(GO) run ./bench/invoke -ember bin/ember $(if $(FLOOR),-floor $(FLOOR)) $(if $(RIE),-rie $(RIE)) $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin
