@@ -180,8 +180,10 @@ func (p *pool) row(target, phase string, clients int) Row {
 		r.ServerCPUUs = float64(p.serverCPU) / float64(time.Microsecond) / float64(p.serverInvokes)
 	}
 	switch {
-	case p.skipped != nil:
+	case p.skipped != nil && len(p.samples) == 0:
 		r.Note = "not measured: " + p.skipped.Error()
+	case p.skipped != nil:
+		r.Note = "later rounds not measured: " + p.skipped.Error()
 	case p.firstErr != nil:
 		r.Note = "first error: " + p.firstErr.Error()
 	}
