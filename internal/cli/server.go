@@ -42,6 +42,7 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 	f.StringVar(&cfg.Isolation, "isolation", cfg.Isolation, "sandbox backend: jail (Linux namespaces, cgroups, seccomp), gvisor, or none (plain processes, no isolation)")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle sandbox is kept warm")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS cluster URL (default: embedded server)")
+	f.StringVar(&cfg.DebugListen, "debug-listen", cfg.DebugListen, "HOST:PORT to serve Go's pprof profiles on (default: off)")
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	return cmd
 }

@@ -28,6 +28,9 @@ type StoreConfig struct {
 	BufferBytes int
 	// MaxBatch is the most events published before waiting for their acks (default 1,000).
 	MaxBatch int
+	// Linger is how long the publisher lets events gather before it stores a batch smaller
+	// than MaxBatch (default 10 ms).
+	Linger time.Duration
 	// MaxEventBytes truncates longer messages (default 262,118: CloudWatch's 256 KiB event
 	// limit less its 26 bytes of per-event overhead).
 	MaxEventBytes int
@@ -58,6 +61,7 @@ const (
 	DefaultClockSkew     = time.Minute
 	DefaultRegion        = "us-east-1"
 	DefaultAccount       = "000000000000"
+	DefaultLinger        = 10 * time.Millisecond
 )
 
 // Validate reports whether the config can be used.
@@ -73,7 +77,7 @@ func (c StoreConfig) Validate() error {
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("logs: replicas %d: must be 1 to 5", c.Replicas)
 	}
-	if c.MaxAge < 0 || c.MaxBytes < 0 || c.BufferEvents < 0 || c.BufferBytes < 0 || c.MaxBatch < 0 ||
+	if c.MaxAge < 0 || c.MaxBytes < 0 || c.Linger < 0 || c.BufferEvents < 0 || c.BufferBytes < 0 || c.MaxBatch < 0 ||
 		c.MaxEventBytes < 0 || c.MaxLag < 0 || c.ClockSkew < 0 {
 		return errors.New("logs: limits must not be negative")
 	}
@@ -105,6 +109,9 @@ func (c StoreConfig) withDefaults() StoreConfig {
 	set(&c.BufferEvents, DefaultBufferEvents)
 	set(&c.BufferBytes, DefaultBufferBytes)
 	set(&c.MaxBatch, DefaultMaxBatch)
+	if c.Linger == 0 {
+		c.Linger = DefaultLinger
+	}
 	set(&c.MaxEventBytes, DefaultMaxEventBytes)
 	if c.MaxLag == 0 {
 		c.MaxLag = DefaultMaxLag

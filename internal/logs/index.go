@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -296,9 +297,17 @@ func (s *Store) loadStream(ctx context.Context, subj string, firstSeq uint64) (*
 		subject:    subj,
 		creation:   first.Time.UnixMilli(),
 		first:      eventTime(first.Header.Get(timeHeader), first.Time),
-		last:       eventTime(last.Header.Get(timeHeader), last.Time),
+		last:       eventTime(lastTime(last.Header), last.Time),
 		lastIngest: last.Time.UnixMilli(),
 	}, nil
+}
+
+// lastTime is the header holding the timestamp of a message's last event.
+func lastTime(h nats.Header) string {
+	if t := h.Get(lastTimeHeader); t != "" {
+		return t
+	}
+	return h.Get(timeHeader)
 }
 
 // eventTime reads an event's timestamp header, falling back to its ingestion time.

@@ -369,7 +369,7 @@ func (s *Store) GetLogEvents(ctx context.Context, in GetLogEventsInput) (*GetLog
 		if err != nil {
 			return nil, fmt.Errorf("logs: stream info: %w", err)
 		}
-		tokenSeq = info.State.LastSeq + 1
+		tokenSeq = (info.State.LastSeq + 1) * packSpan
 	}
 	out.NextForwardToken = "f/" + strconv.FormatUint(tokenSeq, 10)
 	out.NextBackwardToken = "b/" + strconv.FormatUint(tokenSeq, 10)

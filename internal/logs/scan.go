@@ -11,6 +11,8 @@ import (
 
 // record is one stored event as queries see it.
 type record struct {
+	// seq is the event's position: its message's stream sequence × packSpan + its index in
+	// the message's pack.
 	seq     uint64
 	subject string
 	ts      int64 // the event's timestamp, ms
@@ -21,11 +23,11 @@ type record struct {
 // scanRange says which stored messages a scan reads, in stream order.
 type scanRange struct {
 	filters []string
-	// startSeq, when non-zero, is the first sequence read; otherwise startTime, when
+	// startSeq, when non-zero, is the first position read; otherwise startTime, when
 	// non-zero, is the earliest stored time (unix ms) read.
 	startSeq  uint64
 	startTime int64
-	// stopSeq, when non-zero, ends the scan before this sequence.
+	// stopSeq, when non-zero, ends the scan before this position.
 	stopSeq uint64
 	// stopIngest, when non-zero, ends the scan at the first message stored after it (unix ms).
 	stopIngest int64
@@ -51,7 +53,7 @@ func (s *Store) scan(ctx context.Context, r scanRange, fn func(record) bool) (en
 	switch {
 	case r.startSeq > 0:
 		cc.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		cc.OptStartSeq = r.startSeq
+		cc.OptStartSeq = max(r.startSeq/packSpan, 1)
 	case r.startTime > 0:
 		t := time.UnixMilli(r.startTime)
 		cc.DeliverPolicy = jetstream.DeliverByStartTimePolicy
@@ -85,22 +87,42 @@ func (s *Store) scan(ctx context.Context, r scanRange, fn func(record) bool) (en
 			if err != nil {
 				return false, fmt.Errorf("logs: read: %w", err)
 			}
-			if r.stopSeq > 0 && md.Sequence.Stream >= r.stopSeq {
+			base := md.Sequence.Stream * packSpan
+			if r.stopSeq > 0 && base >= r.stopSeq {
 				return true, nil
 			}
 			ingest := md.Timestamp.UnixMilli()
 			if r.stopIngest > 0 && ingest > r.stopIngest {
 				return true, nil
 			}
-			rec := record{
-				seq:     md.Sequence.Stream,
-				subject: m.Subject(),
-				ts:      eventTime(m.Headers().Get(timeHeader), md.Timestamp),
-				ingest:  ingest,
-				msg:     string(m.Data()),
+			stopped, ended := false, false
+			visit := func(i int, ts int64, msg string) bool {
+				pos := base + uint64(i)
+				if pos < r.startSeq {
+					return true
+				}
+				if r.stopSeq > 0 && pos >= r.stopSeq {
+					ended = true
+					return false
+				}
+				if !fn(record{seq: pos, subject: m.Subject(), ts: ts, ingest: ingest, msg: msg}) {
+					stopped = true
+					return false
+				}
+				return true
 			}
-			if !fn(rec) {
+			if m.Headers().Get(packHeader) != "" {
+				if err := unpack(m.Data(), visit); err != nil {
+					return false, fmt.Errorf("logs: message %d: %w", md.Sequence.Stream, err)
+				}
+			} else {
+				visit(0, eventTime(m.Headers().Get(timeHeader), md.Timestamp), string(m.Data()))
+			}
+			if stopped {
 				return false, nil
+			}
+			if ended {
+				return true, nil
 			}
 			if md.NumPending == 0 {
 				return true, nil

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -240,6 +238,13 @@ func (s *Store) run() {
 			s.mu.Unlock()
 			return
 		}
+		if !s.closing && len(s.buf) < s.cfg.MaxBatch && s.cfg.Linger > 0 {
+			// Let a batch gather: one invoke writes several lines in a row, and a pack of
+			// them costs about what one of them alone would.
+			s.mu.Unlock()
+			time.Sleep(s.cfg.Linger)
+			s.mu.Lock()
+		}
 		taken := s.buf
 		s.buf, s.spare = s.spare[:0], nil
 		s.mu.Unlock()
@@ -282,41 +287,49 @@ func (s *Store) storeBatch(batch []Event) {
 				break
 			}
 		}
-		type inflight struct {
-			ev      Event
-			subject string
-			ack     jetstream.PubAckFuture
-		}
-		var retry []Event
-		sent := make([]inflight, 0, len(pending))
+		// Pack each run of consecutive events of one log stream, so that the stored order of
+		// events across streams is the order they were written in, and publish each pack.
+		var packs []*packer
+		var p *packer
 		for _, ev := range pending {
 			subject := s.subj.event(ev.Group, ev.Stream)
-			msg := &nats.Msg{
-				Subject: subject,
-				Header:  nats.Header{timeHeader: []string{strconv.FormatInt(ev.Time.UnixMilli(), 10)}},
-				Data:    []byte(ev.Message),
+			if p == nil || p.subject != subject || !p.fits(ev, s.cfg.MaxEventBytes) {
+				p = &packer{subject: subject}
+				packs = append(packs, p)
 			}
-			f, err := s.js.PublishMsgAsync(msg)
+			p.add(ev)
+		}
+		type inflight struct {
+			p   *packer
+			ack jetstream.PubAckFuture
+		}
+		var retry []Event
+		sent := make([]inflight, 0, len(packs))
+		for _, p := range packs {
+			f, err := s.js.PublishMsgAsync(p.msg())
 			if err != nil {
 				lastErr = err
-				retry = append(retry, ev)
+				retry = append(retry, p.events...)
 				continue
 			}
-			sent = append(sent, inflight{ev: ev, subject: subject, ack: f})
+			sent = append(sent, inflight{p: p, ack: f})
 		}
 		for _, x := range sent {
 			select {
 			case <-x.ack.Ok():
-				s.stored.Add(1)
-				if s.idx.noteStored(x.ev.Group, x.ev.Stream, x.subject, x.ev.Time.UnixMilli(), time.Now().UnixMilli(), int64(len(x.ev.Message))) {
-					newGroups = append(newGroups, x.ev.Group)
+				s.stored.Add(uint64(len(x.p.events)))
+				now := time.Now().UnixMilli()
+				for _, ev := range x.p.events {
+					if s.idx.noteStored(ev.Group, ev.Stream, x.p.subject, ev.Time.UnixMilli(), now, int64(len(ev.Message))) {
+						newGroups = append(newGroups, ev.Group)
+					}
 				}
 			case err := <-x.ack.Err():
 				lastErr = err
-				retry = append(retry, x.ev)
+				retry = append(retry, x.p.events...)
 			case <-s.runCtx.Done():
 				lastErr = s.runCtx.Err()
-				retry = append(retry, x.ev)
+				retry = append(retry, x.p.events...)
 			}
 		}
 		pending = retry

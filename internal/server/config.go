@@ -34,6 +34,8 @@ type Config struct {
 	IdleTimeout time.Duration
 	// NATSURL, when set, points at an external NATS cluster instead of the embedded server.
 	NATSURL string
+	// DebugListen, when set, is a HOST:PORT serving Go's pprof profiles, apart from the API.
+	DebugListen string
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/ember, or ~/.local/share/ember.
@@ -64,6 +66,11 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen address %q: %w", c.Listen, err)
+	}
+	if c.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
+			return fmt.Errorf("debug listen address %q: %w", c.DebugListen, err)
+		}
 	}
 	if c.DataDir == "" {
 		return errors.New("a data dir is required")

@@ -51,6 +51,7 @@ type Server struct {
 	assign   *assign.Manager
 	stopBg   context.CancelFunc
 	served   chan error
+	debug    *http.Server
 }
 
 // Start starts every role and begins serving; it returns once the API is listening.
@@ -137,6 +138,12 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 	go func() { s.served <- s.http.Serve(s.ln) }()
 
+	if cfg.DebugListen != "" {
+		if err := s.serveDebug(cfg.DebugListen); err != nil {
+			return nil, err
+		}
+	}
+
 	endpoint := "http://" + s.ln.Addr().String()
 	logger.Info("ember is serving", "endpoint", endpoint, "data_dir", cfg.DataDir, "isolation", backend.Name(),
 		"region", cfg.Region, "account", cfg.AccountID)
@@ -187,6 +194,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	if s.debug != nil {
+		s.debug.Close()
 	}
 	if s.stopBg != nil {
 		s.stopBg()
