@@ -50,6 +50,8 @@ type Config struct {
 	AccountID string
 	// Bucket is the KV bucket holding one record per function ("functions" when empty).
 	Bucket string
+	// LayerBucket is the KV bucket holding layer versions ("layers" when empty).
+	LayerBucket string
 }
 
 // Validate reports the first thing wrong with the config.
@@ -107,6 +109,7 @@ type Registry struct {
 	now     func() time.Time
 	prepare PrepareFunc
 	manual  bool
+	layers  *Layers
 
 	mu    sync.RWMutex
 	cache map[string]cacheEntry
@@ -166,10 +169,14 @@ func Open(ctx context.Context, st *state.State, cfg Config, code CodeWriter, opt
 		return nil, fmt.Errorf("control: bucket %s: %w", cfg.Bucket, err)
 	}
 	r.kv = kv
+	if r.layers, err = openLayers(ctx, st, cfg, code, r.logger, r.now); err != nil {
+		return nil, err
+	}
 	r.bg, r.cancel = context.WithCancel(context.Background())
 	w, err := kv.WatchAll(r.bg)
 	if err != nil {
 		r.cancel()
+		r.layers.close()
 		return nil, fmt.Errorf("control: watch %s: %w", cfg.Bucket, err)
 	}
 	loaded := make(chan struct{})
@@ -188,8 +195,12 @@ func Open(ctx context.Context, st *state.State, cfg Config, code CodeWriter, opt
 func (r *Registry) Close() error {
 	r.cancel()
 	r.wg.Wait()
+	r.layers.close()
 	return nil
 }
+
+// Layers is the layer registry the functions' Layers are checked against.
+func (r *Registry) Layers() *Layers { return r.layers }
 
 // Config is the registry's configuration, with defaults applied.
 func (r *Registry) Config() Config { return r.cfg }
@@ -360,7 +371,7 @@ func (r *Registry) Create(ctx context.Context, in *CreateFunctionInput) (*Functi
 		return nil, lambdaerr.InvalidParameter("Publishing versions is not supported by this server yet; create the function without Publish.")
 	}
 	err = unsupported{vpc: in.VpcConfig, dlq: in.DeadLetterConfig, fs: in.FileSystemConfigs, image: in.ImageConfig,
-		kms: in.KMSKeyArn, csc: in.CodeSigningConfigArn, layers: in.Layers, snapStart: in.SnapStart}.check()
+		kms: in.KMSKeyArn, csc: in.CodeSigningConfigArn, snapStart: in.SnapStart}.check()
 	if err != nil {
 		return nil, err
 	}
@@ -371,6 +382,9 @@ func (r *Registry) Create(ctx context.Context, in *CreateFunctionInput) (*Functi
 	if err := validateConfig(&f.Config); err != nil {
 		return nil, err
 	}
+	if f.Config.Layers, f.LayerCode, err = r.layers.resolveFunctionLayers(in.Layers); err != nil {
+		return nil, err
+	}
 	if _, err := r.kv.Get(ctx, name); err == nil {
 		return nil, r.exists(name)
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -378,6 +392,9 @@ func (r *Registry) Create(ctx context.Context, in *CreateFunctionInput) (*Functi
 	}
 	code, err := r.storeCode(ctx, in.Code.ZipFile)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkCodeAndLayersSize(code, f.LayerCode); err != nil {
 		return nil, err
 	}
 	f.Code = code
@@ -580,6 +597,9 @@ func (r *Registry) UpdateCode(ctx context.Context, in *UpdateFunctionCodeInput) 
 		if err := r.checkUpdatable(f, in.RevisionId); err != nil {
 			return err
 		}
+		if err := checkCodeAndLayersSize(code, f.LayerCode); err != nil {
+			return err
+		}
 		f.Code = code
 		f.Config.CodeSha256, f.Config.CodeSize = code.Sha256, code.Size
 		if in.Architectures != nil {
@@ -608,12 +628,16 @@ func (r *Registry) UpdateConfiguration(ctx context.Context, in *UpdateFunctionCo
 		kms = *in.KMSKeyArn
 	}
 	err = unsupported{vpc: in.VpcConfig, dlq: in.DeadLetterConfig, fs: in.FileSystemConfigs, image: in.ImageConfig,
-		kms: kms, layers: in.Layers, snapStart: in.SnapStart}.check()
+		kms: kms, snapStart: in.SnapStart}.check()
 	if err != nil {
 		return nil, err
 	}
 	if _, ok := r.Lookup(name); !ok {
 		return nil, r.notFound(name, "")
+	}
+	layers, layerCode, err := r.layers.resolveFunctionLayers(in.Layers)
+	if err != nil {
+		return nil, err
 	}
 	f, err := r.update(ctx, name, func(f *Function) error {
 		if err := r.checkUpdatable(f, in.RevisionId); err != nil {
@@ -653,7 +677,13 @@ func (r *Registry) UpdateConfiguration(ctx context.Context, in *UpdateFunctionCo
 			c.LoggingConfig.ApplicationLogLevel, c.LoggingConfig.SystemLogLevel = "", ""
 		}
 		mergeLogging(c.LoggingConfig, in.LoggingConfig)
+		if in.Layers != nil {
+			c.Layers, f.LayerCode = layers, layerCode
+		}
 		if err := validateConfig(c); err != nil {
+			return err
+		}
+		if err := checkCodeAndLayersSize(f.Code, f.LayerCode); err != nil {
 			return err
 		}
 		r.startUpdate(f)

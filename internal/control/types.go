@@ -2,6 +2,7 @@ package control
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -58,6 +59,7 @@ type FunctionConfiguration struct {
 	Environment                *EnvironmentResponse  `json:"Environment,omitempty"`
 	TracingConfig              *TracingConfig        `json:"TracingConfig,omitempty"`
 	RevisionId                 string                `json:"RevisionId"`
+	Layers                     []Layer               `json:"Layers,omitempty"`
 	State                      string                `json:"State,omitempty"`
 	StateReason                string                `json:"StateReason,omitempty"`
 	StateReasonCode            string                `json:"StateReasonCode,omitempty"`
@@ -210,7 +212,10 @@ type Code struct {
 type Function struct {
 	Config FunctionConfiguration `json:"config"`
 	Code   Code                  `json:"code"`
-	Tags   map[string]string     `json:"tags,omitempty"`
+	// LayerCode is the stored archive of each of Config.Layers, in order: kept in the record so
+	// the function runs on after a layer version it uses is deleted, as in Lambda.
+	LayerCode []Code            `json:"layerCode,omitempty"`
+	Tags      map[string]string `json:"tags,omitempty"`
 	// Modified is LastModified as a time.
 	Modified time.Time `json:"modified"`
 	// revision is the KV revision the record was read at.
@@ -235,6 +240,8 @@ func (f *Function) Env() map[string]string {
 func (f *Function) clone() *Function {
 	c := *f
 	c.Config.Architectures = append([]string(nil), f.Config.Architectures...)
+	c.Config.Layers = slices.Clone(f.Config.Layers)
+	c.LayerCode = slices.Clone(f.LayerCode)
 	if f.Config.Environment != nil {
 		env := &EnvironmentResponse{Variables: make(map[string]string, len(f.Config.Environment.Variables))}
 		for k, v := range f.Config.Environment.Variables {

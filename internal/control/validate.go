@@ -246,7 +246,6 @@ func validateTags(tags map[string]string) error {
 type unsupported struct {
 	vpc, dlq, fs, image json.RawMessage
 	kms, csc            string
-	layers              []string
 	snapStart           *SnapStart
 }
 
@@ -274,9 +273,6 @@ func (u unsupported) check() error {
 	}
 	if u.csc != "" {
 		return lambdaerr.InvalidParameter("CodeSigningConfigArn is not supported by this server.")
-	}
-	if len(u.layers) > 0 {
-		return lambdaerr.InvalidParameter("Layers are not supported by this server yet.")
 	}
 	if u.snapStart != nil {
 		switch u.snapStart.ApplyOn {

@@ -76,9 +76,9 @@ func TestCreateValidatesAsLambdaDoes(t *testing.T) {
 			lambdaerr.InvalidParameterValue, "Value null at 'code'"},
 		{"a package that is not a zip is rejected", func(in *control.CreateFunctionInput) { in.Code = &control.FunctionCode{ZipFile: []byte("nope")} },
 			lambdaerr.InvalidParameterValue, "Could not unzip uploaded file"},
-		{"layers are rejected until they are supported", func(in *control.CreateFunctionInput) {
+		{"a layer version that does not exist is rejected", func(in *control.CreateFunctionInput) {
 			in.Layers = []string{"arn:aws:lambda:us-east-1:000000000000:layer:l:1"}
-		}, lambdaerr.InvalidParameterValue, "Layers are not supported"},
+		}, lambdaerr.InvalidParameterValue, "Layer version arn:aws:lambda:us-east-1:000000000000:layer:l:1 does not exist."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
