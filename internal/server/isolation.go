@@ -1,23 +1,31 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 
+	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 	"github.com/ember-serverless/ember/internal/sandbox/jail"
 	"github.com/ember-serverless/ember/internal/sandbox/process"
 )
 
 // newBackend returns the sandbox backend the operator asked for. Only an explicit "none" runs
 // function code outside a sandbox.
-func newBackend(isolation, dataDir string, logger *slog.Logger) (sandbox.Backend, error) {
+func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger *slog.Logger) (sandbox.Backend, error) {
 	switch isolation {
 	case "none":
 		return process.New(), nil
 	case "jail":
-		b, err := jail.New(jail.Config{StateDir: filepath.Join("/run/ember", "jail")}, logger.With("role", "jail"))
+		b, err := jail.New(jail.Config{
+			StateDir:    filepath.Join("/run/ember", "jail"),
+			Cgroups:     cgroups.Config{Parent: cgroupParent(dataDir)},
+			RuntimeDirs: runtimeDirs,
+		}, logger.With("role", "jail"))
 		if err != nil {
 			return nil, fmt.Errorf("isolation jail: %w", err)
 		}
@@ -25,4 +33,36 @@ func newBackend(isolation, dataDir string, logger *slog.Logger) (sandbox.Backend
 	default:
 		return nil, fmt.Errorf("isolation %q: not available on this server (choose jail or none)", isolation)
 	}
+}
+
+// cgroupParent is the group this server's sandboxes live under: "ember/<12 hex digits of the
+// data dir's hash>". Servers with different data dirs on one host never share it, so one
+// server's prune of stale groups at start, or removal of its parent at close, cannot touch
+// another's sandboxes; a server restarted on the same data dir finds and prunes what its
+// previous run left.
+func cgroupParent(dataDir string) string {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	return "ember/" + hex.EncodeToString(sum[:6])
+}
+
+// installRuntimes writes the managed runtimes' clients into the data dir and returns each
+// managed runtime's client directory on the host: the jail mounts it at /var/runtime.
+func installRuntimes(dataDir string) (map[string]string, error) {
+	return runtimes.Default().Install(filepath.Join(dataDir, "runtimes"))
+}
+
+// clientDirs says where a sandbox of backend sees each runtime's client: at /var/runtime, or
+// at its host path for the process backend, which mounts nothing.
+func clientDirs(backend sandbox.Backend, hostDirs map[string]string) map[string]string {
+	if backend.Name() == "none" {
+		return hostDirs
+	}
+	out := make(map[string]string, len(hostDirs))
+	for rt := range hostDirs {
+		out[rt] = runtimes.RuntimeDir
+	}
+	return out
 }
