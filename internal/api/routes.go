@@ -46,6 +46,14 @@ var routeTable = []route{
 	{pattern: "GET /2016-08-19/account-settings", op: "GetAccountSettings", handle: (*Server).getAccountSettings},
 	{pattern: "GET /2016-08-19/account-settings/{$}", op: "GetAccountSettings", handle: (*Server).getAccountSettings},
 	{pattern: "GET " + codePath + "{name}", op: "GetFunctionCode", public: true, handle: (*Server).getCode},
+	{pattern: "POST /2018-10-31/layers/{layer}/versions", op: "PublishLayerVersion", limit: MaxCodeRequest,
+		tooLarge: codeTooLarge, handle: (*Server).publishLayerVersion},
+	{pattern: "GET /2018-10-31/layers/{layer}/versions", op: "ListLayerVersions", handle: (*Server).listLayerVersions},
+	{pattern: "GET /2018-10-31/layers/{layer}/versions/{version}", op: "GetLayerVersion", handle: (*Server).getLayerVersion},
+	{pattern: "DELETE /2018-10-31/layers/{layer}/versions/{version}", op: "DeleteLayerVersion", handle: (*Server).deleteLayerVersion},
+	{pattern: "GET /2018-10-31/layers", op: "ListLayers", handle: (*Server).listLayers}, // and GetLayerVersionByArn
+	{pattern: "GET /2018-10-31/layers/{$}", op: "ListLayers", handle: (*Server).listLayers},
+	{pattern: "GET " + layerCodePath + "{layer}/{version}", op: "GetLayerCode", public: true, handle: (*Server).getLayerCode},
 	{pattern: "/", op: "Unknown", limit: maxLogsRequest, handle: (*Server).fallback},
 }
 

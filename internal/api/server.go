@@ -142,6 +142,7 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 type Server struct {
 	cfg      Config
 	registry Registry
+	layers   Layers
 	code     CodeReader
 	invoker  frontend.Invoker
 	auth     Authenticator
