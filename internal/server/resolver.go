@@ -77,7 +77,11 @@ func (r *resolver) build(ctx context.Context, f *control.Function, key string) (
 	if err != nil {
 		return nil, fmt.Errorf("function %s: unpacking code: %w", f.Name(), err)
 	}
-	cmd, err := rt.Command(dir, nil)
+	layerDirs, err := unpackLayers(ctx, r.code, f)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := rt.Command(dir, layerDirs)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +105,7 @@ func (r *resolver) build(ctx context.Context, f *control.Function, key string) (
 			EphemeralStorageMB: eph,
 			Env:                f.Env(),
 			CodeDir:            dir,
+			LayerDirs:          layerDirs,
 		},
 	}, nil
 }
@@ -113,7 +118,32 @@ func prepareCode(store *codestore.Store) control.PrepareFunc {
 		if err != nil {
 			return err
 		}
-		_, err = store.Unpacked(ctx, m)
+		if _, err = store.Unpacked(ctx, m); err != nil {
+			return err
+		}
+		_, err = unpackLayers(ctx, store, f)
 		return err
 	}
+}
+
+// unpackLayers unpacks a function's layers, in order: the directories its sandboxes merge into
+// /opt. The archives are the function's own copies, so a deleted layer version still unpacks.
+func unpackLayers(ctx context.Context, store *codestore.Store, f *control.Function) ([]string, error) {
+	var dirs []string
+	for i, c := range f.LayerCode {
+		m, err := c.CodestoreManifest()
+		if err == nil {
+			var d string
+			if d, err = store.Unpacked(ctx, m); err == nil {
+				dirs = append(dirs, d)
+				continue
+			}
+		}
+		arn := ""
+		if i < len(f.Config.Layers) {
+			arn = f.Config.Layers[i].Arn
+		}
+		return nil, fmt.Errorf("function %s: unpacking layer %s: %w", f.Name(), arn, err)
+	}
+	return dirs, nil
 }
