@@ -7,6 +7,7 @@ package process
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -33,22 +34,96 @@ func New() *Backend { return &Backend{} }
 // Name is "none": what the operator asks for to get this backend.
 func (*Backend) Name() string { return "none" }
 
-// Create listens on a loopback port for the sandbox's Runtime API.
+// Create listens on a loopback port for the sandbox's Runtime API. Several layers are merged
+// into a temporary directory that stands for /opt (one layer is used as it is).
 func (*Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
 	if len(spec.Command) == 0 {
 		return nil, fmt.Errorf("sandbox %s: no command", spec.ID)
 	}
+	s := &Sandbox{spec: spec, done: make(chan struct{})}
+	switch len(spec.LayerDirs) {
+	case 0:
+	case 1:
+		s.opt = spec.LayerDirs[0]
+	default:
+		merged, err := mergeLayers(spec.LayerDirs)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox %s: merging layers: %w", spec.ID, err)
+		}
+		s.opt, s.merged = merged, merged
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		s.removeMerged()
 		return nil, fmt.Errorf("sandbox %s: runtime api listener: %w", spec.ID, err)
 	}
-	return &Sandbox{spec: spec, ln: ln, done: make(chan struct{})}, nil
+	s.ln = ln
+	return s, nil
+}
+
+// mergeLayers builds a directory with every layer's files in order, later layers replacing
+// what earlier ones put at the same path, as Lambda extracts them into /opt. Files are
+// symbolic links to the layers' own (read-only) files; nothing is copied.
+func mergeLayers(dirs []string) (_ string, err error) {
+	dst, err := os.MkdirTemp("", "ember-opt-")
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dst)
+		}
+	}()
+	for _, src := range dirs {
+		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(src, p)
+			if err != nil || rel == "." {
+				return err
+			}
+			target := filepath.Join(dst, rel)
+			cur, statErr := os.Lstat(target)
+			if d.IsDir() {
+				if statErr == nil && cur.IsDir() {
+					return nil
+				}
+				if statErr == nil {
+					if err := os.RemoveAll(target); err != nil {
+						return err
+					}
+				}
+				return os.Mkdir(target, 0o755)
+			}
+			if statErr == nil {
+				if err := os.RemoveAll(target); err != nil {
+					return err
+				}
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				link, err := os.Readlink(p)
+				if err != nil {
+					return err
+				}
+				return os.Symlink(link, target)
+			}
+			return os.Symlink(p, target)
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	return dst, nil
 }
 
 // Sandbox is one child process.
 type Sandbox struct {
 	spec sandbox.Spec
 	ln   net.Listener
+	// opt is the host directory standing for /opt ("" without layers); merged is the
+	// temporary directory of merged layers this sandbox removes when destroyed.
+	opt, merged string
 
 	mu        sync.Mutex
 	cmd       *exec.Cmd
@@ -70,10 +145,28 @@ func (s *Sandbox) hostPath(p string) string {
 	switch {
 	case p == "/var/task" || strings.HasPrefix(p, "/var/task/"):
 		return filepath.Join(s.spec.CodeDir, strings.TrimPrefix(p, "/var/task"))
-	case (p == "/opt" || strings.HasPrefix(p, "/opt/")) && len(s.spec.LayerDirs) > 0:
-		return filepath.Join(s.spec.LayerDirs[len(s.spec.LayerDirs)-1], strings.TrimPrefix(p, "/opt"))
+	case (p == "/opt" || strings.HasPrefix(p, "/opt/")) && s.opt != "":
+		return filepath.Join(s.opt, strings.TrimPrefix(p, "/opt"))
 	}
 	return p
+}
+
+// pathListVars are the environment variables holding lists of directories, some of which may
+// be in /var/task or /opt.
+var pathListVars = map[string]bool{"PATH": true, "LD_LIBRARY_PATH": true, "NODE_PATH": true, "PYTHONPATH": true}
+
+func (s *Sandbox) hostPathList(list string) string {
+	parts := strings.Split(list, ":")
+	for i, p := range parts {
+		parts[i] = s.hostPath(p)
+	}
+	return strings.Join(parts, ":")
+}
+
+func (s *Sandbox) removeMerged() {
+	if s.merged != "" {
+		os.RemoveAll(s.merged)
+	}
 }
 
 // Start runs the command with the spec's environment, /var/task mapped to the code directory.
@@ -94,6 +187,8 @@ func (s *Sandbox) Start(ctx context.Context) error {
 	for _, kv := range s.spec.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok && (k == "LAMBDA_TASK_ROOT" || k == "PWD") {
 			kv = k + "=" + s.hostPath(v)
+		} else if ok && pathListVars[k] {
+			kv = k + "=" + s.hostPathList(v)
 		}
 		env = append(env, kv)
 	}
@@ -188,6 +283,7 @@ func (s *Sandbox) Destroy(ctx context.Context) error {
 	cmd := s.cmd
 	s.mu.Unlock()
 	s.ln.Close()
+	defer s.removeMerged()
 	if cmd == nil {
 		close(s.done)
 		return nil
