@@ -372,7 +372,7 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		t.Error("a rejected update or a dry run changed the function")
 	}
 	bad := createInput(t, "never")
-	bad.Runtime = "python3.12"
+	bad.Runtime = "java21"
 	if _, err := r.Create(ctx, bad); err == nil {
 		t.Fatal("an unsupported runtime was accepted")
 	}

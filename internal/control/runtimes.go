@@ -1,27 +1,11 @@
 package control
 
 import (
-	"strings"
+	"errors"
 
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/runtimes"
 )
-
-// supportedRuntimes are the runtimes this server runs.
-var supportedRuntimes = map[string]bool{
-	"provided.al2023": true,
-	"provided.al2":    true,
-	"provided":        true,
-}
-
-// currentRuntimes are Lambda runtimes Lambda still accepts but Ember does not run yet.
-var currentRuntimes = map[string]bool{
-	"nodejs18.x": true, "nodejs20.x": true, "nodejs22.x": true, "nodejs24.x": true,
-	"python3.9": true, "python3.10": true, "python3.11": true, "python3.12": true, "python3.13": true,
-	"python3.14": true,
-	"java8.al2":  true, "java11": true, "java17": true, "java21": true, "java25": true,
-	"dotnet8": true, "dotnet10": true,
-	"ruby3.2": true, "ruby3.3": true, "ruby3.4": true,
-}
 
 // deprecatedRuntimes are runtimes Lambda no longer accepts for creating or updating functions,
 // with the runtime Lambda recommends instead.
@@ -47,17 +31,19 @@ const runtimeEnum = "nodejs, nodejs4.3, nodejs6.10, nodejs8.10, nodejs10.x, node
 	"nodejs20.x, provided.al2023, python3.12, java21, python3.13, nodejs22.x, nodejs24.x, python3.14, " +
 	"java25, dotnet10"
 
-// SupportedRuntimes lists the runtimes this server runs.
-func SupportedRuntimes() []string { return []string{"provided.al2023", "provided.al2", "provided"} }
+// SupportedRuntimes lists the runtimes this server runs: internal/runtimes decides, from the
+// interpreters installed on the host.
+func SupportedRuntimes() []string { return runtimes.Supported() }
 
 // validateRuntime checks a Runtime member as Lambda does, and that this server can run it.
 func validateRuntime(rt string) error {
-	if supportedRuntimes[rt] {
+	_, err := runtimes.Lookup(rt)
+	if err == nil {
 		return nil
 	}
-	if currentRuntimes[rt] {
-		return lambdaerr.InvalidParameter("The runtime parameter of %s is not supported by this server yet. Supported runtimes: %s.",
-			rt, strings.Join(SupportedRuntimes(), ", "))
+	var ue *runtimes.UnavailableError
+	if errors.As(err, &ue) {
+		return lambdaerr.InvalidParameter("%s", ue.Message)
 	}
 	if next, ok := deprecatedRuntimes[rt]; ok {
 		return lambdaerr.InvalidParameter("The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. "+

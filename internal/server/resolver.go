@@ -21,13 +21,15 @@ var _ frontend.Resolver = (*resolver)(nil)
 type resolver struct {
 	reg  *control.Registry
 	code *codestore.Store
+	// clientDirs maps each managed runtime to its client's directory as sandboxes see it.
+	clientDirs map[string]string
 
 	mu    sync.Mutex
 	cache map[string]*frontend.Version // by function name; valid for its Key
 }
 
-func newResolver(reg *control.Registry, code *codestore.Store) *resolver {
-	return &resolver{reg: reg, code: code, cache: map[string]*frontend.Version{}}
+func newResolver(reg *control.Registry, code *codestore.Store, clientDirs map[string]string) *resolver {
+	return &resolver{reg: reg, code: code, clientDirs: clientDirs, cache: map[string]*frontend.Version{}}
 }
 
 // Resolve finds the version an invoke names.
@@ -65,8 +67,8 @@ func (r *resolver) forget(name string) {
 }
 
 func (r *resolver) build(ctx context.Context, f *control.Function, key string) (*frontend.Version, error) {
-	rt, ok := runtimes.Lookup(f.Config.Runtime)
-	if !ok {
+	rt, err := runtimes.Lookup(f.Config.Runtime)
+	if err != nil {
 		return nil, lambdaerr.New(lambdaerr.InvalidRuntime, "The runtime parameter of %s is not supported by this server.", f.Config.Runtime)
 	}
 	m, err := f.Code.CodestoreManifest()
@@ -81,9 +83,20 @@ func (r *resolver) build(ctx context.Context, f *control.Function, key string) (
 	if err != nil {
 		return nil, err
 	}
-	cmd, err := rt.Command(dir, layerDirs)
+	cmd, err := rt.Command(dir, layerDirs, r.clientDirs[rt.Name])
 	if err != nil {
 		return nil, err
+	}
+	env := f.Env()
+	if extra := rt.Env(); len(extra) > 0 {
+		merged := make(map[string]string, len(env)+len(extra))
+		for k, v := range extra {
+			merged[k] = v
+		}
+		for k, v := range env {
+			merged[k] = v // the function's own settings win, where Lambda lets it set them
+		}
+		env = merged
 	}
 	mem := f.Config.MemorySize
 	eph := 512
@@ -103,7 +116,7 @@ func (r *resolver) build(ctx context.Context, f *control.Function, key string) (
 			MemoryMB:           mem,
 			Timeout:            time.Duration(f.Config.Timeout) * time.Second,
 			EphemeralStorageMB: eph,
-			Env:                f.Env(),
+			Env:                env,
 			CodeDir:            dir,
 			LayerDirs:          layerDirs,
 		},

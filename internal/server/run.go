@@ -68,7 +68,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	backend, err := newBackend(cfg.Isolation, cfg.DataDir, logger)
+	runtimeDirs, err := installRuntimes(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	backend, err := newBackend(cfg.Isolation, cfg.DataDir, runtimeDirs, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +124,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		Logger: logger.With("role", "assign")}); err != nil {
 		return nil, err
 	}
-	res := newResolver(s.registry, code)
+	res := newResolver(s.registry, code, clientDirs(backend, runtimeDirs))
 	go s.forgetDeleted(bg, js, res)
 	fe, err := frontend.New(frontend.Config{Resolver: res, Assigner: s.assign, Logger: logger.With("role", "frontend")})
 	if err != nil {
