@@ -1,0 +1,4 @@
+// syntax does not parse.
+export const handler = async (event => {
+  return event;
+};

@@ -1,0 +1,5 @@
+"""syntax does not parse."""
+
+
+def handler(event, context)
+    return event
