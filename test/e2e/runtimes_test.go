@@ -106,7 +106,7 @@ var managedRuntimes = []managedRuntime{
 		context: func(name, id string) map[string]any {
 			return map[string]any{"awsRequestId": id, "functionName": name, "functionVersion": "$LATEST",
 				"invokedFunctionArn": "arn:aws:lambda:" + region + ":" + accountID + ":function:" + name,
-				"memoryLimitInMB": "128", "logGroupName": "/aws/lambda/" + name, "executionEnv": "AWS_Lambda_nodejs20.x",
+				"memoryLimitInMB":    "128", "logGroupName": "/aws/lambda/" + name, "executionEnv": "AWS_Lambda_nodejs20.x",
 				"event": map[string]any{"order": "42"}}
 		},
 		logs: func(name, id string) []string {
@@ -118,7 +118,7 @@ var managedRuntimes = []managedRuntime{
 		context: func(name, id string) map[string]any {
 			return map[string]any{"aws_request_id": id, "function_name": name, "function_version": "$LATEST",
 				"invoked_function_arn": "arn:aws:lambda:" + region + ":" + accountID + ":function:" + name,
-				"memory_limit_in_mb": "128", "log_group_name": "/aws/lambda/" + name, "execution_env": "AWS_Lambda_python3.11",
+				"memory_limit_in_mb":   "128", "log_group_name": "/aws/lambda/" + name, "execution_env": "AWS_Lambda_python3.11",
 				"event": map[string]any{"order": "42"}}
 		},
 		logs: func(name, id string) []string {
