@@ -144,6 +144,19 @@ func (l *Layers) apply(key string, v *LayerVersion, rev uint64) {
 	l.cache[key] = layerEntry{v: v, rev: rev}
 }
 
+// codeSize is the total size of every live layer version's archive.
+func (l *Layers) codeSize() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, e := range l.cache {
+		if e.v != nil {
+			n += e.v.Code.Size
+		}
+	}
+	return n
+}
+
 func (l *Layers) lookup(name string, version int64) (*LayerVersion, bool) {
 	l.mu.RLock()
 	e := l.cache[layerKey(name, version)]

@@ -78,11 +78,20 @@ func TestLayerVersionsAreNumberedFromOneAndNeverReused(t *testing.T) {
 }
 
 func TestLayersAreListedAndFilteredAsLambdaDoes(t *testing.T) {
-	l := openRegistry(t, statetest.New(t)).Layers()
-	publish(t, l, "b-layer", map[string]string{"f": "1"}, "provided.al2023")
-	publish(t, l, "b-layer", map[string]string{"f": "2"}, "python3.11")
-	publish(t, l, "a-layer", map[string]string{"f": "3"}, "provided.al2023", "python3.11")
-	publish(t, l, "c-layer", map[string]string{"f": "4"})
+	reg := openRegistry(t, statetest.New(t))
+	l := reg.Layers()
+	var size int64
+	for _, v := range []*control.LayerVersion{
+		publish(t, l, "b-layer", map[string]string{"f": "1"}, "provided.al2023"),
+		publish(t, l, "b-layer", map[string]string{"f": "2"}, "python3.11"),
+		publish(t, l, "a-layer", map[string]string{"f": "3"}, "provided.al2023", "python3.11"),
+		publish(t, l, "c-layer", map[string]string{"f": "4"}),
+	} {
+		size += v.Code.Size
+	}
+	if n, total := reg.Usage(); n != 0 || total != size {
+		t.Errorf("Usage() = %d functions, %d bytes; want 0 and the layers' %d", n, total, size)
+	}
 
 	tests := []struct {
 		name, runtime string

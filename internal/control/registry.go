@@ -338,7 +338,8 @@ func (r *Registry) snapshot() []*Function {
 	return fs
 }
 
-// Usage is the number of functions and the total size of their code, for GetAccountSettings.
+// Usage is the number of functions and the total size of their code and of the layers' archives,
+// for GetAccountSettings.
 func (r *Registry) Usage() (functions, totalCodeSize int64) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -348,7 +349,7 @@ func (r *Registry) Usage() (functions, totalCodeSize int64) {
 			totalCodeSize += e.f.Code.Size
 		}
 	}
-	return functions, totalCodeSize
+	return functions, totalCodeSize + r.layers.codeSize()
 }
 
 // Create validates and stores a new function. It returns the function as stored: Pending until
