@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -154,5 +156,57 @@ func TestInstallWritesEachClientReadableByEveryone(t *testing.T) {
 				t.Errorf("%s's client %s: %v, mode %v", rt, file, err, fi.Mode())
 			}
 		}
+	}
+}
+
+func TestHostPathsHoldTheInterpreterAndEveryLibraryItLoads(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/ldd"); err != nil {
+		t.Skip("needs ldd (libc-bin) to compare with")
+	}
+	table := runtimes.Detect(context.Background(), nil)
+	managed := table.Managed()
+	if len(managed) == 0 {
+		t.Skip("no Node.js or Python interpreter installed")
+	}
+	for _, rt := range managed {
+		t.Run(rt.Name, func(t *testing.T) {
+			paths, err := rt.HostPaths()
+			if err != nil {
+				t.Fatal(err)
+			}
+			have := map[string]bool{}
+			for _, p := range paths {
+				have[p] = true
+			}
+			if !have[rt.Interpreter] {
+				t.Errorf("the interpreter %s is missing from %v", rt.Interpreter, paths)
+			}
+			out, err := exec.Command("/usr/bin/ldd", rt.Interpreter).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range regexp.MustCompile(`(?m)(/\S+) \(0x`).FindAllStringSubmatch(string(out), -1) {
+				if !have[m[1]] {
+					t.Errorf("ldd lists %s, HostPaths does not", m[1])
+				}
+			}
+			if rt.Family == runtimes.Python {
+				v := strings.Join(strings.Split(rt.Version, ".")[:2], ".")
+				if !slices.ContainsFunc(paths, func(p string) bool { return strings.HasSuffix(p, "/lib/python"+v) }) {
+					t.Errorf("the standard library is missing from %v", paths)
+				}
+			}
+			for _, p := range paths {
+				if strings.HasPrefix(p, "/root/") || strings.HasPrefix(p, "/home/") || strings.Contains(p, "-packages") {
+					t.Errorf("%s is not part of the interpreter", p)
+				}
+			}
+			if err := rt.CheckVisible([]string{"/usr", "/bin", "/lib", "/lib64", "/sbin"}); err != nil {
+				t.Errorf("the jail's default host dirs do not show %s: %v", rt.Name, err)
+			}
+			if err := rt.CheckVisible([]string{"/opt"}); !errors.Is(err, runtimes.ErrNotVisible) {
+				t.Errorf("CheckVisible(/opt) = %v, want ErrNotVisible", err)
+			}
+		})
 	}
 }
