@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ember-serverless/ember/internal/runtimes"
 )
 
 // readGreeting is a custom runtime in bash (its /dev/tcp, no other tool) that answers every
@@ -243,4 +246,60 @@ func cliInvoke(t *testing.T, s *emberServer, dir, name, payload string) string {
 		t.Errorf("invoke %s: %+v, payload %s", name, out, got)
 	}
 	return string(got)
+}
+
+// TestLayersProvideNodeAndPythonDependencies runs a Node.js and a Python handler that import a
+// module only a layer has, from /opt/nodejs/node_modules and /opt/python as on Lambda.
+func TestLayersProvideNodeAndPythonDependencies(t *testing.T) {
+	if _, err := os.Stat(awsCLI); err != nil {
+		t.Skipf("the AWS CLI v2 is not installed at %s (scripts/setup installs it): %v", awsCLI, err)
+	}
+	s := sharedServer(t)
+	installed := runtimes.Detect(context.Background(), nil)
+	tests := []struct {
+		runtime, handler string
+		layer, code      zipEntry
+		// mapped is true when the runtime finds /opt through variables isolation=none maps.
+		mapped bool
+	}{
+		{"nodejs20.x", "index.handler",
+			zipEntry{name: "nodejs/node_modules/greeter/index.js", mode: 0o644,
+				body: []byte(`module.exports.greet = (name) => "hello " + name + " from a layer";` + "\n")},
+			zipEntry{name: "index.js", mode: 0o644,
+				body: []byte(`const { greet } = require("greeter");` + "\n" + `exports.handler = async (event) => greet(event.name);` + "\n")},
+			true},
+		{"python3.11", "app.handler",
+			zipEntry{name: "python/greeter.py", mode: 0o644,
+				body: []byte("def greet(name):\n    return 'hello ' + name + ' from a layer'\n")},
+			zipEntry{name: "app.py", mode: 0o644,
+				body: []byte("import greeter\n\n\ndef handler(event, context):\n    return greeter.greet(event['name'])\n")},
+			false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.runtime, func(t *testing.T) {
+			if _, err := installed.Lookup(tt.runtime); err != nil {
+				t.Skipf("this host cannot run %s: %v", tt.runtime, err)
+			}
+			if !tt.mapped && isolation(t) == "none" {
+				t.Skipf("isolation=none mounts nothing: %s would search the host's /opt", tt.runtime)
+			}
+			dir := t.TempDir()
+			layerName := uniqueName("layer-" + strings.ReplaceAll(tt.runtime, ".", ""))
+			layerPath, _ := layerZip(t, dir, "layer", tt.layer)
+			var published struct{ LayerVersionArn string }
+			decodeCLI(t, s.aws(t, "lambda", "publish-layer-version", "--layer-name", layerName, "--zip-file", layerPath,
+				"--compatible-runtimes", tt.runtime), &published)
+			codePath, _ := layerZip(t, dir, "code", tt.code)
+			name := uniqueName(strings.ReplaceAll(tt.runtime, ".", "") + "-layer")
+			if r := s.aws(t, "lambda", "create-function", "--function-name", name, "--runtime", tt.runtime,
+				"--handler", tt.handler, "--role", "arn:aws:iam::"+accountID+":role/e2e", "--zip-file", codePath,
+				"--layers", published.LayerVersionArn); r.code != 0 {
+				t.Fatalf("create-function exited %d: %s", r.code, r.stderr)
+			}
+			waitReady(t, s.lambdaClient(), name)
+			if got := cliInvoke(t, s, dir, name, `{"name":"Ember"}`); got != `"hello Ember from a layer"` {
+				t.Errorf("payload %s; want the greeting the layer's module makes", got)
+			}
+		})
+	}
 }
