@@ -2,7 +2,9 @@
 // rules and messages, stores one record per function (its $LATEST configuration, tags and code
 // manifest) in a JetStream KV bucket with compare-and-set on every update, and keeps an in-memory
 // copy of every record, updated by watching the bucket, so the invoke path can look a function up
-// without a store round trip.
+// without a store round trip. Layers are its second registry (Layers, in a bucket of their
+// own): published layer versions, which a function's Layers must name; a function's record keeps
+// its layers' archive manifests, so deleting a layer version never breaks a function using it.
 //
 // It owns the Lambda wire types of a function's configuration (FunctionConfiguration and the
 // request shapes of the function operations). It must not know about HTTP (that is internal/api)
