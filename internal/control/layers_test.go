@@ -337,3 +337,38 @@ func TestAFunctionsLayersAreCheckedAsLambdaDoes(t *testing.T) {
 		}
 	})
 }
+
+func TestConcurrentPublishesOfOneLayerGetDistinctVersions(t *testing.T) {
+	l := openRegistry(t, statetest.New(t)).Layers()
+	const n = 8
+	versions := make(chan int64, n)
+	errs := make(chan error, n)
+	for i := range n {
+		zip := controltest.Zip(t, map[string]string{"f": strings.Repeat("x", i)})
+		go func() {
+			v, err := l.Publish(context.Background(), &control.PublishLayerVersionInput{LayerName: "shared",
+				Content: &control.LayerVersionContentInput{ZipFile: zip}})
+			if err != nil {
+				errs <- err
+				return
+			}
+			versions <- v.Version
+		}()
+	}
+	seen := map[int64]bool{}
+	for range n {
+		select {
+		case err := <-errs:
+			t.Fatalf("publish: %v", err)
+		case v := <-versions:
+			if seen[v] || v < 1 || v > n {
+				t.Errorf("version %d given out twice or out of 1..%d", v, n)
+			}
+			seen[v] = true
+		}
+	}
+	all, _, err := l.ListVersions("shared", "", "", "", 0)
+	if err != nil || len(all) != n || all[0].Version != n {
+		t.Errorf("ListVersions: %d versions, newest %v, %v", len(all), all, err)
+	}
+}
