@@ -336,6 +336,22 @@ func TestAFunctionsLayersAreCheckedAsLambdaDoes(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+
+	t.Run("UpdateFunctionCode refuses code that with the layers passes 250 MB", func(t *testing.T) {
+		if _, err := reg.UpdateConfiguration(ctx, &control.UpdateFunctionConfigurationInput{FunctionName: "uses-layers",
+			Layers: []string{layerARN + "s3:1"}}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "Successful", func() bool {
+			g, _ := reg.Lookup("uses-layers")
+			return g.Config.LastUpdateStatus == control.UpdateSuccessful
+		})
+		_, err := reg.UpdateCode(ctx, &control.UpdateFunctionCodeInput{FunctionName: "uses-layers",
+			ZipFile: controltest.Zip(t, map[string]string{"bootstrap": strings.Repeat("#", 200)})})
+		if errType(err) != lambdaerr.InvalidParameterValue || !strings.Contains(err.Error(), "The actual size is 314572800 bytes.") {
+			t.Errorf("got %v", err)
+		}
+	})
 }
 
 func TestConcurrentPublishesOfOneLayerGetDistinctVersions(t *testing.T) {
