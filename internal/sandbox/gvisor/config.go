@@ -1,0 +1,101 @@
+package gvisor
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+)
+
+// ErrUnsupported is returned by New when this host cannot run gVisor sandboxes: not root, no
+// runsc, or no usable cgroups.
+var ErrUnsupported = errors.New("gvisor: host cannot run gVisor sandboxes")
+
+// ErrInvalidSpec is returned by Create for a Spec the backend cannot honour.
+var ErrInvalidSpec = errors.New("gvisor: invalid sandbox spec")
+
+// The unprivileged user every runtime runs as inside its sandbox (Lambda's sbx_user1051).
+const (
+	SandboxUID = 993
+	SandboxGID = 990
+)
+
+// RuntimeAPIAddr is where a sandbox reaches its Runtime API, on its own loopback.
+const RuntimeAPIAddr = "127.0.0.1:9001"
+
+// Config configures the backend. The zero value, after defaults, is what production uses.
+type Config struct {
+	// Runsc is the runsc binary. Defaults to "runsc" on PATH, else /usr/bin/runsc (Debian's
+	// package).
+	Runsc string
+	// Platform is gVisor's platform: "ptrace" (default; works everywhere) or "systrap" where
+	// the installed runsc has it. KVM does not work on this project's hosts.
+	Platform string
+	// StateDir holds runsc's state, the shared root skeleton and each sandbox's bundle and
+	// sockets. Defaults to /run/ember/gvisor.
+	StateDir string
+	// HostDirs are host paths shared read-only (nosuid, nodev) into every sandbox at the same
+	// place; symbolic links are recreated as links. Defaults to /usr, /bin, /lib, /lib64 and
+	// /sbin.
+	HostDirs []string
+	// RuntimeDirs maps a Lambda runtime identifier to a host directory mounted read-only at
+	// /var/runtime.
+	RuntimeDirs map[string]string
+	// Cgroups places sandbox groups; the zero value puts them in "ember-gvisor" below the
+	// server's own groups.
+	Cgroups cgroups.Config
+	// ShutdownGrace is how long Destroy waits between SIGTERM and SIGKILL. Defaults to
+	// sandbox.DefaultShutdownGrace.
+	ShutdownGrace time.Duration
+	// Hostname is the sandbox's host name. Defaults to "localhost".
+	Hostname string
+	// Executable is the binary bound into every sandbox as its first process; it must call
+	// MaybeRunShim first thing. Defaults to this process's own executable.
+	Executable string
+}
+
+func (c *Config) defaults() {
+	if c.Platform == "" {
+		c.Platform = "ptrace"
+	}
+	if c.StateDir == "" {
+		c.StateDir = "/run/ember/gvisor"
+	}
+	if c.HostDirs == nil {
+		c.HostDirs = []string{"/usr", "/bin", "/lib", "/lib64", "/sbin"}
+	}
+	if c.Cgroups.Parent == "" {
+		c.Cgroups.Parent = "ember-gvisor"
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = sandbox.DefaultShutdownGrace
+	}
+	if c.Hostname == "" {
+		c.Hostname = "localhost"
+	}
+}
+
+// Validate checks a Config after defaults.
+func (c Config) Validate() error {
+	if !filepath.IsAbs(c.StateDir) {
+		return fmt.Errorf("gvisor: state dir %q is not absolute", c.StateDir)
+	}
+	switch c.Platform {
+	case "ptrace", "systrap":
+	default:
+		return fmt.Errorf("gvisor: platform %q: choose ptrace or systrap", c.Platform)
+	}
+	for _, d := range c.HostDirs {
+		if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
+			return fmt.Errorf("gvisor: host dir %q must be a clean absolute path other than /", d)
+		}
+		switch d {
+		case "/proc", "/dev", "/tmp", "/etc", "/var", "/var/task", "/opt", "/sys", "/.ember", "/.ember-init":
+			return fmt.Errorf("gvisor: host dir %q would shadow the sandbox's own", d)
+		}
+	}
+	return c.Cgroups.Validate()
+}

@@ -1,0 +1,269 @@
+//go:build linux
+
+package gvisor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+)
+
+// Backend is the gVisor isolation backend.
+type Backend struct {
+	cfg     Config
+	log     *slog.Logger
+	cg      cgroups.Manager
+	runsc   string
+	exe     string
+	rootDir string // the shared, read-only root skeleton: mount points and links
+	etcDir  string // the sandboxes' generated /etc
+	runDir  string // runsc's own state (--root)
+	sbxDir  string // one directory per sandbox: bundle and sockets
+
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+var _ sandbox.Backend = (*Backend)(nil)
+
+// New checks that this host can run gVisor sandboxes (root, runsc, cgroups), prepares the
+// shared root skeleton and returns a backend. Close releases what it set up.
+func New(cfg Config, logger *slog.Logger) (*Backend, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("%w: the server must run as root to start runsc (or use --isolation=none)", ErrUnsupported)
+	}
+	runsc, err := findRunsc(cfg.Runsc)
+	if err != nil {
+		return nil, err
+	}
+	exe := cfg.Executable
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("gvisor: %w", err)
+		}
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return nil, fmt.Errorf("gvisor: %w", err)
+	}
+	cg, err := cgroups.Detect(cfg.Cgroups)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	b := &Backend{
+		cfg: cfg, log: logger, cg: cg, runsc: runsc, exe: exe,
+		rootDir: filepath.Join(cfg.StateDir, "root"),
+		etcDir:  filepath.Join(cfg.StateDir, "etc"),
+		runDir:  filepath.Join(cfg.StateDir, "runsc"),
+		sbxDir:  filepath.Join(cfg.StateDir, "s"),
+		ids:     map[string]bool{},
+	}
+	// Sandboxes of a server that died died with it (runsc's sandbox and gofer carry a
+	// parent-death signal), but their state, directories and groups did not.
+	b.pruneStale()
+	if err := b.prepare(); err != nil {
+		cg.Close()
+		return nil, err
+	}
+	logger.Info("gvisor backend ready", "runsc", runsc, "platform", cfg.Platform, "cgroup_version", cg.Version(), "state_dir", cfg.StateDir)
+	return b, nil
+}
+
+func findRunsc(name string) (string, error) {
+	if name == "" {
+		name = "runsc"
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	if name == "runsc" {
+		if _, err := os.Stat("/usr/bin/runsc"); err == nil {
+			return "/usr/bin/runsc", nil
+		}
+	}
+	return "", fmt.Errorf("%w: runsc not found (install Debian's runsc package, as scripts/setup does)", ErrUnsupported)
+}
+
+// pruneStale removes what a previous run of the server with the same state directory left.
+func (b *Backend) pruneStale() {
+	if ents, err := os.ReadDir(b.runDir); err == nil && len(ents) > 0 {
+		out, _ := exec.Command(b.runsc, "--root", b.runDir, "list", "-q").Output()
+		for _, id := range strings.Fields(string(out)) {
+			_ = exec.Command(b.runsc, "--root", b.runDir, "delete", "--force", id).Run()
+		}
+	}
+	if err := os.RemoveAll(b.sbxDir); err != nil {
+		b.log.Warn("could not remove stale sandbox directories", "err", err)
+	}
+	if err := b.cg.Prune(); err != nil {
+		b.log.Warn("could not remove stale sandbox cgroups", "err", err)
+	}
+}
+
+// prepare builds the shared root skeleton, /etc and the state directories.
+func (b *Backend) prepare() error {
+	for _, d := range []string{b.cfg.StateDir, b.runDir, b.sbxDir, b.etcDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("gvisor: %w", err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			return fmt.Errorf("gvisor: %w", err)
+		}
+	}
+	// The skeleton is rebuilt from scratch so a changed HostDirs never meets stale links.
+	if err := os.RemoveAll(b.rootDir); err != nil {
+		return fmt.Errorf("gvisor: %w", err)
+	}
+	for _, d := range []string{"proc", "dev", "tmp", "etc", "var/task", "var/runtime", "opt", ".ember"} {
+		if err := os.MkdirAll(filepath.Join(b.rootDir, d), 0o755); err != nil {
+			return fmt.Errorf("gvisor: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(b.rootDir, shimPath), nil, 0o755); err != nil {
+		return fmt.Errorf("gvisor: %w", err)
+	}
+	for _, d := range b.cfg.HostDirs {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			continue
+		}
+		in := filepath.Join(b.rootDir, d)
+		if err := os.MkdirAll(filepath.Dir(in), 0o755); err != nil {
+			return fmt.Errorf("gvisor: %w", err)
+		}
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			link, err := os.Readlink(d)
+			if err != nil {
+				return fmt.Errorf("gvisor: %w", err)
+			}
+			if err := os.Symlink(link, in); err != nil {
+				return fmt.Errorf("gvisor: %w", err)
+			}
+		case fi.IsDir():
+			if err := os.MkdirAll(in, 0o755); err != nil {
+				return fmt.Errorf("gvisor: %w", err)
+			}
+		}
+	}
+	for name, content := range etcFiles(b.cfg.Hostname) {
+		if err := os.WriteFile(filepath.Join(b.etcDir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("gvisor: %w", err)
+		}
+	}
+	if cache, err := os.ReadFile("/etc/ld.so.cache"); err == nil {
+		if err := os.WriteFile(filepath.Join(b.etcDir, "ld.so.cache"), cache, 0o644); err != nil {
+			return fmt.Errorf("gvisor: %w", err)
+		}
+	}
+	return nil
+}
+
+// etcFiles are the sandbox's /etc: what libc and runtimes read, and nothing of the host's.
+func etcFiles(hostname string) map[string]string {
+	return map[string]string{
+		"passwd": "root:x:0:0:root:/root:/sbin/nologin\n" +
+			fmt.Sprintf("sbx_user1051:x:%d:%d::/home/sbx_user1051:/sbin/nologin\n", SandboxUID, SandboxGID) +
+			"nobody:x:65534:65534:nobody:/:/sbin/nologin\n",
+		"group":         fmt.Sprintf("root:x:0:\nsbx_user1051:x:%d:\nnobody:x:65534:\n", SandboxGID),
+		"hosts":         "127.0.0.1\tlocalhost " + hostname + "\n::1\tlocalhost\n",
+		"hostname":      hostname + "\n",
+		"resolv.conf":   "",
+		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
+	}
+}
+
+// Name is "gvisor".
+func (b *Backend) Name() string { return "gvisor" }
+
+// Close releases the backend's parent cgroup if no sandbox is left in it.
+func (b *Backend) Close() error { return b.cg.Close() }
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+func (b *Backend) validate(spec *sandbox.Spec) error {
+	if !validID.MatchString(spec.ID) {
+		return fmt.Errorf("%w: id %q must be 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSpec, spec.ID)
+	}
+	if len(spec.Command) == 0 {
+		return fmt.Errorf("%w: no command", ErrInvalidSpec)
+	}
+	if spec.MemoryMB <= 0 {
+		return fmt.Errorf("%w: memory %d MB", ErrInvalidSpec, spec.MemoryMB)
+	}
+	if spec.EphemeralStorageMB <= 0 {
+		spec.EphemeralStorageMB = 512
+	}
+	if spec.Output == nil {
+		return fmt.Errorf("%w: no output file", ErrInvalidSpec)
+	}
+	if len(spec.LayerDirs) > 1 {
+		return fmt.Errorf("%w: %d layers: the gvisor backend mounts at most one at /opt so far", ErrInvalidSpec, len(spec.LayerDirs))
+	}
+	fi, err := os.Stat(spec.CodeDir)
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("%w: code dir %q is not a directory", ErrInvalidSpec, spec.CodeDir)
+	}
+	return nil
+}
+
+// reserve claims the sandbox id.
+func (b *Backend) reserve(id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ids[id] {
+		return fmt.Errorf("%w: sandbox %q exists", ErrInvalidSpec, id)
+	}
+	b.ids[id] = true
+	return nil
+}
+
+// dirOf is the sandbox's directory: named by a hash of its id, because Unix socket paths are
+// limited to 107 bytes and sandbox ids may have 128.
+func (b *Backend) dirOf(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return filepath.Join(b.sbxDir, hex.EncodeToString(sum[:8]))
+}
+
+func (b *Backend) release(id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.ids, id)
+}
+
+// Create writes the sandbox's bundle, starts runsc and waits until the shim inside listens on
+// the Runtime API address. The runtime waits for Start.
+func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
+	if err := b.validate(&spec); err != nil {
+		return nil, err
+	}
+	if err := b.reserve(spec.ID); err != nil {
+		return nil, err
+	}
+	s, err := b.create(ctx, spec, b.dirOf(spec.ID))
+	if err != nil {
+		b.release(spec.ID)
+		return nil, err
+	}
+	return s, nil
+}
+
+var errNotReady = errors.New("runsc exited before the sandbox was ready")

@@ -1,0 +1,115 @@
+//go:build linux
+
+package gvisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
+)
+
+func TestMain(m *testing.M) {
+	MaybeRunShim()
+	os.Exit(m.Run())
+}
+
+// newTestBackend makes a backend with a private state directory and cgroup parent, or skips
+// when the host cannot run gVisor.
+func newTestBackend(t *testing.T) *Backend {
+	t.Helper()
+	state, err := os.MkdirTemp("", "ember-gvisor-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(state, 0o755)
+	t.Cleanup(func() { os.RemoveAll(state) })
+	b, err := New(Config{
+		StateDir: state,
+		Cgroups:  cgroups.Config{Parent: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
+	}, nil)
+	if errors.Is(err, ErrUnsupported) {
+		t.Skipf("this host cannot run gVisor sandboxes: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return b
+}
+
+// leftovers reports what a destroyed sandbox left: its reserved id, a sandbox directory,
+// runsc state naming it, or a runsc process.
+func (b *Backend) leftovers(id string) []string {
+	var out []string
+	b.mu.Lock()
+	if b.ids[id] {
+		out = append(out, "a reserved id")
+	}
+	b.mu.Unlock()
+	dir := b.dirOf(id)
+	if _, err := os.Stat(dir); err == nil {
+		out = append(out, "directory "+dir)
+	}
+	if ents, _ := os.ReadDir(b.runDir); len(ents) > 0 {
+		for _, e := range ents {
+			if strings.Contains(e.Name(), id) {
+				out = append(out, "runsc state "+e.Name())
+			}
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if c, err := os.ReadFile(p); err == nil && strings.HasPrefix(string(c), "runsc") && strings.Contains(string(c), dir+"\x00") {
+			out = append(out, "process "+filepath.Base(filepath.Dir(p))+": "+strings.ReplaceAll(string(c), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func TestGVisorPassesTheBackendConformanceSuite(t *testing.T) {
+	b := newTestBackend(t)
+	sandboxtest.Run(t, func(*testing.T) sandbox.Backend { return b },
+		sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers})
+}
+
+func TestNewFailsClearlyWithoutRunsc(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: New checks for root before runsc")
+	}
+	_, err := New(Config{StateDir: t.TempDir(), Runsc: "/nonexistent/runsc"}, nil)
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "runsc") {
+		t.Fatalf("New = %v, want ErrUnsupported naming runsc", err)
+	}
+}
+
+func TestConfigValidateRejectsWhatCannotWork(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"a relative state dir", Config{StateDir: "state"}},
+		{"the kvm platform", Config{Platform: "kvm"}},
+		{"a host dir that shadows /etc", Config{HostDirs: []string{"/etc"}}},
+		{"a host dir that is not clean", Config{HostDirs: []string{"/usr/"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.cfg
+			c.defaults()
+			if err := c.Validate(); err == nil {
+				t.Fatal("Validate accepted it")
+			}
+		})
+	}
+}
