@@ -4,6 +4,7 @@
 //
 //	go run ./bench/invoke -floor ../shared/bench/floor -rie /tmp/aws-lambda-rie -ember .
 //	go run ./bench/invoke -mode cold -rie /tmp/aws-lambda-rie -ember .
+//	go run ./bench/invoke -mode runtimes -ember . -functions 20
 //
 // bench/README.md says what each figure means.
 package main
@@ -24,7 +25,7 @@ import (
 
 func main() {
 	var cfg harness.Config
-	mode := flag.String("mode", "warm", `"warm" (latency and throughput) or "cold" (cold starts)`)
+	mode := flag.String("mode", "warm", `"warm" (latency and throughput), "cold" (cold starts) or "runtimes" (Ember's Node.js and Python runtimes, cold and warm)`)
 	flag.StringVar(&cfg.Echo, "echo", "./bench/functions/echo", "echo function: bootstrap binary or package dir")
 	flag.StringVar(&cfg.Floor, "floor", "", "shared/bench/floor: binary or source dir (empty: skip)")
 	flag.StringVar(&cfg.RIE, "rie", "", "aws-lambda-rie binary built from its public source (empty: skip)")
@@ -72,8 +73,10 @@ func run(mode string, cfg harness.Config, workDir, jsonOut string, logger *slog.
 		rep, err = harness.RunWarm(ctx, cfg, logger)
 	case "cold":
 		rep, err = harness.RunCold(ctx, cfg, logger)
+	case "runtimes":
+		rep, err = harness.RunRuntimes(ctx, cfg, logger)
 	default:
-		return fmt.Errorf("-mode %q: want warm or cold", mode)
+		return fmt.Errorf("-mode %q: want warm, cold or runtimes", mode)
 	}
 	if err != nil {
 		return err
