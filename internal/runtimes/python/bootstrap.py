@@ -6,13 +6,12 @@ documents with the exception's own type and stack trace, print() written as is, 
 module's records in Lambda's text format. It uses only the standard library.
 """
 
-import decimal
-import http.client
 import importlib
 import json
 import logging
 import os
 import site
+import socket
 import sys
 import time
 import traceback
@@ -71,25 +70,77 @@ def _setup_logging():
 # ---- the Runtime API ----
 
 class _RuntimeAPI:
+    """A minimal HTTP/1.1 client of the Runtime API over one keep-alive connection. It is
+    written on socket rather than http.client, whose imports (email, ssl) would double the
+    runtime's start-up time."""
+
     def __init__(self, address):
         host, _, port = address.rpartition(":")
-        self._host, self._port = host, int(port)
-        self._conn = None
+        self._addr = (host, int(port))
+        self._host = address
+        self._sock = None
+        self._rfile = None
 
-    def _call(self, method, path, body=None, headers=None):
-        for attempt in range(2):
-            if self._conn is None:
-                self._conn = http.client.HTTPConnection(self._host, self._port)
+    def _close(self):
+        if self._sock is not None:
             try:
-                self._conn.request(method, "/2018-06-01/runtime" + path, body=body, headers=headers or {})
-                resp = self._conn.getresponse()
-                return resp.status, resp.headers, resp.read()
-            except (http.client.HTTPException, ConnectionError):
-                self._conn.close()
-                self._conn = None
-                if attempt:
+                self._rfile.close()
+                self._sock.close()
+            except OSError:
+                pass
+        self._sock = self._rfile = None
+
+    def _call(self, method, path, body=b"", headers=None):
+        head = "%s /2018-06-01/runtime%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
+            method, path, self._host, len(body))
+        for k, v in (headers or {}).items():
+            head += "%s: %s\r\n" % (k, v)
+        request = head.encode("latin-1") + b"\r\n" + body
+        for attempt in range(2):
+            fresh = self._sock is None
+            if fresh:
+                self._sock = socket.create_connection(self._addr)
+                self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._rfile = self._sock.makefile("rb")
+            try:
+                self._sock.sendall(request)
+                status_line = self._rfile.readline(65537)
+                if not status_line:
+                    raise ConnectionError("the Runtime API closed the connection")
+            except OSError:
+                self._close()
+                if fresh or attempt:
                     raise
+                continue  # a kept-alive connection went stale before anything was answered
+            return self._read_response(status_line)
         raise AssertionError("unreachable")
+
+    def _read_response(self, status_line):
+        status = int(status_line.split(None, 2)[1])
+        headers = {}
+        while True:
+            line = self._rfile.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self._rfile.readline(65537).split(b";")[0], 16)
+                if size == 0:
+                    while self._rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                chunks.append(self._rfile.read(size))
+                self._rfile.readline(65537)
+            body = b"".join(chunks)
+        else:
+            n = int(headers.get("content-length", "0"))
+            body = self._rfile.read(n) if n else b""
+        if headers.get("connection", "").lower() == "close":
+            self._close()
+        return status, headers, body
 
     def next(self):
         status, headers, body = self._call("GET", "/invocation/next")
@@ -248,7 +299,8 @@ def _json_header(value):
 
 
 def _default(o):
-    if isinstance(o, decimal.Decimal):
+    decimal = sys.modules.get("decimal")  # only a function that made a Decimal can return one
+    if decimal is not None and isinstance(o, decimal.Decimal):
         return int(o) if o == o.to_integral_value() else float(o)
     raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
 
@@ -268,9 +320,9 @@ def _setup_path(task_root):
 
 def _invoke(api, handler, headers, body):
     global _request_id
-    request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
+    request_id = headers.get("lambda-runtime-aws-request-id", "")
     _request_id = request_id
-    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
@@ -280,10 +332,10 @@ def _invoke(api, handler, headers, body):
             event = json.loads(body) if body else None
         except ValueError as e:
             raise _FaultError("Runtime.UnmarshalError", "Unable to unmarshal input: %s" % e)
-        context = LambdaContext(request_id, int(headers.get("Lambda-Runtime-Deadline-Ms", "0")),
-                                headers.get("Lambda-Runtime-Invoked-Function-Arn"),
-                                _json_header(headers.get("Lambda-Runtime-Client-Context")),
-                                _json_header(headers.get("Lambda-Runtime-Cognito-Identity")))
+        context = LambdaContext(request_id, int(headers.get("lambda-runtime-deadline-ms", "0")),
+                                headers.get("lambda-runtime-invoked-function-arn"),
+                                _json_header(headers.get("lambda-runtime-client-context")),
+                                _json_header(headers.get("lambda-runtime-cognito-identity")))
         result = handler(event, context)
         try:
             out = json.dumps(result, default=_default).encode()
