@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/seccomp"
 )
 
 // The subset of the OCI runtime specification (config.json) the backend writes.
@@ -58,6 +62,23 @@ type (
 	}
 	ociLinux struct {
 		Namespaces []ociNamespace `json:"namespaces"`
+		Seccomp    *ociSeccomp    `json:"seccomp,omitempty"`
+	}
+	ociSeccomp struct {
+		DefaultAction string       `json:"defaultAction"`
+		Syscalls      []ociSyscall `json:"syscalls"`
+	}
+	ociSyscall struct {
+		Names    []string `json:"names"`
+		Action   string   `json:"action"`
+		ErrnoRet *uint    `json:"errnoRet,omitempty"`
+		Args     []ociArg `json:"args,omitempty"`
+	}
+	ociArg struct {
+		Index    uint   `json:"index"`
+		Value    uint64 `json:"value"`
+		ValueTwo uint64 `json:"valueTwo"`
+		Op       string `json:"op"`
 	}
 	ociNamespace struct {
 		Type string `json:"type"`
@@ -99,15 +120,16 @@ func (b *Backend) bundle(dir string, spec sandbox.Spec) error {
 			Env:             append(append(append([]string(nil), spec.Env...), "AWS_LAMBDA_RUNTIME_API="+RuntimeAPIAddr), shimEnv+"="+shimMagic),
 			Cwd:             "/var/task",
 			Capabilities:    ociCaps{Bounding: none, Effective: none, Inheritable: none, Permitted: none, Ambient: none},
-			Rlimits:         []ociLimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}, {Type: "RLIMIT_CORE"}},
+			Rlimits:         []ociLimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}, {Type: "RLIMIT_CORE"}, {Type: "RLIMIT_NPROC", Hard: 1024, Soft: 1024}},
 			NoNewPrivileges: true,
 		},
 		Root:     ociRoot{Path: b.rootDir, Readonly: true},
 		Hostname: b.cfg.Hostname,
 		Mounts:   mounts,
-		Linux: ociLinux{Namespaces: []ociNamespace{
-			{Type: "pid"}, {Type: "network"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"},
-		}},
+		Linux: ociLinux{
+			Namespaces: []ociNamespace{{Type: "pid"}, {Type: "network"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}},
+			Seccomp:    seccompProfile(),
+		},
 	}
 	blob, err := json.MarshalIndent(cfg, "", " ")
 	if err != nil {
@@ -117,4 +139,28 @@ func (b *Backend) bundle(dir string, spec sandbox.Spec) error {
 		return fmt.Errorf("gvisor: %w", err)
 	}
 	return nil
+}
+
+// seccompProfile is the jail's deny list as an OCI profile, which gVisor enforces on the
+// function inside its own kernel (runsc --oci-seccomp): the same calls fail with EPERM, clone
+// with a namespace flag too. The Sentry is filtered by runsc's own
+// host filter besides. clone3 needs no rule: gVisor does not implement it (ENOSYS), and
+// this runsc ignores errnoRet, so a rule would make it EPERM, which libc does not fall back
+// from.
+func seccompProfile() *ociSeccomp {
+	eperm := uint(unix.EPERM)
+	names := seccomp.Denied()
+	slices.Sort(names)
+	p := &ociSeccomp{
+		DefaultAction: "SCMP_ACT_ALLOW",
+		Syscalls: []ociSyscall{
+			{Names: names, Action: "SCMP_ACT_ERRNO", ErrnoRet: &eperm},
+		},
+	}
+	for _, fl := range []uint64{unix.CLONE_NEWNS, unix.CLONE_NEWCGROUP, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC,
+		unix.CLONE_NEWUSER, unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWTIME} {
+		p.Syscalls = append(p.Syscalls, ociSyscall{Names: []string{"clone"}, Action: "SCMP_ACT_ERRNO", ErrnoRet: &eperm,
+			Args: []ociArg{{Index: 0, Value: fl, ValueTwo: fl, Op: "SCMP_CMP_MASKED_EQ"}}})
+	}
+	return p
 }

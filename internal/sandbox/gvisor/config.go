@@ -52,6 +52,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Hostname is the sandbox's host name. Defaults to "localhost".
 	Hostname string
+	// DebugLogDir, when set, makes runsc write its debug logs there (runsc --debug
+	// --debug-log=DIR/): what to look at when a sandbox dies inside gVisor.
+	DebugLogDir string
 	// Executable is the binary bound into every sandbox as its first process; it must call
 	// MaybeRunShim first thing. Defaults to this process's own executable.
 	Executable string

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,8 +32,9 @@ func newTestBackend(t *testing.T) *Backend {
 	os.Chmod(state, 0o755)
 	t.Cleanup(func() { os.RemoveAll(state) })
 	b, err := New(Config{
-		StateDir: state,
-		Cgroups:  cgroups.Config{Parent: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
+		StateDir:    state,
+		DebugLogDir: os.Getenv("EMBER_TEST_RUNSC_DEBUG"),
+		Cgroups:     cgroups.Config{Parent: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
 	}, nil)
 	if errors.Is(err, ErrUnsupported) {
 		t.Skipf("this host cannot run gVisor sandboxes: %v", err)
@@ -80,7 +82,7 @@ func (b *Backend) leftovers(id string) []string {
 func TestGVisorPassesTheBackendConformanceSuite(t *testing.T) {
 	b := newTestBackend(t)
 	sandboxtest.Run(t, func(*testing.T) sandbox.Backend { return b },
-		sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers})
+		sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers, ForkBombOOM: true})
 }
 
 func TestNewFailsClearlyWithoutRunsc(t *testing.T) {
@@ -112,4 +114,36 @@ func TestConfigValidateRejectsWhatCannotWork(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestGVisorContainsAHostileFunction(t *testing.T) {
+	b := newTestBackend(t)
+	sandboxtest.RunEscape(t, func(*testing.T) sandbox.Backend { return b },
+		sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers, ForkBombOOM: true,
+			UserSpaceKernel: true, HostUIDs: b.hostUIDs})
+}
+
+// hostUIDs lists the host uids of runsc's sandbox process (the Sentry) and its ptrace stubs,
+// which run the function: every uid on their status's Uid line.
+func (b *Backend) hostUIDs(id string) []int {
+	dir := b.dirOf(id)
+	var out []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		c, err := os.ReadFile(p)
+		if err != nil || !strings.HasPrefix(string(c), "runsc-sandbox\x00") || !strings.Contains(string(c), dir+"\x00") {
+			continue
+		}
+		st, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "status"))
+		for _, line := range strings.Split(string(st), "\n") {
+			if f, ok := strings.CutPrefix(line, "Uid:"); ok {
+				for _, u := range strings.Fields(f) {
+					if n, err := strconv.Atoi(u); err == nil {
+						out = append(out, n)
+					}
+				}
+			}
+		}
+	}
+	return out
 }

@@ -24,6 +24,9 @@ import (
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 )
 
+// hostPids bounds the host tasks (Sentry threads and ptrace stubs) of one sandbox.
+const hostPids = 8 * cgroups.DefaultPids
+
 // gvisored is one sandbox.
 type gvisored struct {
 	b    *Backend
@@ -50,7 +53,12 @@ var _ sandbox.Sandbox = (*gvisored)(nil)
 
 func (b *Backend) create(ctx context.Context, spec sandbox.Spec, dir string) (_ *gvisored, err error) {
 	log := b.log.With("sandbox", spec.ID)
-	cg, err := b.cg.Create(spec.ID, cgroups.ForFunction(spec.MemoryMB))
+	limits := cgroups.ForFunction(spec.MemoryMB)
+	// Inside, RLIMIT_NPROC holds the function to Lambda's 1,024 processes. The host group
+	// holds the Sentry's own threads and a ptrace stub (with threads) per process besides, so
+	// its bound is wider: it only keeps a fork bomb from reaching the host's pid space.
+	limits.Pids = hostPids
+	cg, err := b.cg.Create(spec.ID, limits)
 	if err != nil {
 		return nil, fmt.Errorf("gvisor: %w", err)
 	}
@@ -73,8 +81,11 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, dir string) (_ 
 	if err := b.bundle(dir, spec); err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(b.runsc, "--root", b.runDir, "--platform", b.cfg.Platform, "--network", "none",
-		"--host-uds", "open", "--ignore-cgroups", "run", "--bundle", dir, spec.ID)
+	args := []string{"--root", b.runDir, "--platform", b.cfg.Platform, "--network", "none", "--host-uds", "open", "--ignore-cgroups", "--oci-seccomp"}
+	if b.cfg.DebugLogDir != "" {
+		args = append(args, "--debug", "--debug-log", b.cfg.DebugLogDir+"/")
+	}
+	s.cmd = exec.Command(b.runsc, append(args, "run", "--bundle", dir, spec.ID)...)
 	s.cmd.Stdout, s.cmd.Stderr = spec.Output, spec.Output
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {

@@ -26,6 +26,18 @@ type Capabilities struct {
 	// Leftovers, when set, lists what the backend left on the host after destroying the
 	// sandbox with the given ID (cgroups, files, ...); it must be empty.
 	Leftovers func(id string) []string
+	// ForkBombOOM backends spend so much memory per process (gVisor copies a forked
+	// process's written memory in large chunks, about 2.7 MB for the test function) that a
+	// fork bomb exhausts the memory limit before the pids limit: the suite then checks that
+	// the sandbox is killed as OOM and the next one works, instead of fork failing at 1,024.
+	ForkBombOOM bool
+	// UserSpaceKernel backends run the function on a kernel of their own (gVisor's Sentry):
+	// the uid_map the function reads is that kernel's (an identity map), not the host's, so
+	// RunEscape cannot tell from inside whether it runs as host root. It asks HostUIDs
+	// instead for the host uids (real, effective, saved, file system) of the processes that
+	// run the sandbox, and none may be 0.
+	UserSpaceKernel bool
+	HostUIDs        func(id string) []int
 	// HostPaths backends run the command at its host path: the suite passes
 	// CodeDir/bootstrap instead of /var/task/bootstrap.
 	HostPaths bool

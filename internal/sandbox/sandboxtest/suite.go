@@ -120,7 +120,22 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capab
 
 	t.Run("forking without bound stops at the pids limit", func(t *testing.T) {
 		isolated(t)
-		r := h(t).Start(t, Options{MemoryMB: 512})
+		hh := h(t)
+		r := hh.Start(t, Options{MemoryMB: 512})
+		if caps.ForkBombOOM {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			if res, err := r.TryInvoke(ctx, Event{Op: "fork", Code: 4096}); !errors.Is(err, ErrRuntimeExited) {
+				t.Fatalf("fork = %+v, %v; want the sandbox killed at its memory limit", res, err)
+			}
+			if st := r.WaitDone(t, 10*time.Second); !st.OOM {
+				t.Fatalf("Exit = %+v, want OOM", st)
+			}
+			if got := hh.Start(t, Options{}).Invoke(t, Event{Op: "echo", Value: "next"}); got.Value != "next" {
+				t.Fatalf("the next sandbox answered %+v", got)
+			}
+			return
+		}
 		res := r.Invoke(t, Event{Op: "fork", Code: 4096})
 		if res.Count >= 1024 || res.Err == "" {
 			t.Fatalf("fork made %d processes (%s), want fewer than 1024 and an error", res.Count, res.Err)

@@ -189,14 +189,31 @@ func tryEscapes(p EscapeParams) map[string]string {
 	})
 	try("have capabilities", func() string {
 		for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
-			if v := status(k); v != "0000000000000000" {
+			v := status(k)
+			if v == "?" && k == "CapAmb" {
+				// A kernel that does not show the ambient set (gVisor's) still answers for it.
+				if c := ambientCap(); c >= 0 {
+					return fmt.Sprintf("ambient capability %d is set", c)
+				}
+				continue
+			}
+			if v != "0000000000000000" {
 				return k + " is " + v
 			}
 		}
 		return ""
 	})
 	try("lack no_new_privs", func() string {
-		if v := status("NoNewPrivs"); v != "1" {
+		v := status("NoNewPrivs")
+		if v == "?" {
+			// A kernel that does not show it in status (gVisor's) still answers prctl.
+			n, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_GET_NO_NEW_PRIVS, 0, 0)
+			if e != 0 {
+				return "PR_GET_NO_NEW_PRIVS: " + e.Error()
+			}
+			v = fmt.Sprint(n)
+		}
+		if v != "1" {
 			return "NoNewPrivs is " + v
 		}
 		return ""
@@ -243,6 +260,17 @@ func tryEscapes(p EscapeParams) map[string]string {
 		return ""
 	})
 	return res
+}
+
+// ambientCap returns an ambient capability that is set, or -1.
+func ambientCap() int {
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, uintptr(c), 0, 0, 0)
+		if e == 0 && n == 1 {
+			return c
+		}
+	}
+	return -1
 }
 
 func status(key string) string {
