@@ -173,6 +173,15 @@ func TestManagedRuntimesRunHandlersWrittenAsAWSDocumentsThem(t *testing.T) {
 						t.Errorf("the tail has no line matching %q:\n%s", re, out.log)
 					}
 				}
+				// The same lines are in the function's durable log, which `aws logs tail` reads.
+				first := strings.TrimPrefix(strings.TrimSuffix(mr.logs(name, m[1])[0], "$"), "^")
+				eventually(t, stateTimeout, func() (bool, string) {
+					r := s.aws(t, "logs", "tail", "/aws/lambda/"+name, "--since", "1h", "--format", "short")
+					if r.code != 0 {
+						return false, r.stderr
+					}
+					return regexp.MustCompile(first).MatchString(r.stdout), "aws logs tail printed:\n" + r.stdout
+				})
 			})
 			t.Run("a thrown error of the function's own class is the function error", func(t *testing.T) {
 				name := createWithCLI(t, s, mr.runtime, mr.handler, mr.dir+"/error")
