@@ -207,7 +207,7 @@ func TestManagedRuntimesRunHandlersWrittenAsAWSDocumentsThem(t *testing.T) {
 		})
 	}
 
-	t.Run("a runtime whose interpreter is not installed is rejected at create-function, naming it", func(t *testing.T) {
+	t.Run("a runtime whose interpreter is not installed is rejected at create and update, naming it", func(t *testing.T) {
 		missing := ""
 		for _, rt := range []string{"nodejs24.x", "nodejs22.x", "nodejs18.x", "python3.14", "python3.9"} {
 			if _, err := installed.Lookup(rt); err != nil {
@@ -230,6 +230,12 @@ func TestManagedRuntimesRunHandlersWrittenAsAWSDocumentsThem(t *testing.T) {
 		}
 		if r.code == 0 || !strings.Contains(r.stderr, "InvalidParameterValueException") || !strings.Contains(r.stderr, "it needs "+lang) {
 			t.Errorf("create-function with %s exited %d: %s", missing, r.code, r.stderr)
+		}
+
+		name := deploy(t, s.lambdaClient(), functionSpec{fn: "echo"})
+		r = s.aws(t, "lambda", "update-function-configuration", "--function-name", name, "--runtime", missing)
+		if r.code == 0 || !strings.Contains(r.stderr, "InvalidParameterValueException") || !strings.Contains(r.stderr, "it needs "+lang) {
+			t.Errorf("update-function-configuration to %s exited %d: %s", missing, r.code, r.stderr)
 		}
 	})
 }
