@@ -239,6 +239,9 @@ func TestTheNodeJSClientRunsHandlersAsLambdaDoes(t *testing.T) {
 			"package.json": `{"type":"module"}`,
 			"index.js":     "export function handler(event) { return Promise.resolve({ esm: typeof require === 'undefined' }); }\n",
 		}, "index.handler", `{}`, wantResponse(map[string]any{"esm": true})},
+		{"a .js ES module without a package.json type is imported all the same", map[string]string{
+			"index.js": "export const handler = async () => ({ esm: true });\n",
+		}, "index.handler", `{}`, wantResponse(map[string]any{"esm": true})},
 		{"a .cjs handler in a subdirectory is found by its path", map[string]string{
 			"src/lib/fn.cjs": "module.exports.nested = { handler: async () => ({ cjs: typeof require === 'function' }) };\n",
 		}, "src/lib/fn.nested.handler", `{}`, wantResponse(map[string]any{"cjs": true})},

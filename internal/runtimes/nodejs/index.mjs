@@ -135,7 +135,15 @@ async function loadModule(root, name) {
   if (file.endsWith('.mjs') || (file.endsWith('.js') && isESM(file))) {
     return import(pathToFileURL(file).href);
   }
-  return require(file);
+  try {
+    return require(file);
+  } catch (e) {
+    // Node.js decides a module's format itself; an ES module it will not require is imported.
+    if (e && (e.code === 'ERR_REQUIRE_ESM' || e.code === 'ERR_REQUIRE_ASYNC_MODULE')) {
+      return import(pathToFileURL(file).href);
+    }
+    throw e;
+  }
 }
 
 async function loadHandler(taskRoot, handlerString) {
