@@ -253,6 +253,16 @@ func TestTheNodeJSClientRunsHandlersAsLambdaDoes(t *testing.T) {
 				t.Errorf("the response came before the handler's timer; output:\n%s", a.logs)
 			}
 		}},
+		{"callbackWaitsForEmptyEventLoop false answers without waiting for timers", map[string]string{
+			"index.js": "exports.handler = (e, c, cb) => { c.callbackWaitsForEmptyEventLoop = false; setTimeout(() => console.log('late'), 3000); cb(null, 'now'); };\n",
+		}, "index.handler", `{}`, func(t *testing.T, a answer) {
+			if a.kind != "response" || string(a.body) != `"now"` || strings.Contains(a.logs, "late") {
+				t.Errorf("got %s %s after output %q, want the response before the timer", a.kind, a.body, a.logs)
+			}
+		}},
+		{"an error the module throws while loading keeps its own name", map[string]string{
+			"index.mjs": "throw new TypeError('bad config');\n",
+		}, "index.handler", `{}`, wantError("init", "TypeError", "bad config", "trace")},
 		{"a thrown custom error keeps its own name", map[string]string{
 			"index.mjs": "class MyError extends Error { constructor(m) { super(m); this.name = 'MyError'; } }\n" +
 				"export const handler = async () => { throw new MyError('it broke'); };\n",
@@ -311,13 +321,18 @@ func TestThePythonClientRunsHandlersAsLambdaDoes(t *testing.T) {
 				t.Errorf("the error was not logged as Lambda does:\n%q", a.logs)
 			}
 		}},
+		{"an exception the module raises while loading keeps its class name", map[string]string{
+			"app.py": "raise ValueError('bad config')\n",
+		}, "app.handler", `{}`, wantError("init", "ValueError", "bad config", "stackTrace")},
 		{"a syntax error in the module is Runtime.UserCodeSyntaxError", map[string]string{
 			"app.py": "def handler(event, context)\n    return 1\n",
 		}, "app.handler", `{}`, wantError("init", "Runtime.UserCodeSyntaxError", "Syntax error in module 'app'", "stackTrace")},
 		{"a missing module is Runtime.ImportModuleError", map[string]string{"other.py": ""},
 			"app.handler", `{}`, wantError("init", "Runtime.ImportModuleError", "Unable to import module 'app': No module named 'app'", "stackTrace")},
-		{"a missing function is Runtime.HandlerNotFound", map[string]string{"app.py": "def other(e, c):\n    return 1\n"},
-			"app.handler", `{}`, wantError("init", "Runtime.HandlerNotFound", "Handler 'handler' missing on module 'app'", "stackTrace")},
+		{"a missing function fails each invoke with Runtime.HandlerNotFound", map[string]string{"app.py": "def other(e, c):\n    return 1\n"},
+			"app.handler", `{}`, wantError("error", "Runtime.HandlerNotFound", "Handler 'handler' missing on module 'app'", "stackTrace")},
+		{"a built-in module cannot be the handler's", map[string]string{"app.py": ""},
+			"sys.handler", `{}`, wantError("init", "Runtime.BuiltInModuleConflict", "Cannot use built-in module sys", "stackTrace")},
 		{"a handler without a module is Runtime.MalformedHandlerName", map[string]string{"app.py": ""},
 			"app", `{}`, wantError("init", "Runtime.MalformedHandlerName", "Bad handler 'app'", "stackTrace")},
 		{"print is written as is and logging in Lambda's format", map[string]string{

@@ -211,6 +211,9 @@ def _load_handler(handler):
                           "'%s' is not a valid handler name. Use absolute paths when specifying "
                           "root directories in handler names." % handler)
     modname = modname.replace("/", ".")
+    if modname.split(".")[0] in sys.builtin_module_names:
+        raise _FaultError("Runtime.BuiltInModuleConflict",
+                          "Cannot use built-in module %s as a handler module" % modname)
     try:
         mod = importlib.import_module(modname)
     except ImportError as e:
@@ -222,8 +225,12 @@ def _load_handler(handler):
                           "Syntax error in module '%s': %s" % (modname, e), trace)
     fn = getattr(mod, fname, None)
     if fn is None:
-        raise _FaultError("Runtime.HandlerNotFound",
-                          "Handler '%s' missing on module '%s'" % (fname, modname))
+        # As AWS's runtime: init succeeds, and every invoke fails with the fault.
+        fault = _FaultError("Runtime.HandlerNotFound", "Handler '%s' missing on module '%s'" % (fname, modname))
+
+        def missing(event, context):
+            raise fault
+        return missing
     return fn
 
 
