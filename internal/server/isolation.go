@@ -10,6 +10,7 @@ import (
 	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+	"github.com/ember-serverless/ember/internal/sandbox/gvisor"
 	"github.com/ember-serverless/ember/internal/sandbox/jail"
 	"github.com/ember-serverless/ember/internal/sandbox/process"
 )
@@ -30,22 +31,36 @@ func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger
 			return nil, fmt.Errorf("isolation jail: %w", err)
 		}
 		return b, nil
+	case "gvisor":
+		key := dataDirKey(dataDir)
+		b, err := gvisor.New(gvisor.Config{
+			StateDir:    filepath.Join("/run/ember", "gvisor-"+key),
+			Cgroups:     cgroups.Config{Parent: "ember-gvisor/" + key},
+			RuntimeDirs: runtimeDirs,
+		}, logger.With("role", "gvisor"))
+		if err != nil {
+			return nil, fmt.Errorf("isolation gvisor: %w", err)
+		}
+		return b, nil
 	default:
-		return nil, fmt.Errorf("isolation %q: not available on this server (choose jail or none)", isolation)
+		return nil, fmt.Errorf("isolation %q: not available on this server (choose jail, gvisor or none)", isolation)
 	}
 }
 
-// cgroupParent is the group this server's sandboxes live under: "ember/<12 hex digits of the
-// data dir's hash>". Servers with different data dirs on one host never share it, so one
-// server's prune of stale groups at start, or removal of its parent at close, cannot touch
-// another's sandboxes; a server restarted on the same data dir finds and prunes what its
-// previous run left.
-func cgroupParent(dataDir string) string {
+// cgroupParent is the group this server's jail sandboxes live under: "ember/<dataDirKey>".
+// Servers with different data dirs on one host never share it, so one server's prune of
+// stale groups at start, or removal of its parent at close, cannot touch another's
+// sandboxes; a server restarted on the same data dir finds and prunes what its previous run
+// left.
+func cgroupParent(dataDir string) string { return "ember/" + dataDirKey(dataDir) }
+
+// dataDirKey names a server on its host: 12 hex digits of its absolute data dir's hash.
+func dataDirKey(dataDir string) string {
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		dataDir = abs
 	}
 	sum := sha256.Sum256([]byte(dataDir))
-	return "ember/" + hex.EncodeToString(sum[:6])
+	return hex.EncodeToString(sum[:6])
 }
 
 // installRuntimes writes the managed runtimes' clients into the data dir and returns each
