@@ -160,25 +160,37 @@ func (s *Sandbox) awaitInit(ctx context.Context, c *call) (res *Result, err erro
 	case <-c.picked:
 		return nil, nil, false
 	case ie := <-s.initErr:
-		s.log.Line(fmt.Sprintf("INIT_REPORT Init Duration: %s\tPhase: init\tStatus: error\tError Type: %s", ms(time.Since(s.started)), ie.errType))
-		s.destroy()
-		return s.failedInit(c, ie.body, ie.errType), nil, true
+		return s.initFailed(c, "error", ie.body, ie.errType), nil, true
 	case <-s.sb.Done():
 		s.log.waitEOF(100 * time.Millisecond)
+		select {
+		case ie := <-s.initErr:
+			// The runtime reported why before it exited: that is the error.
+			return s.initFailed(c, "error", ie.body, ie.errType), nil, true
+		default:
+		}
 		errType, msg := s.exitError(c.inv.RequestID)
-		s.log.Line(fmt.Sprintf("INIT_REPORT Init Duration: %s\tPhase: init\tStatus: error\tError Type: %s", ms(time.Since(s.started)), errType))
-		s.destroy()
-		return s.failedInit(c, ErrorDoc(errType, msg), errType), nil, true
+		return s.initFailed(c, "error", ErrorDoc(errType, msg), errType), nil, true
 	case <-t.C:
-		s.log.Line(fmt.Sprintf("INIT_REPORT Init Duration: %s\tPhase: init\tStatus: timeout", ms(time.Since(s.started))))
-		s.destroy()
 		msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, s.w.cfg.InitTimeout.Seconds())
-		return s.failedInit(c, ErrorDoc(ErrorTypeTimeout, msg), ErrorTypeTimeout), nil, true
+		return s.initFailed(c, "timeout", ErrorDoc(ErrorTypeTimeout, msg), ErrorTypeTimeout), nil, true
 	case <-ctx.Done():
 		s.takeBack(c)
 		s.destroy()
 		return nil, ctx.Err(), true
 	}
+}
+
+// initFailed ends a sandbox whose init failed (status "error" or "timeout") and makes the
+// invocation's result of it.
+func (s *Sandbox) initFailed(c *call, status string, body []byte, errType string) *Result {
+	line := "INIT_REPORT Init Duration: " + ms(time.Since(s.started)) + "\tPhase: init\tStatus: " + status
+	if status == "error" {
+		line += "\tError Type: " + errType
+	}
+	s.log.Line(line)
+	s.destroy()
+	return s.failedInit(c, body, errType)
 }
 
 func (s *Sandbox) failedInit(c *call, body []byte, errType string) *Result {

@@ -215,6 +215,16 @@ func TestAFailedInitIsTheInvokesError(t *testing.T) {
 	}
 }
 
+func TestAnInitErrorReportedBeforeExitingIsTheInvokesError(t *testing.T) {
+	for i := 0; i < 5; i++ { // the report and the exit race; the report must win every time
+		sb, _ := newSandbox(t, 3*time.Second, map[string]string{"INIT_POST": "1"})
+		res := invoke(t, sb, `{}`, false)
+		if res.ErrorType != "Custom.Init" || !strings.Contains(string(res.Payload), "bad config") {
+			t.Fatalf("got %s %s, want the reported init error", res.ErrorType, res.Payload)
+		}
+	}
+}
+
 func TestTheTailHoldsEveryLineUpToItsLastFourKilobytes(t *testing.T) {
 	sb, _ := newSandbox(t, 3*time.Second, nil)
 	res := invoke(t, sb, `{"op":"log","lines":3,"text":"hi"}`, true)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -54,6 +55,13 @@ func handle(ctx context.Context, ev event) (any, error) {
 }
 
 func main() {
+	if os.Getenv("INIT_POST") != "" {
+		// Report an init error through the Runtime API, then exit at once, as AWS's
+		// runtime clients do.
+		http.Post("http://"+os.Getenv("AWS_LAMBDA_RUNTIME_API")+"/2018-06-01/runtime/init/error", "application/json",
+			strings.NewReader(`{"errorType":"Custom.Init","errorMessage":"bad config"}`))
+		os.Exit(1)
+	}
 	if os.Getenv("INIT_FAIL") != "" {
 		fmt.Println("cannot initialise")
 		os.Exit(2)
