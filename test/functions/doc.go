@@ -1,4 +1,5 @@
-// Package functions holds the Lambda functions the end-to-end tests deploy, one command per
-// directory, each written with aws-lambda-go exactly as a user would write one and built as
-// a static linux `bootstrap` for the provided.al2023 runtime.
+// Package functions holds the Lambda functions the end-to-end tests deploy, one per directory,
+// each written exactly as a user would write one: Go commands with aws-lambda-go, built as a
+// static linux `bootstrap` for provided.al2023, and under nodejs/ and python/ handlers for the
+// managed runtimes.
 package functions
