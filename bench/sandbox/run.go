@@ -77,6 +77,9 @@ func run(ctx context.Context, cfg config, workDir, jsonOut string, logger *slog.
 		workDir = dir
 	}
 	// Sandboxes run as unprivileged host users: they must be able to reach the code.
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return err
+	}
 	if err := os.Chmod(workDir, 0o755); err != nil {
 		return err
 	}
