@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,41 @@ func TestV1WritesLambdaLimitsIntoEachHierarchy(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "memory/ember/fn/memory.oom_control"), []byte("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"), 0o644)
 	if n, err := g.OOMKills(); err != nil || n != 1 {
 		t.Errorf("OOMKills = %d, %v", n, err)
+	}
+}
+
+func TestTheParentsWeighAsMuchAsTheirSandboxesTogether(t *testing.T) {
+	root := t.TempDir()
+	m := &v1Manager{parents: map[string]string{}}
+	for _, c := range v1Controllers {
+		m.parents[c] = filepath.Join(root, c, "ember", "server")
+		os.MkdirAll(m.parents[c], 0o755)
+	}
+	m.weights = newWeigher("cpu.shares", m.parents["cpu"], "ember/server", 1024, 262144)
+	shares := func() (string, string) {
+		return read(t, filepath.Join(root, "cpu/ember/server/cpu.shares")), read(t, filepath.Join(root, "cpu/ember/cpu.shares"))
+	}
+	var groups []Group
+	for i := 0; i < 3; i++ {
+		g, err := m.Create(fmt.Sprint("fn", i), ForFunction(1769))
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups = append(groups, g)
+	}
+	if s, e := shares(); s != "3072" || e != "3072" {
+		t.Errorf("with three 1-vCPU sandboxes the parents weigh %s and %s, want 3072 each", s, e)
+	}
+	groups[0].SetCPU(2000)
+	if s, _ := shares(); s != "4096" {
+		t.Errorf("after one sandbox doubled its CPU the parent weighs %s, want 4096", s)
+	}
+	groups[0].Delete() // the fake tree cannot be removed; what it weighed is gone all the same
+	groups[1].Delete()
+	if s, _ := shares(); s != "1024" {
+		t.Errorf("with one sandbox left the parent weighs %s, want 1024", s)
+	}
+	if _, err := os.Stat(filepath.Join(root, "cpu/cpu.shares")); err == nil {
+		t.Error("the server's own group's weight was written")
 	}
 }

@@ -16,6 +16,7 @@ var v1Controllers = []string{"memory", "cpu", "pids", "freezer"}
 
 type v1Manager struct {
 	parents map[string]string // controller -> parent directory
+	weights *weigher
 }
 
 func newV1(cfg Config, mounts []mount, own map[string]string) (*v1Manager, error) {
@@ -44,6 +45,7 @@ func newV1(cfg Config, mounts []mount, own map[string]string) (*v1Manager, error
 	}
 	// Children of the memory parent must account hierarchically (always true on new kernels).
 	_ = writeFile(m.parents["memory"], "memory.use_hierarchy", "1")
+	m.weights = newWeigher("cpu.shares", m.parents["cpu"], cfg.Parent, 1024, 262144)
 	return m, nil
 }
 
@@ -53,7 +55,7 @@ func (m *v1Manager) Create(name string, l Limits) (Group, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	g := &v1Group{name: name, dirs: map[string]string{}}
+	g := &v1Group{name: name, dirs: map[string]string{}, weights: m.weights}
 	for _, c := range v1Controllers {
 		dir := filepath.Join(m.parents[c], name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -94,8 +96,10 @@ func (m *v1Manager) Close() error {
 }
 
 type v1Group struct {
-	name string
-	dirs map[string]string
+	name    string
+	dirs    map[string]string
+	weights *weigher
+	shares  int64 // what this group adds to its parents' weight
 }
 
 func (g *v1Group) Name() string { return g.name }
@@ -130,10 +134,11 @@ func (g *v1Group) setLimits(l Limits) error {
 
 func (g *v1Group) SetCPU(milli int64) error {
 	cpu := g.dirs["cpu"]
-	shares := max(milli*1024/1000, 2)
+	shares := v1Shares(milli)
 	if err := writeFile(cpu, "cpu.shares", strconv.FormatInt(shares, 10)); err != nil {
 		return err
 	}
+	g.weights.set(&g.shares, shares)
 	if err := writeFile(cpu, "cpu.cfs_period_us", strconv.Itoa(cfsPeriod)); err != nil {
 		return err
 	}
@@ -225,6 +230,7 @@ func (g *v1Group) Delete() error {
 	if len(g.dirs) == 0 {
 		return nil
 	}
+	g.weights.set(&g.shares, 0)
 	var errs []error
 	if _, ok := g.dirs["pids"]; ok {
 		if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {

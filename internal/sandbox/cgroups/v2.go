@@ -16,7 +16,8 @@ import (
 var v2Controllers = []string{"memory", "cpu", "pids"}
 
 type v2Manager struct {
-	parent string
+	parent  string
+	weights *weigher
 }
 
 func newV2(cfg Config, mounts []mount, own map[string]string) (*v2Manager, error) {
@@ -56,7 +57,7 @@ func newV2(cfg Config, mounts []mount, own map[string]string) (*v2Manager, error
 	if err := enableControllers(parent); err != nil {
 		return nil, err
 	}
-	return &v2Manager{parent: parent}, nil
+	return &v2Manager{parent: parent, weights: newWeigher("cpu.weight", parent, cfg.Parent, 100, 10000)}, nil
 }
 
 func checkControllers(dir string) error {
@@ -104,7 +105,7 @@ func (m *v2Manager) Create(name string, l Limits) (Group, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cgroups: create group: %w", err)
 	}
-	g := &v2Group{name: name, dir: dir}
+	g := &v2Group{name: name, dir: dir, weights: m.weights}
 	if err := g.setLimits(l); err != nil {
 		_ = g.Delete()
 		return nil, err
@@ -134,6 +135,8 @@ func (m *v2Manager) Close() error {
 type v2Group struct {
 	name    string
 	dir     string
+	weights *weigher
+	weight  int64 // what this group adds to its parents' weight
 	deleted bool
 }
 
@@ -167,10 +170,11 @@ func (g *v2Group) setLimits(l Limits) error {
 
 func (g *v2Group) SetCPU(milli int64) error {
 	// cpu.weight is 1..10000 with 100 the default for one CPU's worth.
-	w := max(1, min(milli/10, 10000))
+	w := v2Weight(milli)
 	if err := writeFile(g.dir, "cpu.weight", strconv.FormatInt(w, 10)); err != nil {
 		return err
 	}
+	g.weights.set(&g.weight, w)
 	quota := max(milli*cfsPeriod/1000, 1000)
 	return writeFile(g.dir, "cpu.max", fmt.Sprintf("%d %d", quota, cfsPeriod))
 }
@@ -240,6 +244,7 @@ func (g *v2Group) Delete() error {
 	if g.deleted {
 		return nil
 	}
+	g.weights.set(&g.weight, 0)
 	var errs []error
 	if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
