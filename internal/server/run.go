@@ -21,6 +21,7 @@ import (
 	"github.com/ember-serverless/ember/internal/frontend"
 	"github.com/ember-serverless/ember/internal/logs"
 	"github.com/ember-serverless/ember/internal/placement"
+	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/state"
 	"github.com/ember-serverless/ember/internal/worker"
 )
@@ -49,6 +50,7 @@ type Server struct {
 	registry *control.Registry
 	worker   *worker.Worker
 	assign   *assign.Manager
+	backend  sandbox.Backend
 	stopBg   context.CancelFunc
 	served   chan error
 	debug    *http.Server
@@ -81,7 +83,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		return nil, fmt.Errorf("root credentials: %w", err)
 	}
 
-	s := &Server{cfg: cfg, logger: logger, served: make(chan error, 1)}
+	s := &Server{cfg: cfg, logger: logger, served: make(chan error, 1), backend: backend}
 	defer func() {
 		if err != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -210,6 +212,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.worker != nil {
 		s.worker.Close(ctx)
+	}
+	if c, ok := s.backend.(interface{ Close() error }); ok {
+		// Releases what the backend set up on the host, such as its cgroup parent.
+		errs = append(errs, c.Close())
 	}
 	if s.logs != nil {
 		errs = append(errs, s.logs.Close(ctx))
