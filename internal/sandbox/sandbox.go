@@ -25,6 +25,10 @@ type Spec struct {
 	// Command is the runtime process to start, as seen inside the sandbox
 	// (e.g. ["/var/task/bootstrap"]).
 	Command []string
+	// Extensions are the Lambda external extensions to start next to the runtime, as seen
+	// inside the sandbox (e.g. [["/opt/extensions/my-ext"]]), with the runtime's environment and
+	// output. A backend that cannot run them rejects a spec that has any; see Dialer.
+	Extensions [][]string
 	// Env is the runtime's full environment, KEY=VALUE, without AWS_LAMBDA_RUNTIME_API: the
 	// backend adds that one, pointing at the listener it returns from RuntimeAPI.
 	Env []string
@@ -85,6 +89,17 @@ type Sandbox interface {
 	// host: mounts, cgroups, files, listeners. It is safe to call more than once.
 	Destroy(ctx context.Context) error
 }
+
+// Dialer is implemented by sandboxes whose backend runs Spec.Extensions: Dial connects to an
+// address as a process inside the sandbox would (the Telemetry API delivers events to an
+// extension's listener at sandbox.localdomain:PORT, which is 127.0.0.1 inside). The worker
+// refuses specs with extensions on sandboxes that are not Dialers.
+type Dialer interface {
+	Dial(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// SandboxHostname is the name that resolves to the sandbox's own loopback address inside it.
+const SandboxHostname = "sandbox.localdomain"
 
 // DefaultShutdownGrace is how long a runtime gets between SIGTERM and SIGKILL.
 const DefaultShutdownGrace = 500 * time.Millisecond

@@ -32,6 +32,24 @@ type logCapture struct {
 	tail    *[]byte // the current invocation's log, when it asked for a tail
 	eof     bool
 	done    chan struct{}
+	// tee, when set, also gets every line of the function's own output (not the platform's
+	// lines), for the Telemetry API. It must copy what it keeps.
+	tee func([]byte)
+}
+
+// setTee sets the function that also gets the function's output lines.
+func (lc *logCapture) setTee(f func([]byte)) {
+	lc.mu.Lock()
+	lc.tee = f
+	lc.mu.Unlock()
+}
+
+// outputLocked emits one line of the function's output.
+func (lc *logCapture) outputLocked(line []byte) {
+	if lc.tee != nil {
+		lc.tee(line)
+	}
+	lc.emitLocked(line)
 }
 
 func newLogCapture(r *os.File, sink logs.Writer, group, stream string) (*logCapture, error) {
@@ -95,17 +113,17 @@ func (lc *logCapture) consumeLocked(b []byte) {
 		if i < 0 {
 			lc.partial = append(lc.partial, b...)
 			if len(lc.partial) >= maxLineSize {
-				lc.emitLocked(lc.partial)
+				lc.outputLocked(lc.partial)
 				lc.partial = lc.partial[:0]
 			}
 			return
 		}
 		if len(lc.partial) > 0 {
 			lc.partial = append(lc.partial, b[:i]...)
-			lc.emitLocked(lc.partial)
+			lc.outputLocked(lc.partial)
 			lc.partial = lc.partial[:0]
 		} else {
-			lc.emitLocked(b[:i])
+			lc.outputLocked(b[:i])
 		}
 		b = b[i+1:]
 	}
@@ -113,7 +131,7 @@ func (lc *logCapture) consumeLocked(b []byte) {
 
 func (lc *logCapture) flushPartialLocked() {
 	if len(lc.partial) > 0 {
-		lc.emitLocked(lc.partial)
+		lc.outputLocked(lc.partial)
 		lc.partial = lc.partial[:0]
 	}
 }

@@ -33,17 +33,34 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", s.handleResponse)
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", s.handleError)
 	mux.HandleFunc("POST /2018-06-01/runtime/init/error", s.handleInitError)
+	// The Extensions and Telemetry APIs are served at the same address.
+	mux.HandleFunc("POST "+extensionsPrefix+"/register", s.handleRegister)
+	mux.HandleFunc("GET "+extensionsPrefix+"/event/next", s.handleEventNext)
+	mux.HandleFunc("POST "+extensionsPrefix+"/init/error", s.handleExtInitError)
+	mux.HandleFunc("POST "+extensionsPrefix+"/exit/error", s.handleExtExitError)
+	mux.HandleFunc("PUT "+telemetryPath, s.handleTelemetrySubscribe)
+	mux.HandleFunc("PUT "+telemetryPath+"/", s.handleTelemetrySubscribe)
 	return mux
 }
 
-// handleNext long-polls for the sandbox's next invocation.
+// handleNext long-polls for the sandbox's next invocation. With extensions, the next
+// invocation (and the end of the init phase) waits until every extension has asked for its
+// next event too.
 func (s *Sandbox) handleNext(w http.ResponseWriter, r *http.Request) {
+	x := s.ext.Load()
+	if x != nil && !s.extensionsReady(x, r) {
+		return
+	}
 	if !s.initDone.Load() {
 		s.initDuration = time.Since(s.started)
 		s.initDone.Store(true)
 		if b, ok := s.sb.(interface{ EndInitBoost() error }); ok {
 			// The jail lends a new sandbox a full vCPU for its init; init is over.
 			go b.EndInitBoost()
+		}
+		if x != nil {
+			x.endInit()
+			s.telInitDone(x, "success", s.initDuration)
 		}
 	}
 	var c *call
@@ -59,6 +76,10 @@ func (s *Sandbox) handleNext(w http.ResponseWriter, r *http.Request) {
 	s.calls[c.inv.RequestID] = c
 	s.mu.Unlock()
 	s.log.Begin(s.startLine(c.inv.RequestID), c.inv.Tail, false)
+	if x != nil {
+		s.telStart(x, c)
+		x.invoke(c)
+	}
 
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}

@@ -43,6 +43,10 @@ type Sandbox struct {
 	peakMemRead time.Time
 	gone        atomic.Bool
 	destroyOnce sync.Once
+
+	// ext is the Extensions and Telemetry API state; nil while no extension is in the
+	// sandbox, so that an invocation without extensions costs nothing more.
+	ext atomic.Pointer[extensions]
 }
 
 // call is an invocation in flight in a sandbox.
@@ -189,6 +193,9 @@ func (s *Sandbox) initFailed(c *call, status string, body []byte, errType string
 		line += "\tError Type: " + errType
 	}
 	s.log.Line(line)
+	if x := s.ext.Load(); x != nil {
+		s.telInitDone(x, status, time.Since(s.started))
+	}
 	s.destroy()
 	return s.failedInit(c, body, errType)
 }
@@ -209,6 +216,7 @@ func (s *Sandbox) await(c *call, cold bool) *Result {
 		res.InitDuration = s.initDuration
 	}
 	var extra []string
+	status, reason := "success", shutdownFailure
 	select {
 	case <-c.done:
 		res.Payload = c.payload
@@ -230,6 +238,7 @@ func (s *Sandbox) await(c *call, cold bool) *Result {
 			extra = append(extra, msg, errType)
 		}
 		res.Reusable = false
+		status = "error"
 	case <-t.C:
 		secs := float64(s.cfg.Timeout) / float64(time.Second)
 		msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, secs)
@@ -237,6 +246,7 @@ func (s *Sandbox) await(c *call, cold bool) *Result {
 			extra = append(extra, fmt.Sprintf("%s %s Task timed out after %.2f seconds",
 				time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), c.inv.RequestID, secs))
 			res.Reusable = false
+			status, reason = "timeout", shutdownTimeout
 		}
 		res.Payload, res.FunctionError, res.ErrorType = c.payload, "Unhandled", c.errType
 		if !c.failed {
@@ -247,11 +257,23 @@ func (s *Sandbox) await(c *call, cold bool) *Result {
 	s.mu.Lock()
 	delete(s.calls, c.inv.RequestID)
 	s.mu.Unlock()
+	if status == "success" && res.FunctionError != "" {
+		status = "failure"
+	}
+	x := s.ext.Load()
 	if !res.Reusable {
-		s.destroy()
+		if x != nil {
+			// The extensions' SHUTDOWN must not hold up the answer.
+			go s.destroyFor(context.Background(), reason)
+		} else {
+			s.destroy()
+		}
 	}
 	extra = append(extra, "END RequestId: "+c.inv.RequestID, s.reportLine(c.inv.RequestID, res.Duration, res.InitDuration, cold))
 	res.Log = s.log.End(extra...)
+	if x != nil {
+		s.telDone(x, c, status, res, cold)
+	}
 	return res
 }
 
@@ -316,10 +338,26 @@ func ErrorDoc(errType, msg string) []byte {
 	return b
 }
 
-// Destroy ends the sandbox and everything in it.
-func (s *Sandbox) Destroy(ctx context.Context) {
+// Destroy ends the sandbox and everything in it. Extensions subscribed to SHUTDOWN get it
+// first, and until Lambda's limit to finish.
+func (s *Sandbox) Destroy(ctx context.Context) { s.destroyFor(ctx, shutdownSpindown) }
+
+// destroyFor ends the sandbox, telling its extensions why.
+func (s *Sandbox) destroyFor(ctx context.Context, reason string) {
 	s.destroyOnce.Do(func() {
 		s.gone.Store(true)
+		if x := s.ext.Load(); x != nil {
+			x.tel.close()
+			select {
+			case <-s.sb.Done():
+			default:
+				if s.started.IsZero() {
+					break
+				}
+				_ = s.sb.Thaw()
+				x.shutdown(ctx, reason)
+			}
+		}
 		if err := s.sb.Destroy(ctx); err != nil {
 			s.logger.Warn("destroy sandbox", "err", err)
 		}
@@ -332,5 +370,5 @@ func (s *Sandbox) Destroy(ctx context.Context) {
 func (s *Sandbox) destroy() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s.Destroy(ctx)
+	s.destroyFor(ctx, shutdownFailure)
 }

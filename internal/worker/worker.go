@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sort"
@@ -99,12 +100,17 @@ func (w *Worker) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 		return nil, fmt.Errorf("sandbox %s: output pipe: %w", id, err)
 	}
 	logger := w.logger.With("function", cfg.FunctionName, "sandbox", id)
+	var exts [][]string
+	if len(cfg.LayerDirs) > 0 {
+		exts = findExtensions(cfg.LayerDirs)
+	}
 	spec := sandbox.Spec{
 		ID:                 id,
 		Runtime:            cfg.Runtime,
 		CodeDir:            cfg.CodeDir,
 		LayerDirs:          cfg.LayerDirs,
 		Command:            cfg.Command,
+		Extensions:         exts,
 		Env:                w.environment(cfg, group, stream),
 		MemoryMB:           cfg.MemoryMB,
 		EphemeralStorageMB: cfg.EphemeralStorageMB,
@@ -115,6 +121,13 @@ func (w *Worker) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 		r.Close()
 		wr.Close()
 		return nil, fmt.Errorf("sandbox for %s: %w", cfg.FunctionName, err)
+	}
+	if _, ok := sb.(sandbox.Dialer); len(exts) > 0 && !ok {
+		r.Close()
+		wr.Close()
+		sb.Destroy(ctx)
+		return nil, fmt.Errorf("sandbox for %s: the %s backend does not run Lambda extensions (the function's layers have %d in /opt/extensions)",
+			cfg.FunctionName, w.cfg.Backend.Name(), len(exts))
 	}
 	lc, err := newLogCapture(r, w.cfg.Logs, group, stream)
 	if err != nil {
@@ -135,10 +148,24 @@ func (w *Worker) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 		initErr: make(chan initError, 1),
 	}
 	s.api = &http.Server{Handler: s.routes(), ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	var x *extensions
+	if len(exts) > 0 {
+		x = newExtensions(s, exts)
+		s.ext.Store(x)
+		lc.setTee(x.tel.functionLine)
+		s.api.ConnState = func(c net.Conn, st http.ConnState) {
+			if st == http.StateClosed || st == http.StateHijacked {
+				x.connClosed(c.RemoteAddr().String())
+			}
+		}
+	}
+	s.started = time.Now() // before Serve: handlers read it
 	go s.api.Serve(sb.RuntimeAPI())
 	w.live.Store(id, s)
 	w.count.Add(1)
-	s.started = time.Now()
+	if x != nil {
+		s.telInitStart(x)
+	}
 	err = sb.Start(ctx)
 	wr.Close() // the runtime holds its own copy; the pipe ends when every copy is closed
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/ember-serverless/ember/internal/worker"
 )
 
-var codeDir string
+var codeDir, extLayer string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "worker-test-fn")
@@ -28,6 +28,14 @@ func TestMain(m *testing.M) {
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building the test function: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	// A layer with the test extension, for extensions_test.go.
+	extLayer = filepath.Join(dir, "layer")
+	build = exec.Command("go", "build", "-o", filepath.Join(extLayer, "extensions", "test-ext"), "./testdata/ext")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the test extension: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	codeDir = dir

@@ -23,6 +23,7 @@ import (
 var (
 	_ sandbox.Backend = (*Backend)(nil)
 	_ sandbox.Sandbox = (*Sandbox)(nil)
+	_ sandbox.Dialer  = (*Sandbox)(nil)
 )
 
 // Backend creates plain child processes.
@@ -39,6 +40,11 @@ func (*Backend) Name() string { return "none" }
 func (*Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
 	if len(spec.Command) == 0 {
 		return nil, fmt.Errorf("sandbox %s: no command", spec.ID)
+	}
+	for _, e := range spec.Extensions {
+		if len(e) == 0 {
+			return nil, fmt.Errorf("sandbox %s: an extension has no command", spec.ID)
+		}
 	}
 	s := &Sandbox{spec: spec, done: make(chan struct{})}
 	switch len(spec.LayerDirs) {
@@ -179,10 +185,6 @@ func (s *Sandbox) Start(ctx context.Context) error {
 	if s.cmd != nil {
 		return fmt.Errorf("sandbox %s: already started", s.spec.ID)
 	}
-	args := append([]string(nil), s.spec.Command...)
-	args[0] = s.hostPath(args[0])
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir = s.spec.CodeDir
 	env := make([]string, 0, len(s.spec.Env)+1)
 	for _, kv := range s.spec.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok && (k == "LAMBDA_TASK_ROOT" || k == "PWD") {
@@ -193,16 +195,44 @@ func (s *Sandbox) Start(ctx context.Context) error {
 		env = append(env, kv)
 	}
 	env = append(env, "AWS_LAMBDA_RUNTIME_API="+s.ln.Addr().String())
-	cmd.Env = env
-	cmd.Stdout = s.spec.Output
-	cmd.Stderr = s.spec.Output
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd := s.command(s.spec.Command, env, 0)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("sandbox %s: start %s: %w", s.spec.ID, s.spec.Command[0], err)
 	}
 	s.cmd = cmd
 	go s.wait(cmd)
+	// Extensions join the runtime's process group, so that Destroy kills them with it.
+	for _, ext := range s.spec.Extensions {
+		ec := s.command(ext, env, cmd.Process.Pid)
+		if err := ec.Start(); err != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			return fmt.Errorf("sandbox %s: start extension %s: %w", s.spec.ID, ext[0], err)
+		}
+		go ec.Wait()
+	}
 	return nil
+}
+
+// command is a process of the sandbox: args as seen inside, in process group pgid (0: a new
+// group of its own).
+func (s *Sandbox) command(args []string, env []string, pgid int) *exec.Cmd {
+	cmd := exec.Command(s.hostPath(args[0]), args[1:]...)
+	cmd.Dir = s.spec.CodeDir
+	cmd.Env = env
+	cmd.Stdout = s.spec.Output
+	cmd.Stderr = s.spec.Output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid, Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// Dial connects to addr on the host: a plain process shares the host's network, where
+// sandbox.localdomain is taken to be 127.0.0.1.
+func (s *Sandbox) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if host, port, err := net.SplitHostPort(addr); err == nil && host == sandbox.SandboxHostname {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 func (s *Sandbox) wait(cmd *exec.Cmd) {
