@@ -40,18 +40,19 @@ type hostDir struct {
 
 // initConfig is what the server tells the init, as one JSON line on the control pipe.
 type initConfig struct {
-	Root      string            // host directory to mount the sandbox's root on
-	Hostname  string            //
-	TmpMB     int               // size of /tmp
-	Command   []string          // the runtime, as seen inside
-	Env       []string          // the runtime's environment
-	UID, GID  int               // the user the runtime runs as
-	HostDirs  []hostDir         // shared read-only at the same path
-	HostFiles []string          // host files bound read-only at the same path
-	Files     map[string]string // files of /etc, by name
-	CodeFD    int               // /var/task
-	LayerFDs  []int             // /opt, bottom first
-	RuntimeFD int               // /var/runtime, or -1
+	Root       string            // host directory to mount the sandbox's root on
+	Hostname   string            //
+	TmpMB      int               // size of /tmp
+	Command    []string          // the runtime, as seen inside
+	Extensions [][]string        // external extensions, started just before the runtime
+	Env        []string          // the runtime's environment
+	UID, GID   int               // the user the runtime runs as
+	HostDirs   []hostDir         // shared read-only at the same path
+	HostFiles  []string          // host files bound read-only at the same path
+	Files      map[string]string // files of /etc, by name
+	CodeFD     int               // /var/task
+	LayerFDs   []int             // /opt, bottom first
+	RuntimeFD  int               // /var/runtime, or -1
 }
 
 // MaybeRunInit turns the process into a jail's init when the jail backend started it; it
@@ -108,6 +109,12 @@ func runInit() error {
 	if err != nil {
 		return err
 	}
+	extPaths := make([]string, len(cfg.Extensions))
+	for i, e := range cfg.Extensions {
+		if extPaths[i], err = lookPath(e[0], cfg.Env); err != nil {
+			return err
+		}
+	}
 	if err := dropPrivileges(cfg.UID, cfg.GID); err != nil {
 		return err
 	}
@@ -125,6 +132,15 @@ func runInit() error {
 	// Nothing the init holds may reach the runtime.
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close descriptors: %w", err)
+	}
+	// Extensions are forked from this (locked) thread, so they inherit its credentials,
+	// capability bounding set and seccomp filter, and stay children of the process that is
+	// about to become the runtime: the pid namespace's init, whose end ends them too.
+	for i, e := range cfg.Extensions {
+		attr := &syscall.ProcAttr{Env: cfg.Env, Files: []uintptr{0, 1, 2}}
+		if _, err := syscall.ForkExec(extPaths[i], e, attr); err != nil {
+			return fmt.Errorf("start extension %s: %w", e[0], err)
+		}
 	}
 	err = syscall.Exec(path, cfg.Command, cfg.Env)
 	return fmt.Errorf("exec %s: %w", cfg.Command[0], err)

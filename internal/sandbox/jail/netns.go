@@ -3,6 +3,7 @@
 package jail
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -12,26 +13,66 @@ import (
 )
 
 // listenInNetns brings up the loopback interface of a process's network namespace and opens
-// a TCP listener on addr there. The process is named by its pidfd when there is one (setns
-// accepts a pidfd since Linux 5.8), else by its pid. It enters the namespace on a locked OS thread and
-// leaves it before unlocking; a thread that cannot get back is left locked, so the Go runtime
-// ends it instead of reusing it.
+// a TCP listener on addr there.
 func listenInNetns(pidfd *os.File, pid int, addr string) (net.Listener, error) {
 	tcpAddr, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("jail: %w", err)
 	}
-	type result struct {
-		ln  net.Listener
-		err error
-	}
-	ch := make(chan result, 1)
+	var ln net.Listener
+	err = inNetns(pidfd, pid, func() error {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+		l, err := net.ListenTCP("tcp", tcpAddr)
+		if err != nil {
+			return fmt.Errorf("jail: runtime API listener: %w", err)
+		}
+		ln = l
+		return nil
+	}, func() {
+		if ln != nil {
+			ln.Close()
+			ln = nil
+		}
+	})
+	return ln, err
+}
+
+// dialInNetns connects to addr from inside a process's network namespace: the socket is
+// created there and stays there.
+func dialInNetns(ctx context.Context, pidfd *os.File, pid int, network, addr string) (net.Conn, error) {
+	var conn net.Conn
+	err := inNetns(pidfd, pid, func() error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return fmt.Errorf("jail: dial %s in the sandbox: %w", addr, err)
+		}
+		conn = c
+		return nil
+	}, func() {
+		if conn != nil {
+			conn.Close()
+			conn = nil
+		}
+	})
+	return conn, err
+}
+
+// inNetns runs fn in the network namespace of a process, named by its pidfd when there is
+// one (setns accepts a pidfd since Linux 5.8), else by its pid. It enters the namespace on a
+// locked OS thread and leaves it before unlocking; a thread that cannot get back is left
+// locked, so the Go runtime ends it instead of reusing it, and undo is called to release what
+// fn made.
+func inNetns(pidfd *os.File, pid int, fn func() error, undo func()) error {
+	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		ln, err, back := func() (net.Listener, error, bool) {
+		err, back := func() (error, bool) {
 			self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err != nil {
-				return nil, fmt.Errorf("jail: %w", err), true
+				return fmt.Errorf("jail: %w", err), true
 			}
 			defer unix.Close(self)
 			target := -1
@@ -40,39 +81,27 @@ func listenInNetns(pidfd *os.File, pid int, addr string) (net.Listener, error) {
 			} else {
 				fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 				if err != nil {
-					return nil, fmt.Errorf("jail: sandbox network namespace: %w", err), true
+					return fmt.Errorf("jail: sandbox network namespace: %w", err), true
 				}
 				defer unix.Close(fd)
 				target = fd
 			}
 			if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-				return nil, fmt.Errorf("jail: enter sandbox network namespace: %w", err), true
+				return fmt.Errorf("jail: enter sandbox network namespace: %w", err), true
 			}
-			ln, lerr := func() (net.Listener, error) {
-				if err := loopbackUp(); err != nil {
-					return nil, err
-				}
-				ln, err := net.ListenTCP("tcp", tcpAddr)
-				if err != nil {
-					return nil, fmt.Errorf("jail: runtime API listener: %w", err)
-				}
-				return ln, nil
-			}()
+			ferr := fn()
 			if err := unix.Setns(self, unix.CLONE_NEWNET); err != nil {
-				if ln != nil {
-					ln.Close()
-				}
-				return nil, fmt.Errorf("jail: leave sandbox network namespace: %w", err), false
+				undo()
+				return fmt.Errorf("jail: leave sandbox network namespace: %w", err), false
 			}
-			return ln, lerr, true
+			return ferr, true
 		}()
-		ch <- result{ln, err}
+		ch <- err
 		if back {
 			runtime.UnlockOSThread()
 		}
 	}()
-	r := <-ch
-	return r.ln, r.err
+	return <-ch
 }
 
 func loopbackUp() error {

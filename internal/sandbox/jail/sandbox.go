@@ -55,6 +55,7 @@ type jailed struct {
 var (
 	_ sandbox.Sandbox = (*jailed)(nil)
 	_ InitBoosted     = (*jailed)(nil)
+	_ sandbox.Dialer  = (*jailed)(nil)
 )
 
 func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *jailed, err error) {
@@ -94,15 +95,16 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	toClose = append(toClose, ctrlR, statW)
 
 	cfg := initConfig{
-		Root:      b.rootDir,
-		Hostname:  b.cfg.Hostname,
-		TmpMB:     spec.EphemeralStorageMB,
-		Command:   spec.Command,
-		Env:       append(append([]string(nil), spec.Env...), "AWS_LAMBDA_RUNTIME_API="+RuntimeAPIAddr),
-		UID:       SandboxUID,
-		GID:       SandboxGID,
-		Files:     etcFiles(b.cfg.Hostname),
-		RuntimeFD: -1,
+		Root:       b.rootDir,
+		Hostname:   b.cfg.Hostname,
+		TmpMB:      spec.EphemeralStorageMB,
+		Command:    spec.Command,
+		Extensions: spec.Extensions,
+		Env:        append(append([]string(nil), spec.Env...), "AWS_LAMBDA_RUNTIME_API="+RuntimeAPIAddr),
+		UID:        SandboxUID,
+		GID:        SandboxGID,
+		Files:      etcFiles(b.cfg.Hostname),
+		RuntimeFD:  -1,
 	}
 	for _, d := range b.cfg.HostDirs {
 		fi, err := os.Lstat(d)
@@ -266,6 +268,15 @@ func (s *jailed) wait() {
 	close(s.done)
 }
 
+// Dial connects to addr from inside the sandbox's network namespace, where
+// sandbox.localdomain is 127.0.0.1.
+func (s *jailed) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if host, port, err := net.SplitHostPort(addr); err == nil && host == sandbox.SandboxHostname {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	return dialInNetns(ctx, s.pidfd, s.cmd.Process.Pid, network, addr)
+}
+
 func (s *jailed) ID() string               { return s.id }
 func (s *jailed) RuntimeAPI() net.Listener { return s.ln }
 func (s *jailed) Done() <-chan struct{}    { return s.done }
@@ -426,7 +437,7 @@ func etcFiles(hostname string) map[string]string {
 			fmt.Sprintf("sbx_user1051:x:%d:%d::/home/sbx_user1051:/sbin/nologin\n", SandboxUID, SandboxGID) +
 			"nobody:x:65534:65534:nobody:/:/sbin/nologin\n",
 		"group":         fmt.Sprintf("root:x:0:\nsbx_user1051:x:%d:\nnobody:x:65534:\n", SandboxGID),
-		"hosts":         "127.0.0.1\tlocalhost " + hostname + "\n::1\tlocalhost\n",
+		"hosts":         "127.0.0.1\tlocalhost " + hostname + " " + sandbox.SandboxHostname + "\n::1\tlocalhost\n",
 		"hostname":      hostname + "\n",
 		"resolv.conf":   "",
 		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
