@@ -182,6 +182,12 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 		s.cmd = nil
 		return nil, fmt.Errorf("jail: start init: %w", err)
 	}
+	if pidfd < 0 {
+		// Opened before wait can reap the init, it names the init for sure.
+		if fd, err := unix.PidfdOpen(s.cmd.Process.Pid, 0); err == nil {
+			pidfd = fd
+		}
+	}
 	if pidfd >= 0 {
 		// The pidfd names the init even after it is reaped, so its network namespace is never
 		// confused with a process that reused the pid.
@@ -273,6 +279,20 @@ func (s *jailed) wait() {
 func (s *jailed) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if host, port, err := net.SplitHostPort(addr); err == nil && host == sandbox.SandboxHostname {
 		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	// Under mu, so that Destroy cannot tear the sandbox down (and its pid be reused) while
+	// the namespace is entered; without a pidfd, a sandbox whose init has exited is not dialled.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	if s.pidfd == nil {
+		select {
+		case <-s.done:
+			return nil, sandbox.ErrDestroyed
+		default:
+		}
 	}
 	return dialInNetns(ctx, s.pidfd, s.cmd.Process.Pid, network, addr)
 }

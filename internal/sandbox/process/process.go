@@ -228,6 +228,12 @@ func (s *Sandbox) command(args []string, env []string, pgid int) *exec.Cmd {
 // Dial connects to addr on the host: a plain process shares the host's network, where
 // sandbox.localdomain is taken to be 127.0.0.1.
 func (s *Sandbox) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	s.mu.Lock()
+	destroyed := s.destroyed
+	s.mu.Unlock()
+	if destroyed {
+		return nil, sandbox.ErrDestroyed
+	}
 	if host, port, err := net.SplitHostPort(addr); err == nil && host == sandbox.SandboxHostname {
 		addr = net.JoinHostPort("127.0.0.1", port)
 	}
