@@ -341,7 +341,14 @@ func (s *Sandbox) handleRegister(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	x := s.extensionsOf()
+	x := s.ext.Load()
+	if x == nil {
+		if s.initDone.Load() {
+			runtimeError(w, http.StatusForbidden, errExtRegistrationOver, "Extension registration closed already")
+			return
+		}
+		x = s.extensionsOf()
+	}
 	x.mu.Lock()
 	reg, external := x.expected[name]
 	switch {

@@ -181,6 +181,17 @@ func TestAFunctionWithoutExtensionsHasNoExtensionsAPIState(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("event/next in a sandbox without extensions: %d, want 403", resp.StatusCode)
 	}
+	req, _ = http.NewRequest("POST", "http://"+got.Env["AWS_LAMBDA_RUNTIME_API"]+"/2020-01-01/extension/register", strings.NewReader(`{"events":[]}`))
+	req.Header.Set("Lambda-Extension-Name", "late")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "Extension.RegistrationClosed") {
+		t.Errorf("registering after the init phase: %d %s", resp.StatusCode, body)
+	}
 	if again := invoke(t, sb, `{"op":"echo"}`, false); !again.Reusable || again.FunctionError != "" {
 		t.Errorf("the sandbox should still work: %+v", again)
 	}
