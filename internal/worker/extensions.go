@@ -360,10 +360,10 @@ func (s *Sandbox) handleRegister(w http.ResponseWriter, r *http.Request) {
 		x.mu.Unlock()
 		runtimeError(w, http.StatusForbidden, errExtInvalidState, "Extension with this name already registered")
 		return
-	case !external && e.invoke:
-		// An internal extension runs in the runtime's process: it cannot take INVOKE.
+	case !external && len(req.Events) > 0:
+		// An internal extension runs in the runtime's process, which gets the events itself.
 		x.mu.Unlock()
-		runtimeError(w, http.StatusForbidden, errExtInvalidEventType, "INVOKE: internal extensions cannot register for INVOKE")
+		runtimeError(w, http.StatusForbidden, errExtInvalidEventType, "No events allowed for internal extensions")
 		return
 	case len(x.all) >= maxExtensions:
 		x.mu.Unlock()
