@@ -136,6 +136,13 @@ func (x *extensions) readyLocked() bool {
 	return true
 }
 
+// ready reports whether every extension is waiting for its next event.
+func (x *extensions) ready() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.readyLocked()
+}
+
 // waitReady waits until the extensions are ready for the next event, ctx ends, or, when
 // deadline is set, the deadline passes.
 func (x *extensions) waitReady(ctx context.Context, deadline time.Time) bool {

@@ -99,8 +99,14 @@ func (s *Sandbox) Usable() bool {
 	}
 }
 
-// Freeze pauses the sandbox while it is idle; Thaw resumes it.
-func (s *Sandbox) Freeze() error { return s.sb.Freeze() }
+// Freeze pauses the sandbox while it is idle; Thaw resumes it. As on Lambda, a sandbox whose
+// extensions are still busy with the last invocation is not frozen.
+func (s *Sandbox) Freeze() error {
+	if x := s.ext.Load(); x != nil && !x.ready() {
+		return nil
+	}
+	return s.sb.Freeze()
+}
 
 // Thaw resumes a frozen sandbox.
 func (s *Sandbox) Thaw() error { return s.sb.Thaw() }
