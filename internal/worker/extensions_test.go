@@ -18,6 +18,11 @@ import (
 // newExtSandbox is a sandbox of the test function with the test extension's layer.
 func newExtSandbox(t *testing.T, env map[string]string) (*worker.Sandbox, *memLog) {
 	t.Helper()
+	return newExtSandboxTimeout(t, 5*time.Second, env)
+}
+
+func newExtSandboxTimeout(t *testing.T, timeout time.Duration, env map[string]string) (*worker.Sandbox, *memLog) {
+	t.Helper()
 	ml := &memLog{}
 	w, err := worker.New(worker.Config{Backend: process.New(), Logs: ml, Region: "us-east-1"})
 	if err != nil {
@@ -26,7 +31,7 @@ func newExtSandbox(t *testing.T, env map[string]string) (*worker.Sandbox, *memLo
 	sb, err := w.NewSandbox(context.Background(), worker.SandboxConfig{
 		FunctionName: "fn", FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:fn",
 		Version: "$LATEST", Runtime: "provided.al2023", Handler: "bootstrap",
-		Command: []string{"/var/task/bootstrap"}, MemoryMB: 128, Timeout: 5 * time.Second,
+		Command: []string{"/var/task/bootstrap"}, MemoryMB: 128, Timeout: timeout,
 		Env: env, CodeDir: codeDir, LayerDirs: []string{extLayer},
 	})
 	if err != nil {
@@ -195,4 +200,17 @@ func TestAFunctionWithoutExtensionsHasNoExtensionsAPIState(t *testing.T) {
 	if again := invoke(t, sb, `{"op":"echo"}`, false); !again.Reusable || again.FunctionError != "" {
 		t.Errorf("the sandbox should still work: %+v", again)
 	}
+}
+
+func TestATimedOutInvokeShutsTheExtensionsDownForTimeout(t *testing.T) {
+	sb, ml := newExtSandboxTimeout(t, 300*time.Millisecond, nil)
+	ok := invoke(t, sb, `{"op":"error","text":"x"}`, false)
+	r1 := fmt.Sprintf("req-%d", reqN)
+	res := invoke(t, sb, `{"op":"sleep","ms":5000}`, false)
+	r2 := fmt.Sprintf("req-%d", reqN)
+	if ok.FunctionError != "Unhandled" || res.ErrorType != worker.ErrorTypeTimeout || res.Reusable {
+		t.Fatalf("want a handled error then a timeout; got %+v, %+v", ok, res)
+	}
+	waitForLog(t, ml, "EXT telemetry platform.runtimeDone "+r1+" failure",
+		"EXT telemetry platform.runtimeDone "+r2+" timeout", "EXT SHUTDOWN timeout deadline=true")
 }

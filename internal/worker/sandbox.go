@@ -267,18 +267,17 @@ func (s *Sandbox) await(c *call, cold bool) *Result {
 		status = "failure"
 	}
 	x := s.ext.Load()
-	if !res.Reusable {
-		if x != nil {
-			// The extensions' SHUTDOWN must not hold up the answer.
-			go s.destroyFor(context.Background(), reason)
-		} else {
-			s.destroy()
-		}
+	if !res.Reusable && x == nil {
+		s.destroy()
 	}
 	extra = append(extra, "END RequestId: "+c.inv.RequestID, s.reportLine(c.inv.RequestID, res.Duration, res.InitDuration, cold))
 	res.Log = s.log.End(extra...)
 	if x != nil {
 		s.telDone(x, c, status, res, cold)
+		if !res.Reusable {
+			// The extensions' SHUTDOWN must not hold up the answer.
+			go s.destroyFor(context.Background(), reason)
+		}
 	}
 	return res
 }

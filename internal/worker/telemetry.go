@@ -49,7 +49,13 @@ type telemetry struct {
 	subs    []*subscriber
 	backlog []telEvent // events of the init phase, replayed to subscribers that come later
 	initEnd bool
+	closed  bool
+	running sync.WaitGroup // delivery loops
 }
+
+// finalFlush bounds how long a sandbox going away waits for its last telemetry to be
+// delivered before it sends SHUTDOWN.
+const finalFlush = 500 * time.Millisecond
 
 // telEvent is one event: its stream type and its JSON encoding.
 type telEvent struct {
@@ -149,14 +155,29 @@ func (t *telemetry) endInit() {
 	t.mu.Unlock()
 }
 
-// close stops every delivery, after one last attempt to deliver what is queued.
+// close stops every delivery, after one last attempt to deliver what is queued, which it
+// waits for up to finalFlush.
 func (t *telemetry) close() {
 	t.mu.Lock()
 	subs := t.subs
 	t.subs = nil
+	t.closed = true
+	t.initEnd = true
+	t.backlog = nil
 	t.mu.Unlock()
 	for _, sub := range subs {
 		close(sub.stop)
+	}
+	done := make(chan struct{})
+	go func() {
+		t.running.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(finalFlush)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
 	}
 }
 
@@ -316,8 +337,14 @@ func (s *Sandbox) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Reques
 	}
 	t := x.tel
 	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		runtimeError(w, http.StatusForbidden, errExtInvalidState, "the sandbox is shutting down")
+		return
+	}
 	backlog := t.backlog
 	t.subs = append(slices.Clip(t.subs), sub)
+	t.running.Add(1)
 	t.mu.Unlock()
 	for _, ev := range backlog {
 		if slices.Contains(sub.types, ev.kind) {
@@ -327,7 +354,10 @@ func (s *Sandbox) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Reques
 	if slices.Contains(sub.types, telFunction) {
 		s.log.setTee(t.functionLine)
 	}
-	go t.deliver(sub)
+	go func() {
+		defer t.running.Done()
+		t.deliver(sub)
+	}()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write([]byte(`"OK"`))
