@@ -308,7 +308,8 @@ func vmHWM(pid int) int64 {
 	return 0
 }
 
-// Destroy kills the process group and closes the listener.
+// Destroy kills the process group and closes the listener; a runtime with extensions gets
+// SIGTERM and DefaultShutdownGrace first.
 func (s *Sandbox) Destroy(ctx context.Context) error {
 	s.mu.Lock()
 	if s.destroyed {
@@ -323,6 +324,18 @@ func (s *Sandbox) Destroy(ctx context.Context) error {
 	if cmd == nil {
 		close(s.done)
 		return nil
+	}
+	if len(s.spec.Extensions) > 0 {
+		// As on Lambda, a runtime with extensions gets SIGTERM and a grace period first (the
+		// worker has sent the extensions SHUTDOWN by now).
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+		t := time.NewTimer(sandbox.DefaultShutdownGrace)
+		select {
+		case <-s.done:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	select {
