@@ -35,6 +35,7 @@ func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger
 		key := dataDirKey(dataDir)
 		b, err := gvisor.New(gvisor.Config{
 			StateDir:    filepath.Join("/run/ember", "gvisor-"+key),
+			LayerDir:    filepath.Join(dataDir, "gvisor-layers"),
 			Cgroups:     cgroups.Config{Parent: "ember-gvisor/" + key},
 			RuntimeDirs: runtimeDirs,
 		}, logger.With("role", "gvisor"))

@@ -105,8 +105,12 @@ func (b *Backend) bundle(dir string, spec sandbox.Spec) error {
 			mounts = append(mounts, ociMount{Destination: d, Type: "bind", Source: d, Options: ro})
 		}
 	}
-	for _, l := range spec.LayerDirs {
-		mounts = append(mounts, ociMount{Destination: "/opt", Type: "bind", Source: l, Options: ro})
+	if len(spec.LayerDirs) > 0 {
+		opt, err := b.mergedLayers(spec.LayerDirs)
+		if err != nil {
+			return err
+		}
+		mounts = append(mounts, ociMount{Destination: "/opt", Type: "bind", Source: opt, Options: ro})
 	}
 	if rd, ok := b.cfg.RuntimeDirs[spec.Runtime]; ok {
 		mounts = append(mounts, ociMount{Destination: "/var/runtime", Type: "bind", Source: rd, Options: ro})

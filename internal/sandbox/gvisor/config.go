@@ -44,12 +44,20 @@ type Config struct {
 	// RuntimeDirs maps a Lambda runtime identifier to a host directory mounted read-only at
 	// /var/runtime.
 	RuntimeDirs map[string]string
+	// LayerDir holds merges of several layers (this runsc has no overlay mounts), made by
+	// hard links when it is on the same file system as the layers, by copies otherwise.
+	// Defaults to StateDir/layers.
+	LayerDir string
 	// Cgroups places sandbox groups; the zero value puts them in "ember-gvisor" below the
 	// server's own groups.
 	Cgroups cgroups.Config
 	// ShutdownGrace is how long Destroy waits between SIGTERM and SIGKILL. Defaults to
 	// sandbox.DefaultShutdownGrace.
 	ShutdownGrace time.Duration
+	// InitBoost is how long a new sandbox may use a full vCPU (or more, if its memory buys
+	// more) before its CPU is cut to its memory's share; EndInitBoost and the first Freeze end
+	// it sooner, as in the jail. Defaults to 10s; negative disables the boost.
+	InitBoost time.Duration
 	// Hostname is the sandbox's host name. Defaults to "localhost".
 	Hostname string
 	// DebugLogDir, when set, makes runsc write its debug logs there (runsc --debug
@@ -67,6 +75,9 @@ func (c *Config) defaults() {
 	if c.StateDir == "" {
 		c.StateDir = "/run/ember/gvisor"
 	}
+	if c.LayerDir == "" {
+		c.LayerDir = filepath.Join(c.StateDir, "layers")
+	}
 	if c.HostDirs == nil {
 		c.HostDirs = []string{"/usr", "/bin", "/lib", "/lib64", "/sbin"}
 	}
@@ -78,6 +89,9 @@ func (c *Config) defaults() {
 	}
 	if c.Hostname == "" {
 		c.Hostname = "localhost"
+	}
+	if c.InitBoost == 0 {
+		c.InitBoost = 10 * time.Second
 	}
 }
 

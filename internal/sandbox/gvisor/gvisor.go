@@ -34,6 +34,8 @@ type Backend struct {
 
 	mu  sync.Mutex
 	ids map[string]bool
+
+	layerMu sync.Mutex // held while a merge of layers is made
 }
 
 var _ sandbox.Backend = (*Backend)(nil)
@@ -110,8 +112,10 @@ func (b *Backend) pruneStale() {
 			_ = exec.Command(b.runsc, "--root", b.runDir, "delete", "--force", id).Run()
 		}
 	}
-	if err := os.RemoveAll(b.sbxDir); err != nil {
-		b.log.Warn("could not remove stale sandbox directories", "err", err)
+	for _, d := range []string{b.sbxDir, b.cfg.LayerDir} {
+		if err := os.RemoveAll(d); err != nil {
+			b.log.Warn("could not remove stale sandbox directories", "dir", d, "err", err)
+		}
 	}
 	if err := b.cg.Prune(); err != nil {
 		b.log.Warn("could not remove stale sandbox cgroups", "err", err)
@@ -214,9 +218,6 @@ func (b *Backend) validate(spec *sandbox.Spec) error {
 	}
 	if spec.Output == nil {
 		return fmt.Errorf("%w: no output file", ErrInvalidSpec)
-	}
-	if len(spec.LayerDirs) > 1 {
-		return fmt.Errorf("%w: %d layers: the gvisor backend mounts at most one at /opt so far", ErrInvalidSpec, len(spec.LayerDirs))
 	}
 	fi, err := os.Stat(spec.CodeDir)
 	if err != nil || !fi.IsDir() {

@@ -4,6 +4,7 @@ package gvisor
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,10 @@ type gvisored struct {
 	exit sandbox.ExitStatus
 	peak atomic.Int64
 
+	cpuMilli   int64       // the CPU the function's memory buys
+	boosted    atomic.Bool // still in the init phase's CPU boost
+	boostTimer *time.Timer
+
 	mu        sync.Mutex
 	started   bool
 	destroyed bool
@@ -58,11 +63,19 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, dir string) (_ 
 	// holds the Sentry's own threads and a ptrace stub (with threads) per process besides, so
 	// its bound is wider: it only keeps a fork bomb from reaching the host's pid space.
 	limits.Pids = hostPids
-	cg, err := b.cg.Create(spec.ID, limits)
+	// As in the jail, the init phase gets at least one vCPU: here the Sentry does the
+	// runtime's system calls and page faults on the function's CPU, and at 128 MB (7% of a
+	// CPU) a cold start would take seconds.
+	initial := limits
+	if b.cfg.InitBoost > 0 {
+		initial.CPUMilli = max(limits.CPUMilli, 1000)
+	}
+	cg, err := b.cg.Create(spec.ID, initial)
 	if err != nil {
 		return nil, fmt.Errorf("gvisor: %w", err)
 	}
-	s := &gvisored{b: b, id: spec.ID, dir: dir, log: log, cg: cg, done: make(chan struct{})}
+	s := &gvisored{b: b, id: spec.ID, dir: dir, log: log, cg: cg, done: make(chan struct{}), cpuMilli: limits.CPUMilli}
+	s.boosted.Store(initial.CPUMilli != limits.CPUMilli)
 	defer func() {
 		if err != nil {
 			s.teardown()
@@ -317,15 +330,34 @@ func (s *gvisored) Start(ctx context.Context) error {
 	s.ctlL.Close()
 	if err == nil {
 		_ = s.cg.ResetPeak()
+		if s.boosted.Load() {
+			s.boostTimer = time.AfterFunc(s.b.cfg.InitBoost, func() { s.EndInitBoost() })
+		}
 	}
 	return err
 }
 
-// Freeze stops every process of the Sentry with the cgroup freezer.
+// EndInitBoost cuts the sandbox's CPU to its memory's share; the worker calls it at the
+// runtime's first /next. It is safe to call more than once and after Destroy.
+func (s *gvisored) EndInitBoost() error {
+	if !s.boosted.CompareAndSwap(true, false) {
+		return nil
+	}
+	if err := s.cg.SetCPU(s.cpuMilli); err != nil {
+		return fmt.Errorf("gvisor: sandbox %s: end init boost: %w", s.id, err)
+	}
+	return nil
+}
+
+// Freeze stops every process of the Sentry with the cgroup freezer. An idle sandbox has
+// finished its init, so the init boost ends here at the latest.
 func (s *gvisored) Freeze() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.alive(); err != nil {
+		return err
+	}
+	if err := s.EndInitBoost(); err != nil {
 		return err
 	}
 	return s.cg.Freeze()
@@ -350,6 +382,10 @@ func (s *gvisored) Destroy(ctx context.Context) error {
 	}
 	s.destroyed = true
 	started := s.started
+	if s.boostTimer != nil {
+		s.boostTimer.Stop()
+	}
+	s.boosted.Store(false)
 	s.mu.Unlock()
 
 	if started && s.cmd != nil {
@@ -374,18 +410,25 @@ func (s *gvisored) Destroy(ctx context.Context) error {
 func (s *gvisored) teardown() error {
 	var errs []error
 	if s.cmd != nil && s.cmd.Process != nil {
+		// Killing the Sentry ends the container: runsc run then stops the gofer, removes its
+		// state and exits by itself, which is quicker than `runsc delete`.
 		_ = s.cg.Thaw()
-		_ = s.cmd.Process.Kill()
 		if err := s.cg.Kill(10 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
 		select {
 		case <-s.done:
-		case <-time.After(10 * time.Second):
-			errs = append(errs, fmt.Errorf("gvisor: sandbox %s: runsc did not exit", s.id))
+		case <-time.After(5 * time.Second):
+			// runsc's sandbox and gofer die with runsc (parent-death signal).
+			_ = s.cmd.Process.Kill()
+			<-s.done
 		}
-		// runsc's sandbox and gofer die with runsc (parent-death signal); its state does not.
-		_ = exec.Command(s.b.runsc, "--root", s.b.runDir, "delete", "--force", s.id).Run()
+		// runsc leaves its state files behind when its sandbox was killed.
+		if left, _ := filepath.Glob(filepath.Join(s.b.runDir, s.id+"_sandbox:*")); len(left) > 0 {
+			if out, err := exec.Command(s.b.runsc, "--root", s.b.runDir, "delete", "--force", s.id).CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("gvisor: sandbox %s: runsc delete: %v: %s", s.id, err, bytes.TrimSpace(out)))
+			}
+		}
 	}
 	for _, c := range []io.Closer{s.api, s.ctlL, s.ctl} {
 		if c != nil {
