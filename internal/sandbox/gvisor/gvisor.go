@@ -188,7 +188,7 @@ func etcFiles(hostname string) map[string]string {
 			fmt.Sprintf("sbx_user1051:x:%d:%d::/home/sbx_user1051:/sbin/nologin\n", SandboxUID, SandboxGID) +
 			"nobody:x:65534:65534:nobody:/:/sbin/nologin\n",
 		"group":         fmt.Sprintf("root:x:0:\nsbx_user1051:x:%d:\nnobody:x:65534:\n", SandboxGID),
-		"hosts":         "127.0.0.1\tlocalhost " + hostname + "\n::1\tlocalhost\n",
+		"hosts":         "127.0.0.1\tlocalhost " + hostname + " " + sandbox.SandboxHostname + "\n::1\tlocalhost\n",
 		"hostname":      hostname + "\n",
 		"resolv.conf":   "",
 		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
