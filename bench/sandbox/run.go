@@ -185,7 +185,7 @@ func run(ctx context.Context, cfg config, workDir, jsonOut string, logger *slog.
 		destroyAll(lives)
 
 		logger.Info("idle memory", "backend", name, "sandboxes", idle)
-		rows, err := idleMemory(ctx, b, name, code, bootstrap, cfg.MemoryMB, idle, cfg.Rounds)
+		rows, err := idleMemory(ctx, b, name, code, bootstrap, cfg.MemoryMB, idle, max(cfg.Rounds, 5))
 		if err != nil {
 			logger.Warn("idle memory not measured", "backend", name, "err", err)
 			rows = append(rows, Row{Target: name, Phase: "idle sandbox memory", Note: "FAILED: " + err.Error()})
@@ -224,11 +224,13 @@ func destroyAll(lives []*live) {
 	}
 }
 
-// idleMemory measures, rounds times, the host memory in use before and after n sandboxes are
-// started, invoked once and frozen, and the same for n bare runtimes invoked once; each
-// sandbox's cost beyond its runtime is the difference of the two per-unit figures.
+// idleMemory measures, in each of rounds rounds, the host memory in use before and after n
+// sandboxes are started, invoked once and frozen, then the same for n bare runtimes invoked
+// once; a round's cost beyond the runtime is the difference of its two per-unit figures, and
+// the report gives the median over rounds of each (pairing within a round keeps slow drift of
+// the shared machine out of the difference).
 func idleMemory(ctx context.Context, b sandbox.Backend, name, code, bootstrap string, memoryMB, n, rounds int) ([]Row, error) {
-	var perSandbox, perBare, rss []float64
+	var perSandbox, perBare, beyond, rss []float64
 	for range rounds {
 		settle()
 		before := usedKiB()
@@ -252,7 +254,7 @@ func idleMemory(ctx context.Context, b sandbox.Backend, name, code, bootstrap st
 		settle()
 		after := usedKiB()
 		destroyAll(lives)
-		perSandbox = append(perSandbox, float64(after-before)/float64(n))
+		ps := float64(after-before) / float64(n)
 
 		settle()
 		before = usedKiB()
@@ -276,17 +278,17 @@ func idleMemory(ctx context.Context, b sandbox.Backend, name, code, bootstrap st
 		for _, br := range bares {
 			br.stop()
 		}
-		perBare = append(perBare, float64(after-before)/float64(n))
+		pb := float64(after-before) / float64(n)
+		perSandbox, perBare, beyond = append(perSandbox, ps), append(perBare, pb), append(beyond, ps-pb)
 		rss = append(rss, float64(sum)/float64(n))
 	}
-	ms, mb, mr := median(perSandbox), median(perBare), median(rss)
 	return []Row{
-		{Target: name, Phase: "idle sandbox, host memory each", N: n, Value: ms / 1024, Unit: "MiB",
-			Note: fmt.Sprintf("host memory in use but the page cache (AnonPages+Shmem+Slab+KernelStack+PageTables+Percpu) with %d sandboxes invoked once and frozen, minus before; median of %d rounds %s", n, rounds, kib(perSandbox))},
-		{Target: "exec", Phase: "bare runtime, host memory each", N: n, Value: mb / 1024, Unit: "MiB",
-			Note: fmt.Sprintf("the same for %d plain processes of the function invoked once (VmRSS %.1f MiB each); rounds %s", n, mr/1024, kib(perBare))},
-		{Target: name, Phase: "idle sandbox beyond its runtime", N: n, Value: (ms - mb) / 1024, Unit: "MiB",
-			Note: "the difference of the two rows above"},
+		{Target: name, Phase: "idle sandbox, host memory each", N: n, Value: median(perSandbox) / 1024, Unit: "MiB",
+			Note: fmt.Sprintf("host memory in use but the page cache (AnonPages+Shmem+Slab+KernelStack+PageTables+Percpu) with %d sandboxes invoked once and frozen, minus before; median of rounds %s", n, kib(perSandbox))},
+		{Target: "exec", Phase: "bare runtime, host memory each", N: n, Value: median(perBare) / 1024, Unit: "MiB",
+			Note: fmt.Sprintf("the same for %d plain processes of the function invoked once (VmRSS %.1f MiB each, mostly shared file pages); rounds %s", n, median(rss)/1024, kib(perBare))},
+		{Target: name, Phase: "idle sandbox beyond its runtime", N: n, Value: median(beyond) / 1024, Unit: "MiB",
+			Note: "median over rounds of each round's difference of the two rows above " + kib(beyond)},
 	}, nil
 }
 
