@@ -22,10 +22,15 @@ func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger
 	case "none":
 		return process.New(), nil
 	case "jail":
+		hostPaths, err := runtimeHostPaths(runtimeDirs)
+		if err != nil {
+			return nil, err
+		}
 		b, err := jail.New(jail.Config{
-			StateDir:    filepath.Join("/run/ember", "jail"),
-			Cgroups:     cgroups.Config{Parent: cgroupParent(dataDir)},
-			RuntimeDirs: runtimeDirs,
+			StateDir:         filepath.Join("/run/ember", "jail"),
+			Cgroups:          cgroups.Config{Parent: cgroupParent(dataDir)},
+			RuntimeDirs:      runtimeDirs,
+			RuntimeHostPaths: hostPaths,
 		}, logger.With("role", "jail"))
 		if err != nil {
 			return nil, fmt.Errorf("isolation jail: %w", err)
@@ -46,6 +51,26 @@ func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger
 	default:
 		return nil, fmt.Errorf("isolation %q: not available on this server (choose jail, gvisor or none)", isolation)
 	}
+}
+
+// runtimeHostPaths lists, for each managed runtime, the host files its interpreter needs: a
+// jailed sandbox of that runtime sees those and nothing else of the host.
+func runtimeHostPaths(runtimeDirs map[string]string) (map[string][]string, error) {
+	out := make(map[string][]string, len(runtimeDirs))
+	for name := range runtimeDirs {
+		rt, err := runtimes.Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		paths, err := rt.HostPaths()
+		if err != nil {
+			return nil, fmt.Errorf("runtime %s: the files its interpreter needs: %w", name, err)
+		}
+		if len(paths) > 0 {
+			out[name] = paths
+		}
+	}
+	return out, nil
 }
 
 // cgroupParent is the group this server's jail sandboxes live under: "ember/<dataDirKey>".

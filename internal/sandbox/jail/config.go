@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
@@ -48,6 +49,11 @@ type Config struct {
 	// RuntimeDirs maps a Lambda runtime identifier to a host directory mounted read-only at
 	// /var/runtime (managed runtimes' clients live there).
 	RuntimeDirs map[string]string
+	// RuntimeHostPaths maps a Lambda runtime identifier to exactly the host files and
+	// directories its interpreter needs (the interpreter, the libraries it loads, its standard
+	// library). A sandbox of such a runtime gets those, read-only at the same paths, instead of
+	// HostDirs: nothing else of the host.
+	RuntimeHostPaths map[string][]string
 	// UIDBase is the first host uid (and gid) of the ranges sandboxes map to; each sandbox gets
 	// its own range of 65,536 ids so that no two sandboxes share a host uid. Defaults to
 	// 1<<20, well above any ordinary account.
@@ -98,6 +104,18 @@ func (c *Config) defaults() {
 func (c Config) Validate() error {
 	if !filepath.IsAbs(c.StateDir) {
 		return fmt.Errorf("jail: state dir %q is not absolute", c.StateDir)
+	}
+	for rt, paths := range c.RuntimeHostPaths {
+		for _, p := range paths {
+			if !filepath.IsAbs(p) || filepath.Clean(p) != p || p == "/" {
+				return fmt.Errorf("jail: %s host path %q must be a clean absolute path other than /", rt, p)
+			}
+			for _, own := range []string{"/proc", "/dev", "/tmp", "/etc", "/var", "/opt", "/sys"} {
+				if p == own || strings.HasPrefix(p, own+"/") {
+					return fmt.Errorf("jail: %s host path %q would shadow the sandbox's own %s", rt, p, own)
+				}
+			}
+		}
 	}
 	for _, d := range c.HostDirs {
 		if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {

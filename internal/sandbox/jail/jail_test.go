@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
@@ -290,5 +291,41 @@ func TestTheInitBoostEndsWhenTheWorkerSaysOrAtTheFirstFreeze(t *testing.T) {
 	}
 	if s := start("big", 1769); s.boosted.Load() {
 		t.Error("a sandbox whose memory buys a full vCPU is boosted")
+	}
+}
+
+func TestAManagedRuntimeSeesItsInterpreterAndNothingElseOfTheHost(t *testing.T) {
+	b := newTestBackend(t)
+	rt, err := runtimes.Lookup("python3.11")
+	if err != nil {
+		t.Skipf("needs Python 3.11 at /usr/bin: %v", err)
+	}
+	paths, err := rt.HostPaths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cfg.RuntimeHostPaths = map[string][]string{"python3.11": paths}
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	script := `import os, json, ssl
+print(json.dumps({p: os.path.exists(p) for p in ["/bin/sh", "/usr/bin/perl", "/usr/bin/node", "/usr/share", "/usr/bin/python3.11"]}))`
+	sb, err := b.Create(context.Background(), sandbox.Spec{ID: "rtroot", Runtime: "python3.11", CodeDir: sandboxtest.CodeDir(t),
+		Command: []string{"/usr/bin/python3.11", "-c", script}, Env: []string{"PATH=/usr/bin"}, MemoryMB: 128, Output: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	if err := sb.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	<-sb.Done()
+	if st := sb.Exit(); st.Code != 0 {
+		t.Fatalf("the interpreter did not run (exit %+v):\n%s", st, out)
+	}
+	want := `{"/bin/sh": false, "/usr/bin/perl": false, "/usr/bin/node": false, "/usr/share": false, "/usr/bin/python3.11": true}`
+	if strings.TrimSpace(string(out)) != want {
+		t.Errorf("the sandbox sees %s, want %s", out, want)
 	}
 }

@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,20 +109,12 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 		Files:      etcFiles(b.cfg.Hostname),
 		RuntimeFD:  -1,
 	}
-	for _, d := range b.cfg.HostDirs {
-		fi, err := os.Lstat(d)
-		switch {
-		case err != nil:
-			continue
-		case fi.Mode()&os.ModeSymlink != 0:
-			link, err := os.Readlink(d)
-			if err != nil {
-				return nil, fmt.Errorf("jail: %w", err)
-			}
-			cfg.HostDirs = append(cfg.HostDirs, hostDir{Path: d, Link: link})
-		case fi.IsDir():
-			cfg.HostDirs = append(cfg.HostDirs, hostDir{Path: d})
-		}
+	shared, exact := b.cfg.RuntimeHostPaths[spec.Runtime]
+	if !exact {
+		shared = b.cfg.HostDirs
+	}
+	if err := addHostPaths(&cfg, shared, exact); err != nil {
+		return nil, err
 	}
 	for _, f := range []string{"/etc/ld.so.cache"} {
 		if _, err := os.Stat(f); err == nil {
@@ -477,4 +472,69 @@ func detachedTree(dir string) (int, error) {
 		return 0, fmt.Errorf("jail: make %s read-only: %w", dir, err)
 	}
 	return fd, nil
+}
+
+// addHostPaths shares host paths into the sandbox: directories bound read-only, symbolic links
+// recreated as links, and, when files is set, single files bound read-only. A directory on a
+// path that is a link on the host (/lib -> usr/lib on merged-/usr systems) is recreated as that
+// link, and what lies under it is shared at its resolved place, so that every name the host's
+// dynamic linker and its cache use resolves in the sandbox as on the host. Paths under a
+// directory already shared are covered by it; missing paths are skipped.
+func addHostPaths(cfg *initConfig, paths []string, files bool) error {
+	links := map[string]string{}
+	var resolved []string
+	for _, p := range paths {
+		if !files {
+			resolved = append(resolved, p)
+			continue
+		}
+		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if err != nil {
+			continue
+		}
+		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
+			if fi, err := os.Lstat(d); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				if links[d], err = os.Readlink(d); err != nil {
+					return fmt.Errorf("jail: %w", err)
+				}
+			}
+		}
+		resolved = append(resolved, filepath.Join(dir, filepath.Base(p)))
+	}
+	for _, d := range slices.Sorted(maps.Keys(links)) {
+		cfg.HostDirs = append(cfg.HostDirs, hostDir{Path: d, Link: links[d]})
+	}
+	slices.Sort(resolved) // a directory before what lies under it
+	resolved = slices.Compact(resolved)
+	var dirs []string
+	covered := func(p string) bool {
+		for _, d := range dirs {
+			if strings.HasPrefix(p, d+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range resolved {
+		if covered(p) {
+			continue
+		}
+		fi, err := os.Lstat(p)
+		switch {
+		case err != nil:
+			continue
+		case fi.Mode()&os.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return fmt.Errorf("jail: %w", err)
+			}
+			cfg.HostDirs = append(cfg.HostDirs, hostDir{Path: p, Link: link})
+		case fi.IsDir():
+			cfg.HostDirs = append(cfg.HostDirs, hostDir{Path: p})
+			dirs = append(dirs, p)
+		case files && fi.Mode().IsRegular():
+			cfg.HostFiles = append(cfg.HostFiles, p)
+		}
+	}
+	return nil
 }
