@@ -115,13 +115,21 @@ func (b *Backend) bundle(dir string, spec sandbox.Spec) error {
 	if rd, ok := b.cfg.RuntimeDirs[spec.Runtime]; ok {
 		mounts = append(mounts, ociMount{Destination: "/var/runtime", Type: "bind", Source: rd, Options: ro})
 	}
+	env := append(append([]string(nil), spec.Env...), "AWS_LAMBDA_RUNTIME_API="+RuntimeAPIAddr, shimEnv+"="+shimMagic)
+	if len(spec.Extensions) > 0 {
+		exts, err := json.Marshal(spec.Extensions)
+		if err != nil {
+			return fmt.Errorf("gvisor: %w", err)
+		}
+		env = append(env, extEnv+"="+string(exts))
+	}
 	none := []string{}
 	cfg := ociSpec{
 		Version: "1.0.2",
 		Process: ociProcess{
 			User:            ociUser{UID: SandboxUID, GID: SandboxGID},
 			Args:            append([]string{shimPath}, spec.Command...),
-			Env:             append(append(append([]string(nil), spec.Env...), "AWS_LAMBDA_RUNTIME_API="+RuntimeAPIAddr), shimEnv+"="+shimMagic),
+			Env:             env,
 			Cwd:             "/var/task",
 			Capabilities:    ociCaps{Bounding: none, Effective: none, Inheritable: none, Permitted: none, Ambient: none},
 			Rlimits:         []ociLimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}, {Type: "RLIMIT_CORE"}, {Type: "RLIMIT_NPROC", Hard: 1024, Soft: 1024}},

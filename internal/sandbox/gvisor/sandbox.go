@@ -41,6 +41,8 @@ type gvisored struct {
 	ctl  net.Conn
 	ctlR *bufio.Reader
 
+	dialer *dialer
+
 	done chan struct{}
 	exit sandbox.ExitStatus
 	peak atomic.Int64
@@ -54,7 +56,10 @@ type gvisored struct {
 	destroyed bool
 }
 
-var _ sandbox.Sandbox = (*gvisored)(nil)
+var (
+	_ sandbox.Sandbox = (*gvisored)(nil)
+	_ sandbox.Dialer  = (*gvisored)(nil)
+)
 
 func (b *Backend) create(ctx context.Context, spec sandbox.Spec, dir string) (_ *gvisored, err error) {
 	log := b.log.With("sandbox", spec.ID)
@@ -91,6 +96,11 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, dir string) (_ 
 	if s.ctlL, err = listenUnix(filepath.Join(sock, ctrlSocket)); err != nil {
 		return nil, err
 	}
+	dl, err := listenUnix(filepath.Join(sock, dialSocket))
+	if err != nil {
+		return nil, err
+	}
+	s.dialer = newDialer(dl)
 	if err := b.bundle(dir, spec); err != nil {
 		return nil, err
 	}
@@ -434,6 +444,9 @@ func (s *gvisored) teardown() error {
 		if c != nil {
 			c.Close()
 		}
+	}
+	if s.dialer != nil {
+		s.dialer.close()
 	}
 	if err := os.RemoveAll(s.dir); err != nil {
 		errs = append(errs, fmt.Errorf("gvisor: %w", err))

@@ -3,6 +3,8 @@
 package gvisor
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +34,11 @@ const (
 	socketDir  = "/.ember"      // the sandbox's own host directory
 	apiSocket  = "api.sock"     // the Runtime API, served by the worker
 	ctrlSocket = "ctl.sock"     // "ready" / "error: ...", then one byte to start
+	dialSocket = "dial.sock"    // the proxy's way back in: the server's Dial into the sandbox
 )
+
+// extEnv carries the extensions to start, as JSON, to the shim; it is not passed on.
+const extEnv = "_EMBER_GVISOR_EXTENSIONS"
 
 // MaybeRunShim turns the process into a gVisor sandbox's shim or Runtime API proxy when the
 // backend started it; it never returns then. Otherwise it returns at once. main and TestMain
@@ -63,7 +69,14 @@ func runShim() {
 		fail(fmt.Errorf("runtime API listener: %w", err))
 	}
 	env := make([]string, 0, len(os.Environ()))
+	var exts [][]string
 	for _, kv := range os.Environ() {
+		if v, ok := strings.CutPrefix(kv, extEnv+"="); ok {
+			if err := json.Unmarshal([]byte(v), &exts); err != nil {
+				fail(fmt.Errorf("extensions: %w", err))
+			}
+			continue
+		}
 		if !strings.HasPrefix(kv, shimEnv+"=") {
 			env = append(env, kv)
 		}
@@ -74,6 +87,15 @@ func runShim() {
 	path, err := lookPath(os.Args[1], env)
 	if err != nil {
 		fail(err)
+	}
+	extPaths := make([]string, len(exts))
+	for i, e := range exts {
+		if len(e) == 0 {
+			fail(errors.New("an extension without a command"))
+		}
+		if extPaths[i], err = lookPath(e[0], env); err != nil {
+			fail(err)
+		}
 	}
 	if _, err := io.WriteString(ctl, "ready\n"); err != nil {
 		os.Exit(127)
@@ -101,6 +123,14 @@ func runShim() {
 	// is how the server learns the runtime started.
 	if err := closeOnExec(); err != nil {
 		fail(fmt.Errorf("close descriptors: %w", err))
+	}
+	// Extensions start just before the runtime, as its children once it has replaced the
+	// shim: the sandbox's pid 1, whose end ends them too.
+	for i, e := range exts {
+		attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}}
+		if _, err := syscall.ForkExec(extPaths[i], e, attr); err != nil {
+			fail(fmt.Errorf("start extension %s: %w", e[0], err))
+		}
 	}
 	err = syscall.Exec(path, os.Args[1:], env)
 	fail(fmt.Errorf("exec %s: %w", os.Args[1], err))
@@ -133,6 +163,7 @@ func runProxy() {
 		os.Exit(1)
 	}
 	target := filepath.Join(socketDir, apiSocket)
+	go serveDials()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -148,16 +179,63 @@ func forward(c net.Conn, target string) {
 	if err != nil {
 		return
 	}
-	defer up.Close()
+	splice(c, up)
+}
+
+// splice copies both ways until both directions end, passing each end of file on.
+func splice(a, b net.Conn) {
+	defer b.Close()
 	done := make(chan struct{})
 	go func() {
-		io.Copy(up, c)
-		up.(*net.UnixConn).CloseWrite()
+		io.Copy(b, a)
+		closeWrite(b)
 		close(done)
 	}()
-	io.Copy(c, up)
-	c.(*net.TCPConn).CloseWrite()
+	io.Copy(a, b)
+	closeWrite(a)
 	<-done
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
+// serveDials connects to the server's dial socket and, for every "PORT ID" line the server
+// sends, dials 127.0.0.1:PORT inside the sandbox and hands the connection back on a new
+// connection to the same socket that starts with "conn ID" and the dial's error, if any.
+func serveDials() {
+	path := filepath.Join(socketDir, dialSocket)
+	ctl, err := net.Dial("unix", path)
+	if err != nil {
+		return
+	}
+	if _, err := io.WriteString(ctl, "ctl\n"); err != nil {
+		return
+	}
+	sc := bufio.NewScanner(ctl)
+	for sc.Scan() {
+		var port, id int
+		if _, err := fmt.Sscanf(sc.Text(), "%d %d", &port, &id); err != nil {
+			continue
+		}
+		go func() {
+			back, err := net.Dial("unix", path)
+			if err != nil {
+				return
+			}
+			in, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				fmt.Fprintf(back, "conn %d %s\n", id, strings.ReplaceAll(err.Error(), "\n", " "))
+				back.Close()
+				return
+			}
+			fmt.Fprintf(back, "conn %d\n", id)
+			splice(in, back)
+			in.Close()
+		}()
+	}
 }
 
 // lookPath resolves the runtime command the way execvp would, using the runtime's PATH.
