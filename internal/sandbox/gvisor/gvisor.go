@@ -198,8 +198,23 @@ func etcFiles(hostname string) map[string]string {
 // Name is "gvisor".
 func (b *Backend) Name() string { return "gvisor" }
 
-// Close releases the backend's parent cgroup if no sandbox is left in it.
-func (b *Backend) Close() error { return b.cg.Close() }
+// Close releases the backend's parent cgroup and removes its state directory (runsc's state,
+// the root skeleton, /etc) if no sandbox is left.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	idle := len(b.ids) == 0
+	b.mu.Unlock()
+	err := b.cg.Close()
+	if idle {
+		for _, d := range []string{b.runDir, b.sbxDir, b.rootDir, b.etcDir} {
+			if rerr := os.RemoveAll(d); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("gvisor: %w", rerr))
+			}
+		}
+		_ = os.Remove(b.cfg.StateDir) // only if nothing else is in it
+	}
+	return err
+}
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 

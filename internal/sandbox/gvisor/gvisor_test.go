@@ -147,3 +147,19 @@ func (b *Backend) hostUIDs(id string) []int {
 	}
 	return out
 }
+
+func TestCloseRemovesTheStateDirectoryAndCgroupParentWhenNoSandboxIsLeft(t *testing.T) {
+	b := newTestBackend(t)
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := os.Stat(b.cfg.StateDir); !os.IsNotExist(err) {
+		ents, _ := os.ReadDir(b.cfg.StateDir)
+		t.Errorf("state dir still there (%v): %v", err, ents)
+	}
+	for _, root := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
+		if _, err := os.Stat(filepath.Join(root, b.cfg.Cgroups.Parent)); err == nil {
+			t.Errorf("cgroup parent %s left in %s", b.cfg.Cgroups.Parent, root)
+		}
+	}
+}
