@@ -65,6 +65,7 @@ var (
 func (b *Backend) create(ctx context.Context, spec sandbox.Spec, dir string) (_ *gvisored, err error) {
 	log := b.log.With("sandbox", spec.ID)
 	limits := cgroups.ForFunction(spec.MemoryMB)
+	limits.CPUMilli = max(limits.CPUMilli, b.cfg.MinCPUMilli)
 	// Inside, RLIMIT_NPROC holds the function to Lambda's 1,024 processes. The host group
 	// holds the Sentry's own threads and a ptrace stub (with threads) per process besides, so
 	// its bound is wider: it only keeps a fork bomb from reaching the host's pid space.
