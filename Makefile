@@ -1,6 +1,6 @@
 # Ember's developer entry points. Quick start:
 #   make demo   set up, build, start `ember server`, deploy and invoke examples/hello (Ctrl-C stops)
-#   make test   set up, vet, and run every test, the end-to-end suite included
+#   make test   set up, lint, and run every test, the end-to-end suite included
 
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 TEST_TIMEOUT ?= 30m
@@ -8,7 +8,9 @@ TEST_TIMEOUT ?= 30m
 # CPUs; one package at a time keeps their figures and deadlines apart.
 TEST_FLAGS ?= -p 1
 
-.PHONY: all setup build demo test vet bench clean
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all setup build demo test vet lint bench clean
 
 all: build
 
@@ -24,7 +26,12 @@ demo: setup
 vet:
 	$(GO) vet ./...
 
-test: setup vet
+# lint: gofmt, go vet and staticcheck (pinned) must have nothing to say.
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) ./...
+
+test: setup lint
 	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 # Benchmarks: Ember beside shared/bench/floor (when present) and the Runtime Interface Emulator

@@ -113,7 +113,7 @@ func (c *Config) defaults() {
 // Validate checks a Config.
 func (c Config) Validate() error {
 	if strings.Contains(c.Parent, "..") || filepath.IsAbs(c.Parent) {
-		return fmt.Errorf("cgroups: parent %q must be a relative path without ..", c.Parent)
+		return fmt.Errorf("cgroups: parent %q must be a relative path that stays below the server's group", c.Parent)
 	}
 	if c.Version != 0 && c.Version != 1 && c.Version != 2 {
 		return fmt.Errorf("cgroups: version %d is neither 1 nor 2", c.Version)

@@ -20,6 +20,7 @@ func TestMain(m *testing.M) {
 			for i := range b {
 				b[i] = 1
 			}
+			//lint:ignore SA4010 the memory is kept alive until the kernel kills the process
 			keep = append(keep, b)
 		}
 	}

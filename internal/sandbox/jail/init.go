@@ -66,11 +66,11 @@ func MaybeRunInit() {
 	// execve, which keeps only the calling thread: do all of it on this one.
 	runtime.LockOSThread()
 	status := os.NewFile(statusFD, "status")
-	if err := runInit(); err != nil {
-		fmt.Fprintf(status, "error: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-		os.Exit(127)
-	}
-	os.Exit(0) // the server went away before Start
+	// runInit returns only when it could not exec the runtime, the server's going away before
+	// Start included.
+	err := runInit()
+	fmt.Fprintf(status, "error: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+	os.Exit(127)
 }
 
 func runInit() error {
