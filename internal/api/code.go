@@ -43,15 +43,9 @@ func (s *Server) codeSignature(name, sha, expires string) string {
 // getCode serves a package download whose URL GetFunction signed.
 func (s *Server) getCode(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	name := r.PathValue("name")
-	q := r.URL.Query()
-	sha, expires, sig := q.Get("sha256"), q.Get("expires"), q.Get("signature")
-	want := s.codeSignature(name, sha, expires)
-	if !hmac.Equal([]byte(sig), []byte(want)) {
-		return lambdaerr.New(lambdaerr.AccessDenied, "The request signature we calculated does not match the signature you provided.")
-	}
-	exp, err := strconv.ParseInt(expires, 10, 64)
-	if err != nil || s.now().Unix() > exp {
-		return lambdaerr.New(lambdaerr.AccessDenied, "Request has expired")
+	sha, err := s.checkCodeURL(r, name)
+	if err != nil {
+		return err
 	}
 	f, err := s.registry.Resolve(name, "")
 	if err != nil {
@@ -60,10 +54,30 @@ func (s *Server) getCode(w http.ResponseWriter, r *http.Request, _ []byte) error
 	if f.Code.Sha256 != sha {
 		return lambdaerr.New(lambdaerr.ResourceNotFound, "The function's code has changed since this location was issued; call GetFunction again.")
 	}
+	return s.serveZip(w, r, f.Code)
+}
+
+// checkCodeURL checks a signed download URL for the resource named key: its signature and
+// expiry. It returns the code hash the URL was issued for.
+func (s *Server) checkCodeURL(r *http.Request, key string) (sha string, err error) {
+	q := r.URL.Query()
+	sha, expires, sig := q.Get("sha256"), q.Get("expires"), q.Get("signature")
+	if !hmac.Equal([]byte(sig), []byte(s.codeSignature(key, sha, expires))) {
+		return "", lambdaerr.New(lambdaerr.AccessDenied, "The request signature we calculated does not match the signature you provided.")
+	}
+	exp, err := strconv.ParseInt(expires, 10, 64)
+	if err != nil || s.now().Unix() > exp {
+		return "", lambdaerr.New(lambdaerr.AccessDenied, "Request has expired")
+	}
+	return sha, nil
+}
+
+// serveZip writes a stored package as the response.
+func (s *Server) serveZip(w http.ResponseWriter, r *http.Request, c control.Code) error {
 	if s.code == nil {
 		return lambdaerr.New(lambdaerr.ServiceException, "Code downloads are not configured on this server.")
 	}
-	zip, err := s.code.Zip(r.Context(), f.Code)
+	zip, err := s.code.Zip(r.Context(), c)
 	if err != nil {
 		return err
 	}

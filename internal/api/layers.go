@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/hmac"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -216,14 +215,9 @@ func (s *Server) getLayerCode(w http.ResponseWriter, r *http.Request, _ []byte) 
 		return err
 	}
 	name, version := r.PathValue("layer"), r.PathValue("version")
-	q := r.URL.Query()
-	sha, expires, sig := q.Get("sha256"), q.Get("expires"), q.Get("signature")
-	if !hmac.Equal([]byte(sig), []byte(s.codeSignature("layer/"+name+"/"+version, sha, expires))) {
-		return lambdaerr.New(lambdaerr.AccessDenied, "The request signature we calculated does not match the signature you provided.")
-	}
-	exp, err := strconv.ParseInt(expires, 10, 64)
-	if err != nil || s.now().Unix() > exp {
-		return lambdaerr.New(lambdaerr.AccessDenied, "Request has expired")
+	sha, err := s.checkCodeURL(r, "layer/"+name+"/"+version)
+	if err != nil {
+		return err
 	}
 	n, err := layerVersionNumber(r)
 	if err != nil {
@@ -236,17 +230,5 @@ func (s *Server) getLayerCode(w http.ResponseWriter, r *http.Request, _ []byte) 
 	if v.Code.Sha256 != sha {
 		return lambdaerr.New(lambdaerr.ResourceNotFound, "The resource you requested does not exist.")
 	}
-	if s.code == nil {
-		return lambdaerr.New(lambdaerr.ServiceException, "Code downloads are not configured on this server.")
-	}
-	zip, err := s.code.Zip(r.Context(), v.Code)
-	if err != nil {
-		return err
-	}
-	h := w.Header()
-	h["Content-Type"] = []string{"application/zip"}
-	h["Content-Length"] = []string{strconv.Itoa(len(zip))}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(zip)
-	return nil
+	return s.serveZip(w, r, v.Code)
 }
