@@ -162,11 +162,11 @@ func (s *gvisored) Dial(ctx context.Context, network, addr string) (net.Conn, er
 	if err != nil || port <= 0 || port > 65535 {
 		return nil, fmt.Errorf("gvisor: dial %s: bad port", addr)
 	}
-	s.mu.Lock()
-	err = s.alive()
-	s.mu.Unlock()
+	s.Mu.Lock()
+	err = s.Alive()
+	s.Mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	return s.dialer.dial(ctx, s.done, port)
+	return s.dialer.dial(ctx, s.Done(), port)
 }

@@ -16,13 +16,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 )
 
 // hostPids bounds the host tasks (Sentry threads and ptrace stubs) of one sandbox.
@@ -35,7 +34,6 @@ type gvisored struct {
 	dir  string
 	log  *slog.Logger
 	cmd  *exec.Cmd // runsc run
-	cg   cgroups.Group
 	api  net.Listener
 	ctlL net.Listener
 	ctl  net.Conn
@@ -44,17 +42,7 @@ type gvisored struct {
 	dialer     *dialer
 	extensions bool // the runtime has extensions: SIGTERM and a grace period before the kill
 
-	done chan struct{}
-	exit sandbox.ExitStatus
-	peak atomic.Int64
-
-	cpuMilli   int64       // the CPU the function's memory buys
-	boosted    atomic.Bool // still in the init phase's CPU boost
-	boostTimer *time.Timer
-
-	mu        sync.Mutex
-	started   bool
-	destroyed bool
+	cgsandbox.Core
 }
 
 var (
@@ -81,9 +69,8 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, dir string) (_ 
 	if err != nil {
 		return nil, fmt.Errorf("gvisor: %w", err)
 	}
-	s := &gvisored{b: b, id: spec.ID, dir: dir, log: log, cg: cg, done: make(chan struct{}), cpuMilli: limits.CPUMilli,
-		extensions: len(spec.Extensions) > 0}
-	s.boosted.Store(initial.CPUMilli != limits.CPUMilli)
+	s := &gvisored{b: b, id: spec.ID, dir: dir, log: log, extensions: len(spec.Extensions) > 0}
+	s.Init("gvisor: sandbox "+spec.ID, cg, limits.CPUMilli, initial.CPUMilli != limits.CPUMilli, b.cfg.ShutdownGrace)
 	defer func() {
 		if err != nil {
 			s.teardown()
@@ -166,7 +153,7 @@ func (s *gvisored) accept(ctx context.Context) (net.Conn, error) {
 			return nil, fmt.Errorf("gvisor: sandbox %s: %w", s.id, r.err)
 		}
 		return r.c, nil
-	case <-s.done:
+	case <-s.Done():
 		return nil, fmt.Errorf("gvisor: sandbox %s: %w (%s)", s.id, errNotReady, s.exitString())
 	case <-ctx.Done():
 		return nil, fmt.Errorf("gvisor: sandbox %s: %w", s.id, ctx.Err())
@@ -174,7 +161,7 @@ func (s *gvisored) accept(ctx context.Context) (net.Conn, error) {
 }
 
 func (s *gvisored) exitString() string {
-	st := s.exit
+	st := s.Exit()
 	if st.Signal != "" {
 		return "signal: " + st.Signal
 	}
@@ -229,7 +216,7 @@ func (s *gvisored) joinGroup() error {
 	for len(todo) > 0 {
 		p := todo[0]
 		todo = append(todo[1:], kids[p]...)
-		if err := s.cg.Add(p); err != nil {
+		if err := s.CG.Add(p); err != nil {
 			return fmt.Errorf("gvisor: sandbox %s: %w", s.id, err)
 		}
 	}
@@ -290,99 +277,23 @@ func (s *gvisored) wait() {
 	} else if err != nil {
 		st.Code = -1
 	}
-	if n, err := s.cg.OOMKills(); err == nil && n > 0 {
-		st.OOM = true
-	}
-	s.Stats()
-	s.exit = st
-	close(s.done)
+	s.Exited(st)
 }
 
 func (s *gvisored) ID() string               { return s.id }
 func (s *gvisored) RuntimeAPI() net.Listener { return s.api }
-func (s *gvisored) Done() <-chan struct{}    { return s.done }
-func (s *gvisored) Exit() sandbox.ExitStatus { <-s.done; return s.exit }
-
-// Stats reads the peak memory of the sandbox's cgroup; after Destroy it reports the last
-// figure read.
-func (s *gvisored) Stats() sandbox.Stats {
-	if n, err := s.cg.PeakMemory(); err == nil && n > 0 {
-		for {
-			old := s.peak.Load()
-			if n <= old || s.peak.CompareAndSwap(old, n) {
-				break
-			}
-		}
-	}
-	return sandbox.Stats{MaxMemoryBytes: s.peak.Load()}
-}
-
-func (s *gvisored) alive() error {
-	if s.destroyed {
-		return sandbox.ErrDestroyed
-	}
-	return nil
-}
 
 // Start lets the shim exec the runtime.
 func (s *gvisored) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.alive(); err != nil {
-		return err
-	}
-	if s.started {
-		return fmt.Errorf("gvisor: sandbox %s already started", s.id)
-	}
-	s.started = true
-	if _, err := s.ctl.Write([]byte{'s'}); err != nil {
-		return fmt.Errorf("gvisor: sandbox %s: start: %w", s.id, err)
-	}
-	err := s.readStatus(ctx, "")
-	s.ctl.Close()
-	s.ctlL.Close()
-	if err == nil {
-		_ = s.cg.ResetPeak()
-		if s.boosted.Load() {
-			s.boostTimer = time.AfterFunc(s.b.cfg.InitBoost, func() { s.EndInitBoost() })
+	return s.Core.Start(func() error {
+		if _, err := s.ctl.Write([]byte{'s'}); err != nil {
+			return fmt.Errorf("gvisor: sandbox %s: start: %w", s.id, err)
 		}
-	}
-	return err
-}
-
-// EndInitBoost cuts the sandbox's CPU to its memory's share; the worker calls it at the
-// runtime's first /next. It is safe to call more than once and after Destroy.
-func (s *gvisored) EndInitBoost() error {
-	if !s.boosted.CompareAndSwap(true, false) {
-		return nil
-	}
-	if err := s.cg.SetCPU(s.cpuMilli); err != nil {
-		return fmt.Errorf("gvisor: sandbox %s: end init boost: %w", s.id, err)
-	}
-	return nil
-}
-
-// Freeze stops every process of the Sentry with the cgroup freezer. An idle sandbox has
-// finished its init, so the init boost ends here at the latest.
-func (s *gvisored) Freeze() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.alive(); err != nil {
+		err := s.readStatus(ctx, "")
+		s.ctl.Close()
+		s.ctlL.Close()
 		return err
-	}
-	if err := s.EndInitBoost(); err != nil {
-		return err
-	}
-	return s.cg.Freeze()
-}
-
-func (s *gvisored) Thaw() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.alive(); err != nil {
-		return err
-	}
-	return s.cg.Thaw()
+	}, s.b.cfg.InitBoost)
 }
 
 // Destroy kills the sandbox and removes runsc's state, the bundle, the sockets and the cgroup.
@@ -391,35 +302,11 @@ func (s *gvisored) Thaw() error {
 // forward SIGTERM also makes runsc shut the whole sandbox down itself, which takes it over a
 // second under ptrace; killing the Sentry takes a few milliseconds.)
 func (s *gvisored) Destroy(ctx context.Context) error {
-	s.mu.Lock()
-	if s.destroyed {
-		s.mu.Unlock()
-		return nil
+	var proc *os.Process
+	if s.cmd != nil {
+		proc = s.cmd.Process
 	}
-	s.destroyed = true
-	started := s.started
-	if s.boostTimer != nil {
-		s.boostTimer.Stop()
-	}
-	s.boosted.Store(false)
-	s.mu.Unlock()
-
-	if started && s.cmd != nil && s.extensions {
-		select {
-		case <-s.done:
-		default:
-			_ = s.cg.Thaw()
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-			t := time.NewTimer(s.b.cfg.ShutdownGrace)
-			select {
-			case <-s.done:
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			t.Stop()
-		}
-	}
-	return s.teardown()
+	return s.Core.Destroy(ctx, proc, s.extensions, s.teardown)
 }
 
 // teardown kills everything and releases every host resource of the sandbox.
@@ -428,16 +315,16 @@ func (s *gvisored) teardown() error {
 	if s.cmd != nil && s.cmd.Process != nil {
 		// Killing the Sentry ends the container: runsc run then stops the gofer, removes its
 		// state and exits by itself, which is quicker than `runsc delete`.
-		_ = s.cg.Thaw()
-		if err := s.cg.Kill(10 * time.Second); err != nil {
+		_ = s.CG.Thaw()
+		if err := s.CG.Kill(10 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
 		select {
-		case <-s.done:
+		case <-s.Done():
 		case <-time.After(5 * time.Second):
 			// runsc's sandbox and gofer die with runsc (parent-death signal).
 			_ = s.cmd.Process.Kill()
-			<-s.done
+			<-s.Done()
 		}
 		// runsc leaves its state files behind when its sandbox was killed.
 		if left, _ := filepath.Glob(filepath.Join(s.b.runDir, s.id+"_sandbox:*")); len(left) > 0 {
@@ -458,7 +345,7 @@ func (s *gvisored) teardown() error {
 		errs = append(errs, fmt.Errorf("gvisor: %w", err))
 	}
 	s.Stats()
-	if err := s.cg.Delete(); err != nil {
+	if err := s.CG.Delete(); err != nil {
 		errs = append(errs, err)
 	}
 	s.b.release(s.id)

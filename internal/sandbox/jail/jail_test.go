@@ -275,13 +275,13 @@ func TestTheInitBoostEndsWhenTheWorkerSaysOrAtTheFirstFreeze(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := start(fmt.Sprint("boost", i), tt.mb)
-			if !s.boosted.Load() {
+			if !s.Boosted() {
 				t.Fatal("a 128 MB sandbox starts without the boost")
 			}
 			if err := tt.end(s); err != nil {
 				t.Fatal(err)
 			}
-			if s.boosted.Load() {
+			if s.Boosted() {
 				t.Fatal("still boosted")
 			}
 			if err := s.EndInitBoost(); err != nil {
@@ -289,7 +289,7 @@ func TestTheInitBoostEndsWhenTheWorkerSaysOrAtTheFirstFreeze(t *testing.T) {
 			}
 		})
 	}
-	if s := start("big", 1769); s.boosted.Load() {
+	if s := start("big", 1769); s.Boosted() {
 		t.Error("a sandbox whose memory buys a full vCPU is boosted")
 	}
 }

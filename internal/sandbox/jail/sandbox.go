@@ -17,8 +17,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 )
 
 // jailed is one sandbox.
@@ -35,24 +34,13 @@ type jailed struct {
 	slot   int
 	log    *slog.Logger
 	cmd    *exec.Cmd
-	cg     cgroups.Group
 	ln     net.Listener
 	ctrl   *os.File // write end: the init's go signal
 	status *bufio.Reader
 	statF  *os.File // read end: the init's reports
 	pidfd  *os.File // the init's pidfd, when the kernel has them
 
-	done chan struct{}
-	exit sandbox.ExitStatus
-	peak atomic.Int64 // last peak memory read, for Stats after the cgroup is gone
-
-	cpuMilli   int64       // the CPU the function's memory buys
-	boosted    atomic.Bool // still in the init phase's CPU boost
-	boostTimer *time.Timer
-
-	mu        sync.Mutex
-	started   bool
-	destroyed bool
+	cgsandbox.Core
 }
 
 var (
@@ -72,8 +60,8 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	if err != nil {
 		return nil, fmt.Errorf("jail: %w", err)
 	}
-	s := &jailed{b: b, id: spec.ID, slot: slot, log: log, cg: cg, done: make(chan struct{}), cpuMilli: limits.CPUMilli}
-	s.boosted.Store(initial.CPUMilli != limits.CPUMilli)
+	s := &jailed{b: b, id: spec.ID, slot: slot, log: log}
+	s.Init("jail: sandbox "+spec.ID, cg, limits.CPUMilli, initial.CPUMilli != limits.CPUMilli, b.cfg.ShutdownGrace)
 	var toClose []*os.File
 	defer func() {
 		for _, f := range toClose {
@@ -261,12 +249,7 @@ func (s *jailed) wait() {
 	} else if err != nil {
 		st.Code = -1
 	}
-	if n, err := s.cg.OOMKills(); err == nil && n > 0 {
-		st.OOM = true
-	}
-	s.Stats()
-	s.exit = st
-	close(s.done)
+	s.Exited(st)
 }
 
 // Dial connects to addr from inside the sandbox's network namespace, where
@@ -277,14 +260,14 @@ func (s *jailed) Dial(ctx context.Context, network, addr string) (net.Conn, erro
 	}
 	// Under mu, so that Destroy cannot tear the sandbox down (and its pid be reused) while
 	// the namespace is entered; without a pidfd, a sandbox whose init has exited is not dialled.
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.alive(); err != nil {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	if err := s.Alive(); err != nil {
 		return nil, err
 	}
 	if s.pidfd == nil {
 		select {
-		case <-s.done:
+		case <-s.Done():
 			return nil, sandbox.ErrDestroyed
 		default:
 		}
@@ -294,125 +277,29 @@ func (s *jailed) Dial(ctx context.Context, network, addr string) (net.Conn, erro
 
 func (s *jailed) ID() string               { return s.id }
 func (s *jailed) RuntimeAPI() net.Listener { return s.ln }
-func (s *jailed) Done() <-chan struct{}    { return s.done }
-func (s *jailed) Exit() sandbox.ExitStatus { <-s.done; return s.exit }
-
-// Stats reads the peak memory of the sandbox's cgroup; after Destroy it reports the last
-// figure read.
-func (s *jailed) Stats() sandbox.Stats {
-	if n, err := s.cg.PeakMemory(); err == nil && n > 0 {
-		for {
-			old := s.peak.Load()
-			if n <= old || s.peak.CompareAndSwap(old, n) {
-				break
-			}
-		}
-	}
-	return sandbox.Stats{MaxMemoryBytes: s.peak.Load()}
-}
-
-func (s *jailed) alive() error {
-	if s.destroyed {
-		return sandbox.ErrDestroyed
-	}
-	return nil
-}
 
 // Start lets the init exec the runtime.
 func (s *jailed) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.alive(); err != nil {
-		return err
-	}
-	if s.started {
-		return fmt.Errorf("jail: sandbox %s already started", s.id)
-	}
-	s.started = true
-	if _, err := s.ctrl.Write([]byte{'s'}); err != nil {
-		return fmt.Errorf("jail: sandbox %s: start: %w", s.id, err)
-	}
-	err := s.readStatus(ctx, "")
-	s.ctrl.Close()
-	s.statF.Close()
-	if err == nil {
-		// What the init used before it became the runtime is not the function's.
-		_ = s.cg.ResetPeak()
-		if s.boosted.Load() {
-			s.boostTimer = time.AfterFunc(s.b.cfg.InitBoost, func() { s.EndInitBoost() })
+	return s.Core.Start(func() error {
+		if _, err := s.ctrl.Write([]byte{'s'}); err != nil {
+			return fmt.Errorf("jail: sandbox %s: start: %w", s.id, err)
 		}
-	}
-	return err
-}
-
-// EndInitBoost cuts the sandbox's CPU to its memory's share. It is safe to call more than
-// once and after Destroy.
-func (s *jailed) EndInitBoost() error {
-	if !s.boosted.CompareAndSwap(true, false) {
-		return nil
-	}
-	if err := s.cg.SetCPU(s.cpuMilli); err != nil {
-		return fmt.Errorf("jail: sandbox %s: end init boost: %w", s.id, err)
-	}
-	return nil
-}
-
-// Freeze stops every process of the sandbox. An idle sandbox has finished its init, so the
-// init boost ends here at the latest.
-func (s *jailed) Freeze() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.alive(); err != nil {
+		err := s.readStatus(ctx, "")
+		s.ctrl.Close()
+		s.statF.Close()
 		return err
-	}
-	if err := s.EndInitBoost(); err != nil {
-		return err
-	}
-	return s.cg.Freeze()
-}
-
-func (s *jailed) Thaw() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.alive(); err != nil {
-		return err
-	}
-	return s.cg.Thaw()
+	}, s.b.cfg.InitBoost)
 }
 
 // Destroy asks the runtime to stop (SIGTERM), kills whatever is left after the grace period,
 // and removes the cgroup and listener. Nothing of the sandbox is on the host file system: its
 // mounts live and die with its mount namespace.
 func (s *jailed) Destroy(ctx context.Context) error {
-	s.mu.Lock()
-	if s.destroyed {
-		s.mu.Unlock()
-		return nil
+	var proc *os.Process
+	if s.cmd != nil {
+		proc = s.cmd.Process
 	}
-	s.destroyed = true
-	started := s.started
-	if s.boostTimer != nil {
-		s.boostTimer.Stop()
-	}
-	s.boosted.Store(false)
-	s.mu.Unlock()
-
-	if started && s.cmd != nil {
-		select {
-		case <-s.done:
-		default:
-			_ = s.cg.Thaw()
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-			t := time.NewTimer(s.b.cfg.ShutdownGrace)
-			select {
-			case <-s.done:
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			t.Stop()
-		}
-	}
-	return s.teardown()
+	return s.Core.Destroy(ctx, proc, true, s.teardown)
 }
 
 // teardown kills everything and releases every host resource of the sandbox.
@@ -420,11 +307,11 @@ func (s *jailed) teardown() error {
 	var errs []error
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
-		if err := s.cg.Kill(10 * time.Second); err != nil {
+		if err := s.CG.Kill(10 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
 		select {
-		case <-s.done:
+		case <-s.Done():
 		case <-time.After(10 * time.Second):
 			errs = append(errs, fmt.Errorf("jail: sandbox %s: init did not exit", s.id))
 		}
@@ -435,7 +322,7 @@ func (s *jailed) teardown() error {
 		}
 	}
 	s.Stats()
-	if err := s.cg.Delete(); err != nil {
+	if err := s.CG.Delete(); err != nil {
 		errs = append(errs, err)
 	}
 	s.b.release(s.id, s.slot)

@@ -1,0 +1,185 @@
+// Package cgsandbox is the part of a sandbox that is the same for every backend running its
+// sandboxes in a cgroup (jail, gvisor): how the sandbox ended, its peak memory, its init-phase
+// CPU boost, freezing, and the bookkeeping of Start and Destroy. It must not create processes,
+// mounts or namespaces: those are each backend's own.
+package cgsandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+)
+
+// Core is embedded by a backend's sandbox type. Init must be called before anything else.
+type Core struct {
+	// CG is the sandbox's cgroup.
+	CG cgroups.Group
+	// Mu guards the sandbox's state: Core's started and destroyed flags and whatever the
+	// backend keeps beside them.
+	Mu sync.Mutex
+
+	what     string        // "jail: sandbox ID", the start of every error
+	cpuMilli int64         // the CPU the function's memory buys
+	grace    time.Duration // between SIGTERM and the kill
+
+	started, destroyed bool
+
+	done chan struct{}
+	exit sandbox.ExitStatus
+	peak atomic.Int64 // last peak memory read, for Stats after the cgroup is gone
+
+	boosted    atomic.Bool // still in the init phase's CPU boost
+	boostTimer *time.Timer
+}
+
+// Init sets the core up: what names the sandbox in errors ("jail: sandbox ID"), cg is its
+// group, cpuMilli the CPU its memory buys, boosted whether cg was created with more for the init
+// phase, grace the time a runtime gets between SIGTERM and the kill.
+func (c *Core) Init(what string, cg cgroups.Group, cpuMilli int64, boosted bool, grace time.Duration) {
+	c.what, c.CG, c.cpuMilli, c.grace = what, cg, cpuMilli, grace
+	c.done = make(chan struct{})
+	c.boosted.Store(boosted)
+}
+
+// Done is closed when the runtime has exited.
+func (c *Core) Done() <-chan struct{} { return c.done }
+
+// Exit tells how the runtime ended; it waits for Done.
+func (c *Core) Exit() sandbox.ExitStatus { <-c.done; return c.exit }
+
+// Exited records how the runtime ended, flagged OOM when the kernel killed something of the
+// group for its memory, and closes Done. The backend's wait calls it once.
+func (c *Core) Exited(st sandbox.ExitStatus) {
+	if n, err := c.CG.OOMKills(); err == nil && n > 0 {
+		st.OOM = true
+	}
+	c.Stats()
+	c.exit = st
+	close(c.done)
+}
+
+// Stats reads the peak memory of the sandbox's cgroup; after Destroy it reports the last
+// figure read.
+func (c *Core) Stats() sandbox.Stats {
+	if n, err := c.CG.PeakMemory(); err == nil && n > 0 {
+		for {
+			old := c.peak.Load()
+			if n <= old || c.peak.CompareAndSwap(old, n) {
+				break
+			}
+		}
+	}
+	return sandbox.Stats{MaxMemoryBytes: c.peak.Load()}
+}
+
+// Alive reports sandbox.ErrDestroyed once Destroy has begun. Mu must be held.
+func (c *Core) Alive() error {
+	if c.destroyed {
+		return sandbox.ErrDestroyed
+	}
+	return nil
+}
+
+// Start runs begin, the backend's step that lets the runtime start, once and only on a live
+// sandbox. When begin succeeds the sandbox's peak memory starts over (what the set-up used is
+// not the function's), and a boosted sandbox's boost ends after boostFor at the latest.
+func (c *Core) Start(begin func() error, boostFor time.Duration) error {
+	c.Mu.Lock()
+	defer c.Mu.Unlock()
+	if err := c.Alive(); err != nil {
+		return err
+	}
+	if c.started {
+		return fmt.Errorf("%s already started", c.what)
+	}
+	c.started = true
+	if err := begin(); err != nil {
+		return err
+	}
+	_ = c.CG.ResetPeak()
+	if c.boosted.Load() {
+		c.boostTimer = time.AfterFunc(boostFor, func() { c.EndInitBoost() })
+	}
+	return nil
+}
+
+// Boosted reports whether the sandbox still has its init phase's CPU boost.
+func (c *Core) Boosted() bool { return c.boosted.Load() }
+
+// EndInitBoost cuts the sandbox's CPU to its memory's share. It is safe to call more than
+// once and after Destroy.
+func (c *Core) EndInitBoost() error {
+	if !c.boosted.CompareAndSwap(true, false) {
+		return nil
+	}
+	if err := c.CG.SetCPU(c.cpuMilli); err != nil {
+		return fmt.Errorf("%s: end init boost: %w", c.what, err)
+	}
+	return nil
+}
+
+// Freeze stops every process of the sandbox. An idle sandbox has finished its init, so the
+// init boost ends here at the latest.
+func (c *Core) Freeze() error {
+	c.Mu.Lock()
+	defer c.Mu.Unlock()
+	if err := c.Alive(); err != nil {
+		return err
+	}
+	if err := c.EndInitBoost(); err != nil {
+		return err
+	}
+	return c.CG.Freeze()
+}
+
+// Thaw resumes a frozen sandbox.
+func (c *Core) Thaw() error {
+	c.Mu.Lock()
+	defer c.Mu.Unlock()
+	if err := c.Alive(); err != nil {
+		return err
+	}
+	return c.CG.Thaw()
+}
+
+// Destroy begins the sandbox's end once: later calls return nil at once. When the runtime was
+// started and ask is set, proc is sent SIGTERM (thawed first) and given the grace period, or
+// until ctx ends, to exit; then teardown, the backend's own, kills and removes everything.
+func (c *Core) Destroy(ctx context.Context, proc *os.Process, ask bool, teardown func() error) error {
+	c.Mu.Lock()
+	if c.destroyed {
+		c.Mu.Unlock()
+		return nil
+	}
+	c.destroyed = true
+	started := c.started
+	if c.boostTimer != nil {
+		c.boostTimer.Stop()
+	}
+	c.boosted.Store(false)
+	c.Mu.Unlock()
+
+	if started && ask && proc != nil {
+		select {
+		case <-c.done:
+		default:
+			_ = c.CG.Thaw()
+			_ = proc.Signal(syscall.SIGTERM)
+			t := time.NewTimer(c.grace)
+			select {
+			case <-c.done:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+	}
+	return teardown()
+}
