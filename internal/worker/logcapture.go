@@ -151,6 +151,13 @@ func (lc *logCapture) emitLocked(line []byte) {
 	}
 }
 
+// drainLocked reads everything written to the pipe so far that the background loop has not.
+func (lc *logCapture) drainLocked() {
+	if !lc.eof {
+		_ = lc.raw.Control(func(fd uintptr) { lc.readLocked(int(fd)) })
+	}
+}
+
 // Line writes a line of the platform's own (START, END, REPORT, errors) into the log, in order
 // with the runtime's output.
 func (lc *logCapture) Line(s string) {
@@ -162,8 +169,13 @@ func (lc *logCapture) Line(s string) {
 // Begin writes the invocation's first line and starts collecting its tail when tail is set.
 // Until the first Begin, the init phase's output is collected, so that keepInit can put it in
 // the tail of an invocation whose init failed.
+//
+// Whatever was written before — the runtime's or an extension's last lines of the previous
+// invocation, which it wrote before it asked for the next — is read first, so that it stays
+// before START.
 func (lc *logCapture) Begin(first string, tail, keepInit bool) {
 	lc.mu.Lock()
+	lc.drainLocked()
 	if keepInit && tail && lc.tail != nil {
 		// keep what init wrote
 	} else if tail {
@@ -181,9 +193,7 @@ func (lc *logCapture) Begin(first string, tail, keepInit bool) {
 func (lc *logCapture) End(lines ...string) []byte {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	if !lc.eof {
-		_ = lc.raw.Control(func(fd uintptr) { lc.readLocked(int(fd)) })
-	}
+	lc.drainLocked()
 	lc.flushPartialLocked()
 	for _, l := range lines {
 		lc.emitLocked([]byte(l))
