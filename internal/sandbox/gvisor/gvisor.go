@@ -12,12 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 )
 
 // Backend is the gVisor isolation backend.
@@ -216,29 +216,8 @@ func (b *Backend) Close() error {
 	return err
 }
 
-var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 func (b *Backend) validate(spec *sandbox.Spec) error {
-	if !validID.MatchString(spec.ID) {
-		return fmt.Errorf("%w: id %q must be 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSpec, spec.ID)
-	}
-	if len(spec.Command) == 0 {
-		return fmt.Errorf("%w: no command", ErrInvalidSpec)
-	}
-	if spec.MemoryMB <= 0 {
-		return fmt.Errorf("%w: memory %d MB", ErrInvalidSpec, spec.MemoryMB)
-	}
-	if spec.EphemeralStorageMB <= 0 {
-		spec.EphemeralStorageMB = 512
-	}
-	if spec.Output == nil {
-		return fmt.Errorf("%w: no output file", ErrInvalidSpec)
-	}
-	fi, err := os.Stat(spec.CodeDir)
-	if err != nil || !fi.IsDir() {
-		return fmt.Errorf("%w: code dir %q is not a directory", ErrInvalidSpec, spec.CodeDir)
-	}
-	return nil
+	return cgsandbox.ValidateSpec(spec, ErrInvalidSpec)
 }
 
 // reserve claims the sandbox id.

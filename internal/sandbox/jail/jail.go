@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sync"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 )
 
 // Backend is the jail isolation backend.
@@ -103,29 +103,8 @@ func (b *Backend) CgroupVersion() int { return b.cg.Version() }
 // Close releases the backend's parent cgroup if no sandbox is left in it.
 func (b *Backend) Close() error { return b.cg.Close() }
 
-var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 func (b *Backend) validate(spec *sandbox.Spec) error {
-	if !validID.MatchString(spec.ID) {
-		return fmt.Errorf("%w: id %q must be 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSpec, spec.ID)
-	}
-	if len(spec.Command) == 0 {
-		return fmt.Errorf("%w: no command", ErrInvalidSpec)
-	}
-	if spec.MemoryMB <= 0 {
-		return fmt.Errorf("%w: memory %d MB", ErrInvalidSpec, spec.MemoryMB)
-	}
-	if spec.EphemeralStorageMB <= 0 {
-		spec.EphemeralStorageMB = 512
-	}
-	if spec.Output == nil {
-		return fmt.Errorf("%w: no output file", ErrInvalidSpec)
-	}
-	fi, err := os.Stat(spec.CodeDir)
-	if err != nil || !fi.IsDir() {
-		return fmt.Errorf("%w: code dir %q is not a directory", ErrInvalidSpec, spec.CodeDir)
-	}
-	return nil
+	return cgsandbox.ValidateSpec(spec, ErrInvalidSpec)
 }
 
 // reserve claims the sandbox id and a uid range.
