@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ember-serverless/ember/internal/gobuild"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -24,10 +24,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), "../worker/testdata/fn")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the test function: %v\n%s", err, out)
+	if err := gobuild.Static(filepath.Join(dir, "bootstrap"), "internal/worker/testdata/fn"); err != nil {
+		fmt.Fprintln(os.Stderr, "building the test function:", err)
 		os.Exit(1)
 	}
 	codeDir = dir

@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/ember-serverless/ember/internal/gobuild"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,10 +25,8 @@ import (
 func buildZip(t *testing.T) []byte {
 	t.Helper()
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), "../worker/testdata/fn")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the test function: %v\n%s", err, out)
+	if err := gobuild.Static(filepath.Join(dir, "bootstrap"), "internal/worker/testdata/fn"); err != nil {
+		t.Fatal(err)
 	}
 	bin, err := os.ReadFile(filepath.Join(dir, "bootstrap"))
 	if err != nil {
