@@ -95,6 +95,10 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, body []byte) err
 	if err != nil {
 		return err
 	}
+	// The invocation's request ID is the one this response already carries (set by wrap).
+	if id := w.Header()["X-Amzn-Requestid"]; len(id) > 0 {
+		req.RequestID = id[0]
+	}
 	resp, err := s.invoker.Invoke(r.Context(), req)
 	if err != nil {
 		return err

@@ -110,10 +110,13 @@ func (f *Frontend) ConcurrencyLimit() int { return f.cfg.ConcurrencyLimit }
 
 // Invoke resolves, admits and runs one invocation.
 func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) {
+	id := req.RequestID
+	if id == "" {
+		id = uuid.NewString()
+	}
 	v, err := f.cfg.Resolver.Resolve(ctx, req.FunctionName, req.Qualifier)
 	var ee *runtimes.EntrypointError
 	if errors.As(err, &ee) && req.InvocationType != DryRun {
-		id := uuid.NewString()
 		return &Response{StatusCode: http.StatusOK, FunctionError: "Unhandled", RequestID: id, ExecutedVersion: "$LATEST",
 			Payload: worker.ErrorDoc(runtimes.ErrorTypeInvalidEntrypoint, "RequestId: "+id+" Error: "+ee.Message)}, nil
 	} else if ee != nil {
@@ -144,7 +147,7 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 		payload = emptyEvent // Lambda hands a runtime {} when the caller sent nothing
 	}
 	inv := &worker.Invocation{
-		RequestID:     uuid.NewString(),
+		RequestID:     id,
 		Payload:       payload,
 		ClientContext: req.ClientContext,
 		TraceID:       traceID(),

@@ -135,3 +135,26 @@ func TestAMissingBootstrapIsAFunctionError(t *testing.T) {
 		t.Fatalf("got %+v, %v", resp, err)
 	}
 }
+
+// seenID records the request ID the worker was handed.
+type seenID struct{ id string }
+
+func (s *seenID) Invoke(_ context.Context, _ string, _ worker.SandboxConfig, inv *worker.Invocation) (*worker.Result, error) {
+	s.id = inv.RequestID
+	return &worker.Result{Payload: []byte(`1`)}, nil
+}
+
+func TestTheCallersRequestIDIsTheInvocations(t *testing.T) {
+	a := &seenID{}
+	f, err := frontend.New(frontend.Config{Resolver: resolver{}, Assigner: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f", RequestID: "given-id"})
+	if err != nil || a.id != "given-id" || resp.RequestID != "given-id" {
+		t.Fatalf("worker saw %q, response says %q (%v); want the caller's", a.id, resp.RequestID, err)
+	}
+	if resp, _ = f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"}); resp.RequestID == "" || a.id != resp.RequestID {
+		t.Errorf("without one, a request ID is made and used throughout: worker %q, response %q", a.id, resp.RequestID)
+	}
+}

@@ -24,6 +24,9 @@ type Request struct {
 	ClientContext string
 	// Payload is the event, JSON.
 	Payload []byte
+	// RequestID is the invocation's request ID when the caller has one (the API's
+	// x-amzn-RequestId); the frontend makes one when it is empty.
+	RequestID string
 }
 
 // Response is what the API writes back.
