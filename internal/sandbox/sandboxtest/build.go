@@ -9,10 +9,22 @@ import (
 
 const runtimePkg = "github.com/ember-serverless/ember/internal/sandbox/sandboxtest/testruntime"
 
+// RuntimeEnv names a prebuilt test function (a static build of ./testruntime with the
+// lambda.norpc tag). When it is set, BuildRuntime copies that file instead of building: where
+// there is no go tool, as in the VM of ../vmtest.
+const RuntimeEnv = "EMBER_SANDBOXTEST_RUNTIME"
+
 // BuildRuntime builds the test function into a new code directory, as a statically linked
 // "bootstrap" that others may read and execute, and returns the directory.
 func BuildRuntime(t testing.TB) string {
 	t.Helper()
+	if prebuilt := os.Getenv(RuntimeEnv); prebuilt != "" {
+		dir := CodeDir(t)
+		if err := copyFile(prebuilt, filepath.Join(dir, "bootstrap")); err != nil {
+			t.Fatalf("the prebuilt test function (%s): %v", RuntimeEnv, err)
+		}
+		return dir
+	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		gobin = filepath.Join(goRoot(), "bin", "go")
