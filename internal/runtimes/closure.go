@@ -31,18 +31,36 @@ func (r Runtime) HostPaths() ([]string, error) {
 			return nil, err
 		}
 	}
-	paths := make([]string, 0, len(c.seen))
-	for p := range c.seen {
-		paths = append(paths, p)
+	return c.paths(), nil
+}
+
+// ELFClosure lists the given programs with their program interpreter (ld.so) and the shared
+// libraries they need, transitively; symbolic links are listed together with their targets.
+// It is what HostPaths does for an interpreter, for any host program.
+func ELFClosure(programs ...string) ([]string, error) {
+	c := &closure{seen: map[string]bool{}, libDirs: libraryDirs()}
+	for _, p := range programs {
+		if err := c.addELF(p); err != nil {
+			return nil, err
+		}
 	}
-	sort.Strings(paths)
-	return paths, nil
+	return c.paths(), nil
 }
 
 // closure gathers host paths; seen holds each once.
 type closure struct {
 	seen    map[string]bool
 	libDirs []string
+}
+
+// paths is what the closure holds, sorted.
+func (c *closure) paths() []string {
+	paths := make([]string, 0, len(c.seen))
+	for p := range c.seen {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return paths
 }
 
 // addPath adds p and, when p or one of its parent directories is a symbolic link, the path
