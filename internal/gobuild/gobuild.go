@@ -28,3 +28,18 @@ func Static(out, pkg string) error {
 	}
 	return nil
 }
+
+// StaticTest compiles the tests of the package at pkg, a path relative to the module root, into
+// a static test binary at out (go test -c), to be run where there is no go tool.
+func StaticTest(out, pkg string) error {
+	cmd := exec.Command("go", "test", "-c", "-o", out, "./"+pkg)
+	cmd.Dir = moduleRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go test -c %s: %w\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// ModuleRoot is the directory holding the module's go.mod.
+func ModuleRoot() string { return filepath.Clean(moduleRoot()) }
