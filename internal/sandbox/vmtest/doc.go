@@ -1,0 +1,29 @@
+// Package vmtest runs the sandbox's cgroup-facing tests on a real cgroup v2 hierarchy. Hosts
+// of this project and CI are cgroup v1 hybrids, where the cgroups package's v2 code is only
+// checked against a fake directory tree; here TestTheSandboxTestsPassOnCgroupV2InAVM boots
+// Debian's cloud kernel (6.1, unpacked into .cache/vmtest/kernel by scripts/setup) under
+// QEMU's microvm machine with software emulation (TCG: this project's hosts have no usable
+// KVM), with cgroup2 mounted on /sys/fs/cgroup, and runs inside it:
+//
+//   - all of ./cgroups' tests, and
+//   - all of ./jail's tests (its conformance and escape suites among them) with -test.short,
+//     which skips only the noisy-neighbour latency comparison: under emulation latencies mean
+//     nothing, and the test must be deterministic.
+//
+// In the VM, EMBER_EXPECT_CGROUP=v2 makes each package check that it did choose v2, and any
+// skipped test but that one fails the host test, so a run that quietly fell back to v1 or
+// skipped the jail cannot pass. The whole run, builds included, takes under a minute on this
+// project's 2-core machines (the guest boots in about 2 s).
+//
+// The test binaries are built on the host (go test -c, static) with the test function the
+// suites run in sandboxes (sandboxtest.RuntimeEnv names it in the VM, which has no go tool),
+// and packed with ./guestinit, the VM's /init, into an initramfs (newc cpio). The guest gets
+// no host file system: only the host programs the tests' scripts run, with their libraries,
+// Python 3.11 when the host has it, and the loop, overlay and virtio modules; its /tmp is an
+// ext4 disk, as the jail's disk-backed /tmp wants. The init powers the VM off when done and
+// reports on the serial console, which the host test parses (Marker lines).
+//
+// The test skips, saying why, when QEMU or the kernel is missing, unless CI is set: then it
+// fails, for scripts/setup should have provided them. The package is for tests only and must
+// not be imported by anything but ./guestinit.
+package vmtest
