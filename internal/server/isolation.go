@@ -28,6 +28,7 @@ func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger
 		}
 		b, err := jail.New(jail.Config{
 			StateDir:         filepath.Join("/run/ember", "jail"),
+			ScratchDir:       filepath.Join(dataDir, "scratch"),
 			Cgroups:          cgroups.Config{Parent: cgroupParent(dataDir)},
 			RuntimeDirs:      runtimeDirs,
 			RuntimeHostPaths: hostPaths,

@@ -42,6 +42,12 @@ type Config struct {
 	// own mount namespace, so nothing appears on the host). Every component of its path must be
 	// searchable by others. Defaults to /run/ember/jail.
 	StateDir string
+	// ScratchDir is a directory on a disk-backed file system that holds the files behind
+	// sandboxes' /tmp. They have no names there and vanish with their sandboxes. Defaults to
+	// /var/tmp/ember-jail. When /tmp cannot be made on disk here (no loop devices, no ext4,
+	// ScratchDir in memory), every sandbox's /tmp is a tmpfs instead, counted against its
+	// memory, and New says so in a warning.
+	ScratchDir string
 	// HostDirs are host paths shared read-only (nosuid, nodev) into every sandbox at the same
 	// place, so that custom bootstrap scripts find /bin/sh and libc. Symbolic links are
 	// recreated as links. Defaults to /usr, /bin, /lib, /lib64 and /sbin.
@@ -80,6 +86,9 @@ func (c *Config) defaults() {
 	if c.StateDir == "" {
 		c.StateDir = "/run/ember/jail"
 	}
+	if c.ScratchDir == "" {
+		c.ScratchDir = "/var/tmp/ember-jail"
+	}
 	if c.HostDirs == nil {
 		c.HostDirs = []string{"/usr", "/bin", "/lib", "/lib64", "/sbin"}
 	}
@@ -104,6 +113,9 @@ func (c *Config) defaults() {
 func (c Config) Validate() error {
 	if !filepath.IsAbs(c.StateDir) {
 		return fmt.Errorf("jail: state dir %q is not absolute", c.StateDir)
+	}
+	if !filepath.IsAbs(c.ScratchDir) {
+		return fmt.Errorf("jail: scratch dir %q is not absolute", c.ScratchDir)
 	}
 	for rt, paths := range c.RuntimeHostPaths {
 		for _, p := range paths {

@@ -42,7 +42,8 @@ type hostDir struct {
 type initConfig struct {
 	Root       string            // host directory to mount the sandbox's root on
 	Hostname   string            //
-	TmpMB      int               // size of /tmp
+	TmpMB      int               // size of /tmp, when it is a tmpfs
+	TmpFD      int               // /tmp, already made (on disk), or -1 for a tmpfs
 	Command    []string          // the runtime, as seen inside
 	Extensions [][]string        // external extensions, started just before the runtime
 	Env        []string          // the runtime's environment

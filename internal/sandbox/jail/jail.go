@@ -20,7 +20,8 @@ type Backend struct {
 	cfg     Config
 	log     *slog.Logger
 	cg      cgroups.Manager
-	rootDir string // the shared, empty mount point of every sandbox's root
+	rootDir string    // the shared, empty mount point of every sandbox's root
+	tmp     *tmpDisks // nil: /tmp is a tmpfs
 
 	mu    sync.Mutex
 	slots []bool // uid ranges in use
@@ -66,12 +67,18 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 		cg.Close()
 		return nil, err
 	}
-	logger.Info("jail backend ready", "cgroup_version", cg.Version(), "state_dir", cfg.StateDir)
+	tmp, err := newTmpDisks(cfg.ScratchDir)
+	if err != nil {
+		logger.Warn("sandboxes' /tmp is memory (tmpfs), counted against each function's memory: it cannot be made on disk here",
+			"err", err)
+	}
+	logger.Info("jail backend ready", "cgroup_version", cg.Version(), "state_dir", cfg.StateDir, "tmp_on_disk", tmp != nil)
 	return &Backend{
 		cfg:     cfg,
 		log:     logger,
 		cg:      cg,
 		rootDir: rootDir,
+		tmp:     tmp,
 		slots:   make([]bool, cfg.MaxSandboxes),
 		ids:     map[string]bool{},
 	}, nil
@@ -100,8 +107,16 @@ func (b *Backend) Name() string { return "jail" }
 // CgroupVersion says which cgroup hierarchy the backend uses (1 or 2).
 func (b *Backend) CgroupVersion() int { return b.cg.Version() }
 
+// TmpOnDisk says whether sandboxes' /tmp is on disk (see Config.ScratchDir).
+func (b *Backend) TmpOnDisk() bool { return b.tmp != nil }
+
 // Close releases the backend's parent cgroup if no sandbox is left in it.
-func (b *Backend) Close() error { return b.cg.Close() }
+func (b *Backend) Close() error {
+	if b.tmp != nil {
+		b.tmp.Close()
+	}
+	return b.cg.Close()
+}
 
 func (b *Backend) validate(spec *sandbox.Spec) error {
 	return cgsandbox.ValidateSpec(spec, ErrInvalidSpec)

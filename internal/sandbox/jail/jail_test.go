@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/sandbox"
@@ -34,8 +35,9 @@ func newTestBackend(t *testing.T) *Backend {
 	os.Chmod(state, 0o755)
 	t.Cleanup(func() { os.RemoveAll(state) })
 	b, err := New(Config{
-		StateDir: state,
-		Cgroups:  cgroups.Config{Parent: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
+		StateDir:   state,
+		ScratchDir: t.TempDir(),
+		Cgroups:    cgroups.Config{Parent: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
 	}, nil)
 	if errors.Is(err, ErrUnsupported) {
 		t.Skipf("this host cannot run jails: %v", err)
@@ -52,7 +54,7 @@ func newTestBackend(t *testing.T) *Backend {
 }
 
 // leftovers reports what a destroyed sandbox left in the backend: its uid range, or any file
-// in the state directory besides the empty root mount point.
+// in the state directory besides the empty root mount point, or in the scratch directory.
 func (b *Backend) leftovers(id string) []string {
 	var out []string
 	b.mu.Lock()
@@ -66,8 +68,10 @@ func (b *Backend) leftovers(id string) []string {
 			out = append(out, "file "+filepath.Join(b.cfg.StateDir, e.Name()))
 		}
 	}
-	if ents, _ := os.ReadDir(b.rootDir); len(ents) > 0 {
-		out = append(out, "files in "+b.rootDir)
+	for _, d := range []string{b.rootDir, b.cfg.ScratchDir} {
+		if ents, _ := os.ReadDir(d); len(ents) > 0 {
+			out = append(out, "files in "+d)
+		}
 	}
 	return out
 }
@@ -174,6 +178,58 @@ func TestANoisyNeighbourDoesNotStarveAQuietFunction(t *testing.T) {
 	b := newTestBackend(t)
 	sandboxtest.RunNeighbours(t, func(*testing.T) sandbox.Backend { return b },
 		sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers})
+}
+
+func TestTmpIsADiskOfEphemeralStorageSizeNotMemory(t *testing.T) {
+	b := newTestBackend(t)
+	if !b.TmpOnDisk() {
+		if _, err := os.Stat("/dev/loop-control"); err != nil {
+			t.Skipf("no loop devices here, so /tmp is a tmpfs: %v", err)
+		}
+		t.Fatal("this host has loop devices, yet the backend fell back to a tmpfs /tmp (see its warning)")
+	}
+	// 128 MB of memory and 512 MB of /tmp: on a tmpfs, the function would be killed for its
+	// memory long before /tmp is full.
+	out := runScript(t, b, sandbox.Spec{ID: "tmpdisk", MemoryMB: 128, EphemeralStorageMB: 512}, `
+stat -f -c 'fs=%T' /tmp
+stat -c 'dev=%Hd:%Ld mode=%a' /tmp
+echo "entries=$(ls -A /tmp | wc -l)"
+dd if=/dev/zero of=/tmp/fill bs=1M 2>&1
+echo "size=$(stat -c %s /tmp/fill)"
+rm /tmp/fill && echo removed
+`)
+	for _, want := range []string{"fs=ext2/ext3", "mode=1777", "entries=0", "No space left on device", "removed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	var size int64
+	var major, minor string
+	for _, f := range strings.Fields(out) {
+		if v, ok := strings.CutPrefix(f, "size="); ok {
+			fmt.Sscan(v, &size)
+		}
+		if v, ok := strings.CutPrefix(f, "dev="); ok {
+			major, minor, _ = strings.Cut(v, ":")
+		}
+	}
+	if size < 500<<20 || size > 512<<20 {
+		t.Errorf("the function wrote %d MiB before ENOSPC into a 512 MB /tmp, want 500 to 512:\n%s", size>>20, out)
+	}
+	// The sandbox is gone (runScript destroyed it): so is its loop device's backing file.
+	bound := fmt.Sprintf("/sys/dev/block/%s:%s/loop", major, minor)
+	if major == "" || major == "0" {
+		t.Fatalf("no device number for /tmp in:\n%s", out)
+	}
+	for i := 0; ; i++ {
+		if _, err := os.Stat(bound); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("%s still exists after the sandbox was destroyed: its loop device is still bound", bound)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // runScript runs a bootstrap shell script in a new sandbox and returns its output.

@@ -21,7 +21,8 @@ import (
 //	/etc                generated passwd, group, hosts, ... plus the host's ld.so.cache
 //	/dev                null zero random urandom full, fd and std* links
 //	/proc               this pid namespace's; /proc/sys read-only
-//	/tmp                private tmpfs of EphemeralStorage size
+//	/tmp                private, EphemeralStorage in size: an ext4 file system on disk made by
+//	                    the server (Config.ScratchDir), or a tmpfs where that cannot be
 //	/var/task           the code, read-only
 //	/opt                the layers, read-only (overlaid in order when more than one)
 //	/var/runtime        the managed runtime's files, read-only, when configured
@@ -106,12 +107,18 @@ func buildRoot(cfg *initConfig) error {
 		}
 	}
 
-	if err := mkdirAll(in("/tmp")); err != nil {
-		return err
-	}
-	if err := unix.Mount("tmpfs", in("/tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
-		"mode=1777,size="+strconv.Itoa(cfg.TmpMB)+"m"); err != nil {
-		return fmt.Errorf("mount /tmp: %w", err)
+	if cfg.TmpFD >= 0 {
+		if err := attach(cfg.TmpFD, in("/tmp")); err != nil {
+			return err
+		}
+	} else {
+		if err := mkdirAll(in("/tmp")); err != nil {
+			return err
+		}
+		if err := unix.Mount("tmpfs", in("/tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
+			"mode=1777,size="+strconv.Itoa(cfg.TmpMB)+"m"); err != nil {
+			return fmt.Errorf("mount /tmp: %w", err)
+		}
 	}
 
 	if err := attach(cfg.CodeFD, in("/var/task")); err != nil {

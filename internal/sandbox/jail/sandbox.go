@@ -39,6 +39,7 @@ type jailed struct {
 	status *bufio.Reader
 	statF  *os.File // read end: the init's reports
 	pidfd  *os.File // the init's pidfd, when the kernel has them
+	tmp    *tmpDisk // /tmp, when it is on disk
 
 	cgsandbox.Core
 }
@@ -96,6 +97,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 		GID:        SandboxGID,
 		Files:      etcFiles(b.cfg.Hostname),
 		RuntimeFD:  -1,
+		TmpFD:      -1,
 	}
 	shared, exact := b.cfg.RuntimeHostPaths[spec.Runtime]
 	if !exact {
@@ -114,15 +116,18 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	// (open_tree), which the init attaches inside its own mount namespace: it could neither
 	// reach their host paths (as an unprivileged host uid) nor bind mounts of another
 	// namespace.
+	pass := func(fd int, name string) int {
+		f := os.NewFile(uintptr(fd), name)
+		toClose = append(toClose, f)
+		extra = append(extra, f)
+		return 2 + len(extra) // ExtraFiles[i] is fd 3+i
+	}
 	openDir := func(dir string) (int, error) {
 		fd, err := detachedTree(dir)
 		if err != nil {
 			return 0, err
 		}
-		f := os.NewFile(uintptr(fd), dir)
-		toClose = append(toClose, f)
-		extra = append(extra, f)
-		return 2 + len(extra), nil // ExtraFiles[i] is fd 3+i
+		return pass(fd, dir), nil
 	}
 	if cfg.CodeFD, err = openDir(spec.CodeDir); err != nil {
 		return nil, err
@@ -138,6 +143,15 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 		if cfg.RuntimeFD, err = openDir(rd); err != nil {
 			return nil, err
 		}
+	}
+
+	if b.tmp != nil {
+		t, fd, err := b.tmp.take(spec.EphemeralStorageMB)
+		if err != nil {
+			return nil, err
+		}
+		s.tmp = t
+		cfg.TmpFD = pass(fd, "/tmp")
 	}
 
 	base := b.cfg.UIDBase + uint32(slot)*idSpan
@@ -305,7 +319,8 @@ func (s *jailed) Destroy(ctx context.Context) error {
 // teardown kills everything and releases every host resource of the sandbox.
 func (s *jailed) teardown() error {
 	var errs []error
-	if s.cmd != nil && s.cmd.Process != nil {
+	ran := s.cmd != nil && s.cmd.Process != nil
+	if ran {
 		_ = s.cmd.Process.Kill()
 		if err := s.CG.Kill(10 * time.Second); err != nil {
 			errs = append(errs, err)
@@ -315,6 +330,15 @@ func (s *jailed) teardown() error {
 		case <-time.After(10 * time.Second):
 			errs = append(errs, fmt.Errorf("jail: sandbox %s: init did not exit", s.id))
 		}
+	}
+	if s.tmp != nil {
+		if len(errs) == 0 {
+			// Nothing of the sandbox runs any more: its /tmp may be cleaned for another.
+			s.b.tmp.give(s.tmp, ran)
+		} else {
+			s.tmp.release()
+		}
+		s.tmp = nil
 	}
 	for _, c := range []io.Closer{s.ln, s.ctrl, s.statF, s.pidfd} {
 		if c != nil {

@@ -1,0 +1,548 @@
+//go:build linux
+
+package jail
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// tmpDisks makes sandboxes' /tmp. Each is its own ext4 file system of EphemeralStorage size,
+// on a loop device backed by an unnamed file (O_TMPFILE) in a directory on disk: like Lambda's
+// /tmp it is disk, not memory, so writing past it fails with ENOSPC rather than costing the
+// function its memory. Only the pages being written are charged to the sandbox's memory
+// cgroup, and they can be written back and reclaimed.
+//
+// The server holds each file system as a detached mount and gives its sandbox a clone of it,
+// which the init attaches in the sandbox's own mount namespace. Nothing outlives the server,
+// even a crash: the backing file has no name, the loop device detaches itself once nothing
+// holds it (autoclear), and the mounts live only in the server and in sandboxes, which die
+// with it.
+//
+// Making a file system costs about 1–1.5 ms here (copying a template formatted once per size,
+// attaching a loop device, mounting), and letting it go about as much again, mostly in the
+// host file system (allocating and freeing the backing file's inode and blocks). So file
+// systems are reused: when a sandbox is gone, everything in its /tmp is removed, and a file
+// system whose free space and inodes are then back to those of a new one is kept for the next
+// sandbox of its size. One that held more than recycleMaxGrowth of data is let go instead,
+// so that idle file systems never hold much disk. A few of the default size are kept ready.
+type tmpDisks struct {
+	dir  string
+	ctl  *os.File // /dev/loop-control
+	work chan *tmpDisk
+	wake chan struct{}
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	tmpl   map[int]*os.File   // formatted, empty images by size in MB
+	idle   map[int][]*tmpDisk // clean file systems by size in MB
+	nIdle  int
+	closed bool
+}
+
+// tmpDisk is one /tmp file system.
+type tmpDisk struct {
+	sizeMB int
+	img    *os.File // the backing file
+	mnt    int      // the server's detached mount of it
+	free   unix.Statfs_t
+	blocks int64 // the backing file's allocated 512-byte blocks when new
+}
+
+const (
+	// spareTmpDisks of the default size (512 MB) are kept ready.
+	spareTmpDisks = 4
+	// maxIdleTmpDisks bounds the clean file systems kept, of all sizes.
+	maxIdleTmpDisks = 64
+	// recycleMaxGrowth is how much more of its backing file a file system may have allocated
+	// than when it was new, and still be reused.
+	recycleMaxGrowth = 32 << 20
+)
+
+// newTmpDisks checks that this host can make disk-backed /tmp file systems in dir (loop
+// devices, ext4, mkfs.ext4) by making one of the default size, and starts keeping spares.
+func newTmpDisks(dir string) (*tmpDisks, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return nil, err
+	}
+	if st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC {
+		return nil, fmt.Errorf("%s is in memory (tmpfs), not on disk", dir)
+	}
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		return nil, fmt.Errorf("mkfs.ext4 is missing (Debian package e2fsprogs): %w", err)
+	}
+	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("no loop devices: %w", err)
+	}
+	d := &tmpDisks{
+		dir: dir, ctl: ctl,
+		work: make(chan *tmpDisk, maxIdleTmpDisks),
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+		tmpl: map[int]*os.File{},
+		idle: map[int][]*tmpDisk{},
+	}
+	t, err := d.make(512)
+	if err != nil {
+		d.closeTemplates()
+		return nil, err
+	}
+	d.put(t, true)
+	d.wg.Add(1)
+	go d.loop()
+	d.wakeUp()
+	return d, nil
+}
+
+// Close lets every idle file system go and stops keeping spares. File systems still in
+// sandboxes go when they come back.
+func (d *tmpDisks) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	close(d.done)
+	d.mu.Unlock()
+	d.wg.Wait()
+	d.mu.Lock()
+	for size, ts := range d.idle {
+		for _, t := range ts {
+			t.release()
+		}
+		delete(d.idle, size)
+	}
+	d.nIdle = 0
+	d.mu.Unlock()
+	d.closeTemplates()
+	return nil
+}
+
+func (d *tmpDisks) closeTemplates() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for size, f := range d.tmpl {
+		f.Close()
+		delete(d.tmpl, size)
+	}
+	d.ctl.Close()
+}
+
+// take returns a clean file system of sizeMB and, for the sandbox, a detached clone of its
+// mount. Give the file system back when the sandbox is gone.
+func (d *tmpDisks) take(sizeMB int) (*tmpDisk, int, error) {
+	d.mu.Lock()
+	var t *tmpDisk
+	if ts := d.idle[sizeMB]; len(ts) > 0 {
+		t, d.idle[sizeMB] = ts[len(ts)-1], ts[:len(ts)-1]
+		d.nIdle--
+	}
+	d.mu.Unlock()
+	if sizeMB == 512 {
+		d.wakeUp()
+	}
+	if t == nil {
+		var err error
+		if t, err = d.make(sizeMB); err != nil {
+			return nil, -1, err
+		}
+	}
+	fd, err := unix.OpenTree(t.mnt, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if err != nil {
+		t.release()
+		return nil, -1, fmt.Errorf("jail: clone /tmp mount: %w", err)
+	}
+	return t, fd, nil
+}
+
+// give takes back a file system whose sandbox is gone: every process that could use it has
+// exited. Unless used is false (the sandbox never ran), its files are removed in the
+// background before anyone gets it again.
+func (d *tmpDisks) give(t *tmpDisk, used bool) {
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if !used || closed {
+		d.put(t, false) // which lets it go once d is closed
+		return
+	}
+	select {
+	case d.work <- t:
+	default: // more coming back than the cleaner keeps up with: let this one go
+		go t.release()
+	}
+}
+
+// put keeps a clean file system, or lets it go when enough are kept or d is closed. Used ones
+// are handed out again first; new spares last.
+func (d *tmpDisks) put(t *tmpDisk, spare bool) {
+	d.mu.Lock()
+	if d.closed || d.nIdle >= maxIdleTmpDisks {
+		d.mu.Unlock()
+		t.release()
+		return
+	}
+	if spare {
+		d.idle[t.sizeMB] = append([]*tmpDisk{t}, d.idle[t.sizeMB]...)
+	} else {
+		d.idle[t.sizeMB] = append(d.idle[t.sizeMB], t)
+	}
+	d.nIdle++
+	d.mu.Unlock()
+}
+
+func (d *tmpDisks) wakeUp() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop cleans returned file systems and keeps spares of the default size, one at a time, so
+// that it never holds more than two cores' worth of sandbox creation back.
+func (d *tmpDisks) loop() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.done:
+			for {
+				select {
+				case t := <-d.work:
+					t.release()
+				default:
+					return
+				}
+			}
+		case t := <-d.work:
+			if err := t.clean(); err != nil {
+				t.release()
+			} else {
+				d.put(t, false)
+			}
+		case <-d.wake:
+		}
+		d.mu.Lock()
+		short := !d.closed && len(d.idle[512]) < spareTmpDisks && d.nIdle < maxIdleTmpDisks
+		d.mu.Unlock()
+		if short {
+			if t, err := d.make(512); err == nil {
+				d.put(t, true)
+				d.wakeUp()
+			}
+		}
+	}
+}
+
+// make makes a new file system of sizeMB.
+func (d *tmpDisks) make(sizeMB int) (*tmpDisk, error) {
+	tmpl, err := d.template(sizeMB)
+	if err != nil {
+		return nil, err
+	}
+	img, err := d.newFile()
+	if err != nil {
+		return nil, err
+	}
+	if err := copySparse(img, tmpl); err != nil {
+		img.Close()
+		return nil, fmt.Errorf("jail: copy /tmp image: %w", err)
+	}
+	mnt, err := d.mountImage(img)
+	if err != nil {
+		img.Close()
+		return nil, err
+	}
+	t := &tmpDisk{sizeMB: sizeMB, img: img, mnt: mnt}
+	if err := unix.Fstatfs(mnt, &t.free); err != nil {
+		t.release()
+		return nil, fmt.Errorf("jail: /tmp: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(img.Fd()), &st); err != nil {
+		t.release()
+		return nil, fmt.Errorf("jail: /tmp: %w", err)
+	}
+	t.blocks = st.Blocks
+	return t, nil
+}
+
+// release unmounts the file system and lets its loop device and backing file go.
+func (t *tmpDisk) release() {
+	unix.Close(t.mnt)
+	t.img.Close()
+}
+
+// clean removes everything in the file system and checks that it is as new: the root
+// directory as made, the free space and inodes all back, and the backing file not much
+// larger than it was.
+func (t *tmpDisk) clean() error {
+	root, err := unix.Openat(t.mnt, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(root)
+	if err := removeContents(root, 0); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(root, &st); err != nil {
+		return err
+	}
+	if st.Mode&0o7777 != 0o1777 || st.Uid != 0 || st.Gid != 0 {
+		return fmt.Errorf("root directory changed: mode %o, owner %d:%d", st.Mode&0o7777, st.Uid, st.Gid)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(root, &fs); err != nil {
+		return err
+	}
+	if fs.Bfree != t.free.Bfree || fs.Ffree != t.free.Ffree {
+		return fmt.Errorf("not empty after cleaning: %d blocks and %d inodes free, want %d and %d",
+			fs.Bfree, fs.Ffree, t.free.Bfree, t.free.Ffree)
+	}
+	if err := unix.Fstat(int(t.img.Fd()), &st); err != nil {
+		return err
+	}
+	if (st.Blocks-t.blocks)*512 > recycleMaxGrowth {
+		return fmt.Errorf("backing file grew by %d MiB", (st.Blocks-t.blocks)*512>>20)
+	}
+	return nil
+}
+
+// maxCleanDepth bounds how deep removeContents goes; a deeper tree is not cleaned, and its
+// file system is let go instead.
+const maxCleanDepth = 128
+
+// removeContents removes everything in the directory dir, without following links.
+func removeContents(dir, depth int) error {
+	if depth > maxCleanDepth {
+		return errors.New("directories nested too deep to clean")
+	}
+	dup, err := unix.Openat(dir, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(dup), "dir")
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		err := unix.Unlinkat(dir, n, 0)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EPERM) {
+			return err
+		}
+		sub, err := unix.Openat(dir, n, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = removeContents(sub, depth+1)
+		unix.Close(sub)
+		if err != nil {
+			return err
+		}
+		if err := unix.Unlinkat(dir, n, unix.AT_REMOVEDIR); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// template returns the formatted image for sizeMB, making it the first time.
+func (d *tmpDisks) template(sizeMB int) (*os.File, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if f, ok := d.tmpl[sizeMB]; ok {
+		return f, nil
+	}
+	want := int64(sizeMB) << 20
+	// ext4's own metadata (inode tables, bitmaps) takes about 2% of the image: format once to
+	// learn how much, then again that much larger, so that the function gets its full size.
+	f, free, err := d.format(want)
+	if err != nil {
+		return nil, err
+	}
+	if free < want {
+		f2, free2, err := d.format(want + (want - free))
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if free2 <= want {
+			f.Close()
+			f = f2
+		} else {
+			f2.Close()
+		}
+	}
+	d.tmpl[sizeMB] = f
+	return f, nil
+}
+
+// format makes an image of size bytes holding an empty ext4 file system whose root is
+// world-writable and sticky, and says how many bytes a file may use in it.
+func (d *tmpDisks) format(size int64) (*os.File, int64, error) {
+	f, err := d.newFile()
+	if err != nil {
+		return nil, 0, err
+	}
+	fail := func(err error) (*os.File, int64, error) {
+		f.Close()
+		return nil, 0, fmt.Errorf("jail: format /tmp image: %w", err)
+	}
+	if err := f.Truncate(size); err != nil {
+		return fail(err)
+	}
+	// No journal (nothing of /tmp survives a crash anyway), inode tables left to be read as
+	// zeros (the file is sparse), no blocks reserved for root.
+	cmd := exec.Command("mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "0",
+		"-O", "^has_journal,^resize_inode", "-E", "lazy_itable_init=1,nodiscard,root_owner=0:0",
+		"/dev/fd/3")
+	cmd.ExtraFiles = []*os.File{f}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("mkfs.ext4: %w: %s", err, out))
+	}
+	mfd, err := d.mountImage(f)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(mfd) // unmounts, writing the changes back through the loop device
+	root, err := unix.Openat(mfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(root)
+	if err := unix.Fchmod(root, 0o1777); err != nil {
+		return fail(err)
+	}
+	if err := unix.Unlinkat(root, "lost+found", unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fail(err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(root, &st); err != nil {
+		return fail(err)
+	}
+	return f, int64(st.Bavail) * st.Bsize, nil
+}
+
+// newFile makes an unnamed file in the scratch directory.
+func (d *tmpDisks) newFile() (*os.File, error) {
+	fd, err := unix.Open(d.dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("jail: /tmp image in %s: %w", d.dir, err)
+	}
+	return os.NewFile(uintptr(fd), "tmp-image"), nil
+}
+
+// mountImage attaches img to a free loop device and mounts the ext4 file system on it as a
+// detached mount.
+func (d *tmpDisks) mountImage(img *os.File) (int, error) {
+	dev, err := d.attachLoop(img)
+	if err != nil {
+		return -1, err
+	}
+	defer dev.Close() // the file system holds the device from here
+	fs, err := unix.Fsopen("ext4", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("jail: mount /tmp: %w", err)
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigSetString(fs, "source", dev.Name()); err != nil {
+		return -1, fmt.Errorf("jail: mount /tmp: source %s: %w", dev.Name(), err)
+	}
+	// The inode tables were never written: they are zeros, which is what an unused table is.
+	// Nothing on /tmp needs to survive a crash, so no cache flushes (barriers) either.
+	for _, flag := range []string{"noinit_itable", "nobarrier"} {
+		if err := unix.FsconfigSetFlag(fs, flag); err != nil {
+			return -1, fmt.Errorf("jail: mount /tmp: %s: %w", flag, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return -1, fmt.Errorf("jail: mount /tmp: %w", err)
+	}
+	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		return -1, fmt.Errorf("jail: mount /tmp: %w", err)
+	}
+	return mfd, nil
+}
+
+// attachLoop backs a free loop device with img. The device bypasses the page cache for img
+// (the file system above it has its own) and detaches itself once nothing holds it open.
+func (d *tmpDisks) attachLoop(img *os.File) (*os.File, error) {
+	for range 16 {
+		n, err := unix.IoctlRetInt(int(d.ctl.Fd()), unix.LOOP_CTL_GET_FREE)
+		if err != nil {
+			return nil, fmt.Errorf("jail: find a free loop device: %w", err)
+		}
+		dev, err := os.OpenFile("/dev/loop"+strconv.Itoa(n), os.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("jail: %w", err)
+		}
+		cfg := unix.LoopConfig{Fd: uint32(img.Fd())}
+		cfg.Info.Flags = unix.LO_FLAGS_AUTOCLEAR | unix.LO_FLAGS_DIRECT_IO
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, dev.Fd(), unix.LOOP_CONFIGURE, uintptr(unsafe.Pointer(&cfg)))
+		if errno == 0 {
+			return dev, nil
+		}
+		dev.Close()
+		if errno != unix.EBUSY { // another process took the device first: take the next
+			return nil, fmt.Errorf("jail: configure %s: %w", dev.Name(), errno)
+		}
+	}
+	return nil, errors.New("jail: no free loop device after 16 tries")
+}
+
+// copySparse copies src's data into dst of the same size, leaving src's holes unwritten.
+func copySparse(dst, src *os.File) error {
+	fi, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	if err := dst.Truncate(fi.Size()); err != nil {
+		return err
+	}
+	s, t := int(src.Fd()), int(dst.Fd())
+	for off := int64(0); off < fi.Size(); {
+		data, err := unix.Seek(s, off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) { // no data after off
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		hole, err := unix.Seek(s, data, unix.SEEK_HOLE)
+		if err != nil {
+			return err
+		}
+		in, out := data, data
+		for in < hole {
+			n, err := unix.CopyFileRange(s, &in, t, &out, int(hole-in), 0)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("copy stopped at %d of %d", in, hole)
+			}
+		}
+		off = hole
+	}
+	return nil
+}
