@@ -20,8 +20,8 @@ import (
 // function its memory. Only the pages being written are charged to the sandbox's memory
 // cgroup, and they can be written back and reclaimed.
 //
-// The server holds each file system as a detached mount and gives its sandbox a clone of it,
-// which the init attaches in the sandbox's own mount namespace. Nothing outlives the server,
+// The server holds each file system as a detached mount and gives its sandbox another mount of
+// it, which the init attaches in the sandbox's own mount namespace. Nothing outlives the server,
 // even a crash: the backing file has no name, the loop device detaches itself once nothing
 // holds it (autoclear), and the mounts live only in the server and in sandboxes, which die
 // with it.
@@ -52,6 +52,7 @@ type tmpDisks struct {
 type tmpDisk struct {
 	sizeMB int
 	img    *os.File // the backing file
+	dev    string   // its loop device
 	mnt    int      // the server's detached mount of it
 	free   unix.Statfs_t
 	blocks int64 // the backing file's allocated 512-byte blocks when new
@@ -161,10 +162,12 @@ func (d *tmpDisks) take(sizeMB int) (*tmpDisk, int, error) {
 			return nil, -1, err
 		}
 	}
-	fd, err := unix.OpenTree(t.mnt, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	// Another mount of the same file system (mounting the device again finds its superblock):
+	// kernels before 6.15 cannot clone a mount that is attached nowhere.
+	fd, err := mountDevice(t.dev)
 	if err != nil {
 		t.release()
-		return nil, -1, fmt.Errorf("jail: clone /tmp mount: %w", err)
+		return nil, -1, err
 	}
 	return t, fd, nil
 }
@@ -261,12 +264,12 @@ func (d *tmpDisks) make(sizeMB int) (*tmpDisk, error) {
 		img.Close()
 		return nil, fmt.Errorf("jail: copy /tmp image: %w", err)
 	}
-	mnt, err := d.mountImage(img)
+	mnt, dev, err := d.mountImage(img)
 	if err != nil {
 		img.Close()
 		return nil, err
 	}
-	t := &tmpDisk{sizeMB: sizeMB, img: img, mnt: mnt}
+	t := &tmpDisk{sizeMB: sizeMB, img: img, dev: dev, mnt: mnt}
 	if err := unix.Fstatfs(mnt, &t.free); err != nil {
 		t.release()
 		return nil, fmt.Errorf("jail: /tmp: %w", err)
@@ -414,12 +417,12 @@ func (d *tmpDisks) format(size int64) (*os.File, int64, error) {
 	// zeros (the file is sparse), no blocks reserved for root.
 	cmd := exec.Command("mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "0",
 		"-O", "^has_journal,^resize_inode", "-E", "lazy_itable_init=1,nodiscard,root_owner=0:0",
-		"/dev/fd/3")
+		"/proc/self/fd/3")
 	cmd.ExtraFiles = []*os.File{f}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("mkfs.ext4: %w: %s", err, out))
 	}
-	mfd, err := d.mountImage(f)
+	mfd, _, err := d.mountImage(f)
 	if err != nil {
 		return fail(err)
 	}
@@ -452,24 +455,31 @@ func (d *tmpDisks) newFile() (*os.File, error) {
 }
 
 // mountImage attaches img to a free loop device and mounts the ext4 file system on it as a
-// detached mount.
-func (d *tmpDisks) mountImage(img *os.File) (int, error) {
+// detached mount; it returns the mount and the device.
+func (d *tmpDisks) mountImage(img *os.File) (int, string, error) {
 	dev, err := d.attachLoop(img)
 	if err != nil {
-		return -1, err
+		return -1, "", err
 	}
 	defer dev.Close() // the file system holds the device from here
+	mfd, err := mountDevice(dev.Name())
+	return mfd, dev.Name(), err
+}
+
+// mountDevice mounts the ext4 file system on dev as a detached mount (nosuid, nodev).
+func mountDevice(dev string) (int, error) {
 	fs, err := unix.Fsopen("ext4", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return -1, fmt.Errorf("jail: mount /tmp: %w", err)
 	}
 	defer unix.Close(fs)
-	if err := unix.FsconfigSetString(fs, "source", dev.Name()); err != nil {
-		return -1, fmt.Errorf("jail: mount /tmp: source %s: %w", dev.Name(), err)
+	if err := unix.FsconfigSetString(fs, "source", dev); err != nil {
+		return -1, fmt.Errorf("jail: mount /tmp: source %s: %w", dev, err)
 	}
 	// The inode tables were never written: they are zeros, which is what an unused table is.
-	// Nothing on /tmp needs to survive a crash, so no cache flushes (barriers) either.
-	for _, flag := range []string{"noinit_itable", "nobarrier"} {
+	// Nothing on /tmp needs to survive a crash, so no cache flushes (barriers) either, and no
+	// background reading of block bitmaps.
+	for _, flag := range []string{"noinit_itable", "nobarrier", "no_prefetch_block_bitmaps"} {
 		if err := unix.FsconfigSetFlag(fs, flag); err != nil {
 			return -1, fmt.Errorf("jail: mount /tmp: %s: %w", flag, err)
 		}
