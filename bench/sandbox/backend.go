@@ -34,9 +34,9 @@ func newBackend(name, workDir string, logger *slog.Logger) (closer, error) {
 	parent := fmt.Sprintf("ember-bench-%d-%s", os.Getpid(), name)
 	switch name {
 	case "jail":
-		return jail.New(jail.Config{StateDir: state, Cgroups: cgroups.Config{Parent: parent}}, logger)
+		return jail.New(jail.Config{StateDir: state, Cgroups: cgroups.Config{Prefix: parent}}, logger)
 	case "gvisor":
-		return gvisor.New(gvisor.Config{StateDir: state, Cgroups: cgroups.Config{Parent: parent}}, logger)
+		return gvisor.New(gvisor.Config{StateDir: state, Cgroups: cgroups.Config{Prefix: parent}}, logger)
 	}
 	return nil, fmt.Errorf("unknown backend %q", name)
 }

@@ -29,7 +29,7 @@ func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger
 		b, err := jail.New(jail.Config{
 			StateDir:         filepath.Join("/run/ember", "jail"),
 			ScratchDir:       filepath.Join(dataDir, "scratch"),
-			Cgroups:          cgroups.Config{Parent: cgroupParent(dataDir)},
+			Cgroups:          cgroups.Config{Prefix: cgroupPrefix(dataDir)},
 			RuntimeDirs:      runtimeDirs,
 			RuntimeHostPaths: hostPaths,
 		}, logger.With("role", "jail"))
@@ -42,7 +42,7 @@ func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger
 		b, err := gvisor.New(gvisor.Config{
 			StateDir:    filepath.Join("/run/ember", "gvisor-"+key),
 			LayerDir:    filepath.Join(dataDir, "gvisor-layers"),
-			Cgroups:     cgroups.Config{Parent: "ember-gvisor/" + key},
+			Cgroups:     cgroups.Config{Prefix: "ember-gvisor-" + key},
 			RuntimeDirs: runtimeDirs,
 		}, logger.With("role", "gvisor"))
 		if err != nil {
@@ -74,12 +74,11 @@ func runtimeHostPaths(runtimeDirs map[string]string) (map[string][]string, error
 	return out, nil
 }
 
-// cgroupParent is the group this server's jail sandboxes live under: "ember/<dataDirKey>".
+// cgroupPrefix starts the names of this server's jail sandboxes' groups: "ember-<dataDirKey>".
 // Servers with different data dirs on one host never share it, so one server's prune of
-// stale groups at start, or removal of its parent at close, cannot touch another's
-// sandboxes; a server restarted on the same data dir finds and prunes what its previous run
-// left.
-func cgroupParent(dataDir string) string { return "ember/" + dataDirKey(dataDir) }
+// stale groups at start cannot touch another's sandboxes; a server restarted on the same
+// data dir finds and prunes what its previous run left.
+func cgroupPrefix(dataDir string) string { return "ember-" + dataDirKey(dataDir) }
 
 // dataDirKey names a server on its host: 12 hex digits of its absolute data dir's hash.
 func dataDirKey(dataDir string) string {

@@ -49,19 +49,27 @@ func ForFunction(memoryMB int) Limits {
 	}
 }
 
-// Manager creates groups beneath one parent group.
+// Manager creates sandbox groups directly in the server's own group, named Config.Prefix, a
+// dash and the sandbox's name: siblings of the server, not children of a common parent.
+//
+// The layout is for the CPU scheduler's sake. Runtimes gathered under one parent group each
+// compete inside it, and the parent competes with the server as one entity; on the 2-vCPU
+// machines this was measured on, that cost a fifth to a third of the warm throughput at 16
+// concurrent invokes (more context switches and more scheduler work per invoke for every
+// process, the server's and the client's included) against runtimes outside any CPU group.
+// Sandbox groups beside the server did as well as no groups. See docs/invoke-path.md.
 type Manager interface {
 	// Version is 1 or 2.
 	Version() int
-	// Create makes a new group with the given limits. The name must be unique under the
-	// manager's parent and a single path element.
+	// Create makes a new group with the given limits. The name must be a single path element,
+	// unique among the manager's groups.
 	Create(name string, l Limits) (Group, error)
-	// Prune removes the empty groups under the parent: what a previous run of the server left
-	// behind when it died (its sandboxes died with it, by their parent-death signal). Groups
-	// that still hold processes may belong to another server sharing the parent and are left
+	// Prune removes the manager's empty groups: what a previous run of the server left behind
+	// when it died (its sandboxes died with it, by their parent-death signal). Groups that
+	// still hold processes may belong to another server with the same prefix and are left
 	// alone.
 	Prune() error
-	// Close removes the manager's parent group if nothing is left in it.
+	// Close releases the manager. Groups stay until deleted.
 	Close() error
 }
 
@@ -95,25 +103,25 @@ type Group interface {
 	Delete() error
 }
 
-// Config says where groups go.
+// Config says how groups are named.
 type Config struct {
-	// Parent is the group, relative to the server's own cgroup, under which sandbox groups are
-	// created. Defaults to "ember".
-	Parent string
+	// Prefix starts the name of every group, before a dash and the sandbox's name, so that
+	// servers sharing a cgroup keep to their own groups. Defaults to "ember".
+	Prefix string
 	// Version forces 1 or 2; zero detects.
 	Version int
 }
 
 func (c *Config) defaults() {
-	if c.Parent == "" {
-		c.Parent = "ember"
+	if c.Prefix == "" {
+		c.Prefix = "ember"
 	}
 }
 
 // Validate checks a Config.
 func (c Config) Validate() error {
-	if strings.Contains(c.Parent, "..") || filepath.IsAbs(c.Parent) {
-		return fmt.Errorf("cgroups: parent %q must be a relative path that stays below the server's group", c.Parent)
+	if c.Prefix != "" && (validName(c.Prefix) != nil || strings.HasPrefix(c.Prefix, ".")) {
+		return fmt.Errorf("cgroups: prefix %q must be one path element", c.Prefix)
 	}
 	if c.Version != 0 && c.Version != 1 && c.Version != 2 {
 		return fmt.Errorf("cgroups: version %d is neither 1 nor 2", c.Version)
@@ -254,19 +262,19 @@ func pollUntil(timeout time.Duration, f func() (bool, error)) error {
 	}
 }
 
-// childGroups lists the group directories directly under parent.
-func childGroups(parent string) ([]string, error) {
-	ents, err := os.ReadDir(parent)
+// pruneGroups removes the empty groups in dir whose names start with prefix and a dash.
+func pruneGroups(dir, prefix string) error {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("cgroups: %w", err)
+		return fmt.Errorf("cgroups: %w", err)
 	}
-	var out []string
+	var errs []error
 	for _, e := range ents {
-		if e.IsDir() {
-			out = append(out, e.Name())
+		if e.IsDir() && strings.HasPrefix(e.Name(), prefix+"-") {
+			errs = append(errs, removeIfEmpty(filepath.Join(dir, e.Name())))
 		}
 	}
-	return out, nil
+	return errors.Join(errs...)
 }
 
 // removeIfEmpty removes a group directory unless processes are in it.

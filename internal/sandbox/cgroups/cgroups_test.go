@@ -82,7 +82,7 @@ func liveManager(t *testing.T) Manager {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create cgroups")
 	}
-	m, err := Detect(Config{Parent: fmt.Sprintf("ember-test-%d", os.Getpid())})
+	m, err := Detect(Config{Prefix: fmt.Sprintf("ember-test-%d", os.Getpid())})
 	if err != nil {
 		t.Skipf("no usable cgroups on this host: %v", err)
 	}
@@ -197,4 +197,46 @@ func TestPruneRemovesEmptyGroupsAndLeavesBusyOnes(t *testing.T) {
 		t.Fatalf("the stale group was not removed: %v", err)
 	}
 	again.Delete()
+}
+
+// A sandbox's group is a sibling of the server's own, in every hierarchy, named with the
+// prefix; on v2 the server itself may have moved into a leaf group beside it.
+func TestASandboxGroupSitsBesideTheServer(t *testing.T) {
+	m := liveManager(t)
+	g, err := m.Create("beside", ForFunction(128))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Delete()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	if err := g.Add(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	server, err := readProcCgroup("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox, err := readProcCgroup(fmt.Sprintf("/proc/%d/cgroup", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := fmt.Sprintf("ember-test-%d", os.Getpid())
+	controllers := v1Controllers
+	if m.Version() == 2 {
+		controllers = []string{""}
+	}
+	for _, c := range controllers {
+		own := server[c]
+		if m.Version() == 2 && filepath.Base(own) == prefix+".server" {
+			own = filepath.Dir(own)
+		}
+		if want := filepath.Join(own, prefix+"-beside"); sandbox[c] != want {
+			t.Errorf("%q hierarchy: the sandbox is in %s, want %s (beside the server's %s)", c, sandbox[c], want, server[c])
+		}
+	}
 }

@@ -18,7 +18,7 @@ func TestDetectChoosesTheExpectedVersion(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatalf("%s is set, but Detect needs root to prepare its parent group", expectEnv)
 	}
-	m, err := Detect(Config{Parent: fmt.Sprintf("ember-test-%d", os.Getpid())})
+	m, err := Detect(Config{Prefix: fmt.Sprintf("ember-test-%d", os.Getpid())})
 	if err != nil {
 		t.Fatalf("Detect on a host with cgroup %s: %v", want, err)
 	}

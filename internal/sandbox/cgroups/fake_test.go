@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,13 +19,13 @@ func read(t *testing.T, p string) string {
 // On a plain directory standing in for cgroupfs, the files a group's limits are written to
 // can be checked without root or a particular kernel.
 func TestV2WritesLambdaLimitsIntoTheGroupsFiles(t *testing.T) {
-	parent := t.TempDir()
-	m := &v2Manager{parent: parent}
+	own := t.TempDir()
+	m := &v2Manager{own: own, prefix: "ember-x"}
 	g, err := m.Create("fn", ForFunction(128))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(parent, "fn")
+	dir := filepath.Join(own, "ember-x-fn")
 	for file, want := range map[string]string{
 		"memory.max":       "134217728",
 		"memory.oom.group": "1",
@@ -61,64 +60,28 @@ func TestV2WritesLambdaLimitsIntoTheGroupsFiles(t *testing.T) {
 
 func TestV1WritesLambdaLimitsIntoEachHierarchy(t *testing.T) {
 	root := t.TempDir()
-	m := &v1Manager{parents: map[string]string{}}
+	m := &v1Manager{own: map[string]string{}, prefix: "ember"}
 	for _, c := range v1Controllers {
-		m.parents[c] = filepath.Join(root, c, "ember")
-		os.MkdirAll(m.parents[c], 0o755)
+		m.own[c] = filepath.Join(root, c, "server")
+		os.MkdirAll(m.own[c], 0o755)
 	}
 	g, err := m.Create("fn", ForFunction(1769))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for file, want := range map[string]string{
-		"memory/ember/fn/memory.limit_in_bytes": "1854930944",
-		"cpu/ember/fn/cpu.cfs_quota_us":         "100000",
-		"cpu/ember/fn/cpu.cfs_period_us":        "100000",
-		"cpu/ember/fn/cpu.shares":               "1024",
-		"pids/ember/fn/pids.max":                "1024",
+		"memory/server/ember-fn/memory.limit_in_bytes": "1854930944",
+		"cpu/server/ember-fn/cpu.cfs_quota_us":         "100000",
+		"cpu/server/ember-fn/cpu.cfs_period_us":        "100000",
+		"cpu/server/ember-fn/cpu.shares":               "1024",
+		"pids/server/ember-fn/pids.max":                "1024",
 	} {
 		if got := read(t, filepath.Join(root, file)); got != want {
 			t.Errorf("%s = %q, want %q", file, got, want)
 		}
 	}
-	os.WriteFile(filepath.Join(root, "memory/ember/fn/memory.oom_control"), []byte("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "memory/server/ember-fn/memory.oom_control"), []byte("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"), 0o644)
 	if n, err := g.OOMKills(); err != nil || n != 1 {
 		t.Errorf("OOMKills = %d, %v", n, err)
-	}
-}
-
-func TestTheParentsWeighAsMuchAsTheirSandboxesTogether(t *testing.T) {
-	root := t.TempDir()
-	m := &v1Manager{parents: map[string]string{}}
-	for _, c := range v1Controllers {
-		m.parents[c] = filepath.Join(root, c, "ember", "server")
-		os.MkdirAll(m.parents[c], 0o755)
-	}
-	m.weights = newWeigher("cpu.shares", m.parents["cpu"], "ember/server", 1024, 262144)
-	shares := func() (string, string) {
-		return read(t, filepath.Join(root, "cpu/ember/server/cpu.shares")), read(t, filepath.Join(root, "cpu/ember/cpu.shares"))
-	}
-	var groups []Group
-	for i := 0; i < 3; i++ {
-		g, err := m.Create(fmt.Sprint("fn", i), ForFunction(1769))
-		if err != nil {
-			t.Fatal(err)
-		}
-		groups = append(groups, g)
-	}
-	if s, e := shares(); s != "3072" || e != "3072" {
-		t.Errorf("with three 1-vCPU sandboxes the parents weigh %s and %s, want 3072 each", s, e)
-	}
-	groups[0].SetCPU(2000)
-	if s, _ := shares(); s != "4096" {
-		t.Errorf("after one sandbox doubled its CPU the parent weighs %s, want 4096", s)
-	}
-	groups[0].Delete() // the fake tree cannot be removed; what it weighed is gone all the same
-	groups[1].Delete()
-	if s, _ := shares(); s != "1024" {
-		t.Errorf("with one sandbox left the parent weighs %s, want 1024", s)
-	}
-	if _, err := os.Stat(filepath.Join(root, "cpu/cpu.shares")); err == nil {
-		t.Error("the server's own group's weight was written")
 	}
 }

@@ -15,12 +15,12 @@ import (
 var v1Controllers = []string{"memory", "cpu", "pids", "freezer"}
 
 type v1Manager struct {
-	parents map[string]string // controller -> parent directory
-	weights *weigher
+	own    map[string]string // controller -> the server's own group
+	prefix string
 }
 
 func newV1(cfg Config, mounts []mount, own map[string]string) (*v1Manager, error) {
-	m := &v1Manager{parents: map[string]string{}}
+	m := &v1Manager{own: map[string]string{}, prefix: cfg.Prefix}
 	for _, c := range v1Controllers {
 		var found *mount
 		for i := range mounts {
@@ -36,16 +36,11 @@ func newV1(cfg Config, mounts []mount, own map[string]string) (*v1Manager, error
 		if !ok {
 			p = "/"
 		}
-		m.parents[c] = filepath.Join(hostPath(*found, p), cfg.Parent)
-	}
-	for _, c := range v1Controllers {
-		if err := os.MkdirAll(m.parents[c], 0o755); err != nil {
-			return nil, fmt.Errorf("create parent group: %w", err)
+		m.own[c] = hostPath(*found, p)
+		if _, err := os.Stat(m.own[c]); err != nil {
+			return nil, fmt.Errorf("the server's own %s group: %w", c, err)
 		}
 	}
-	// Children of the memory parent must account hierarchically (always true on new kernels).
-	_ = writeFile(m.parents["memory"], "memory.use_hierarchy", "1")
-	m.weights = newWeigher("cpu.shares", m.parents["cpu"], cfg.Parent, 1024, 262144)
 	return m, nil
 }
 
@@ -55,9 +50,9 @@ func (m *v1Manager) Create(name string, l Limits) (Group, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	g := &v1Group{name: name, dirs: map[string]string{}, weights: m.weights}
+	g := &v1Group{name: name, dirs: map[string]string{}}
 	for _, c := range v1Controllers {
-		dir := filepath.Join(m.parents[c], name)
+		dir := filepath.Join(m.own[c], m.prefix+"-"+name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			_ = g.Delete()
 			return nil, fmt.Errorf("cgroups: create %s group: %w", c, err)
@@ -74,32 +69,16 @@ func (m *v1Manager) Create(name string, l Limits) (Group, error) {
 func (m *v1Manager) Prune() error {
 	var errs []error
 	for _, c := range v1Controllers {
-		names, err := childGroups(m.parents[c])
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			errs = append(errs, removeIfEmpty(filepath.Join(m.parents[c], n)))
-		}
+		errs = append(errs, pruneGroups(m.own[c], m.prefix))
 	}
 	return errors.Join(errs...)
 }
 
-func (m *v1Manager) Close() error {
-	var errs []error
-	for _, c := range v1Controllers {
-		if err := os.Remove(m.parents[c]); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
+func (m *v1Manager) Close() error { return nil }
 
 type v1Group struct {
-	name    string
-	dirs    map[string]string
-	weights *weigher
-	shares  int64 // what this group adds to its parents' weight
+	name string
+	dirs map[string]string
 }
 
 func (g *v1Group) Name() string { return g.name }
@@ -134,11 +113,9 @@ func (g *v1Group) setLimits(l Limits) error {
 
 func (g *v1Group) SetCPU(milli int64) error {
 	cpu := g.dirs["cpu"]
-	shares := v1Shares(milli)
-	if err := writeFile(cpu, "cpu.shares", strconv.FormatInt(shares, 10)); err != nil {
+	if err := writeFile(cpu, "cpu.shares", strconv.FormatInt(v1Shares(milli), 10)); err != nil {
 		return err
 	}
-	g.weights.set(&g.shares, shares)
 	if err := writeFile(cpu, "cpu.cfs_period_us", strconv.Itoa(cfsPeriod)); err != nil {
 		return err
 	}
@@ -230,7 +207,6 @@ func (g *v1Group) Delete() error {
 	if len(g.dirs) == 0 {
 		return nil
 	}
-	g.weights.set(&g.shares, 0)
 	var errs []error
 	if _, ok := g.dirs["pids"]; ok {
 		if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -16,8 +17,8 @@ import (
 var v2Controllers = []string{"memory", "cpu", "pids"}
 
 type v2Manager struct {
-	parent  string
-	weights *weigher
+	own    string // the server's own group, where sandbox groups go
+	prefix string
 }
 
 func newV2(cfg Config, mounts []mount, own map[string]string) (*v2Manager, error) {
@@ -39,25 +40,50 @@ func newV2(cfg Config, mounts []mount, own map[string]string) (*v2Manager, error
 	if err := checkControllers(base); err != nil {
 		return nil, err
 	}
-	parent := filepath.Join(base, cfg.Parent)
-	// Every group between the server's and a sandbox's must delegate the controllers. The
-	// server's own group cannot, if it holds processes and is not the root (cgroup v2's
-	// "no internal processes" rule): run the server in a delegated leaf (systemd Delegate=yes)
-	// and point Parent at a sibling, or start it in an otherwise empty group.
-	dir := base
-	for _, elem := range strings.Split(cfg.Parent, string(filepath.Separator)) {
-		if err := enableControllers(dir); err != nil {
+	// Sandbox groups go beside the server's processes, which cgroup v2 allows in the root
+	// group only ("no internal processes"). Elsewhere (a systemd service, a container) the
+	// processes of the server's group move into a leaf group of their own first, as container
+	// runtimes do with theirs.
+	if err := enableControllers(base); err != nil {
+		// (A group that looks like the root from inside a cgroup namespace is not one.)
+		if err := moveIntoLeaf(base, filepath.Join(base, cfg.Prefix+".server")); err != nil {
 			return nil, err
 		}
-		dir = filepath.Join(dir, elem)
-		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("create parent group: %w", err)
+		if err := enableControllers(base); err != nil {
+			return nil, err
 		}
 	}
-	if err := enableControllers(parent); err != nil {
-		return nil, err
+	return &v2Manager{own: base, prefix: cfg.Prefix}, nil
+}
+
+// moveIntoLeaf moves every process of dir into the group leaf, unless dir already delegates
+// the controllers to its children. Processes forked meanwhile are caught by trying again.
+func moveIntoLeaf(dir, leaf string) error {
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control")); err == nil {
+		on := strings.Fields(string(b))
+		if !slices.ContainsFunc(v2Controllers, func(c string) bool { return !slices.Contains(on, c) }) {
+			return nil
+		}
 	}
-	return &v2Manager{parent: parent, weights: newWeigher("cpu.weight", parent, cfg.Parent, 100, 10000)}, nil
+	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create the server's leaf group: %w", err)
+	}
+	for range 5 {
+		pids, err := readPids(dir)
+		if err != nil {
+			return err
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, pid := range pids {
+			// A process that exited meanwhile cannot be moved; nothing else should fail.
+			if err := writeFile(leaf, "cgroup.procs", strconv.Itoa(pid)); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return fmt.Errorf("move process %d of %s into %s: %w", pid, dir, leaf, err)
+			}
+		}
+	}
+	return fmt.Errorf("processes keep appearing in %s", dir)
 }
 
 func checkControllers(dir string) error {
@@ -101,11 +127,11 @@ func (m *v2Manager) Create(name string, l Limits) (Group, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(m.parent, name)
+	dir := filepath.Join(m.own, m.prefix+"-"+name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cgroups: create group: %w", err)
 	}
-	g := &v2Group{name: name, dir: dir, weights: m.weights}
+	g := &v2Group{name: name, dir: dir}
 	if err := g.setLimits(l); err != nil {
 		_ = g.Delete()
 		return nil, err
@@ -113,30 +139,13 @@ func (m *v2Manager) Create(name string, l Limits) (Group, error) {
 	return g, nil
 }
 
-func (m *v2Manager) Prune() error {
-	names, err := childGroups(m.parent)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, n := range names {
-		errs = append(errs, removeIfEmpty(filepath.Join(m.parent, n)))
-	}
-	return errors.Join(errs...)
-}
+func (m *v2Manager) Prune() error { return pruneGroups(m.own, m.prefix) }
 
-func (m *v2Manager) Close() error {
-	if err := os.Remove(m.parent); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}
+func (m *v2Manager) Close() error { return nil }
 
 type v2Group struct {
 	name    string
 	dir     string
-	weights *weigher
-	weight  int64 // what this group adds to its parents' weight
 	deleted bool
 }
 
@@ -170,11 +179,9 @@ func (g *v2Group) setLimits(l Limits) error {
 
 func (g *v2Group) SetCPU(milli int64) error {
 	// cpu.weight is 1..10000 with 100 the default for one CPU's worth.
-	w := v2Weight(milli)
-	if err := writeFile(g.dir, "cpu.weight", strconv.FormatInt(w, 10)); err != nil {
+	if err := writeFile(g.dir, "cpu.weight", strconv.FormatInt(v2Weight(milli), 10)); err != nil {
 		return err
 	}
-	g.weights.set(&g.weight, w)
 	quota := max(milli*cfsPeriod/1000, 1000)
 	return writeFile(g.dir, "cpu.max", fmt.Sprintf("%d %d", quota, cfsPeriod))
 }
@@ -244,7 +251,6 @@ func (g *v2Group) Delete() error {
 	if g.deleted {
 		return nil
 	}
-	g.weights.set(&g.weight, 0)
 	var errs []error
 	if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)

@@ -48,8 +48,8 @@ type Config struct {
 	// hard links when it is on the same file system as the layers, by copies otherwise.
 	// Defaults to StateDir/layers.
 	LayerDir string
-	// Cgroups places sandbox groups; the zero value puts them in "ember-gvisor" below the
-	// server's own groups.
+	// Cgroups names sandbox groups, which go beside the server in its own groups; the zero
+	// value names them "ember-gvisor-<sandbox>".
 	Cgroups cgroups.Config
 	// ShutdownGrace is how long Destroy waits between SIGTERM and SIGKILL. Defaults to
 	// sandbox.DefaultShutdownGrace.
@@ -88,8 +88,8 @@ func (c *Config) defaults() {
 	if c.HostDirs == nil {
 		c.HostDirs = []string{"/usr", "/bin", "/lib", "/lib64", "/sbin"}
 	}
-	if c.Cgroups.Parent == "" {
-		c.Cgroups.Parent = "ember-gvisor"
+	if c.Cgroups.Prefix == "" {
+		c.Cgroups.Prefix = "ember-gvisor"
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = sandbox.DefaultShutdownGrace

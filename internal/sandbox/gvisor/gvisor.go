@@ -198,7 +198,7 @@ func etcFiles(hostname string) map[string]string {
 // Name is "gvisor".
 func (b *Backend) Name() string { return "gvisor" }
 
-// Close releases the backend's parent cgroup and removes its state directory (runsc's state,
+// Close releases the backend's cgroup manager and removes its state directory (runsc's state,
 // the root skeleton, /etc) if no sandbox is left.
 func (b *Backend) Close() error {
 	b.mu.Lock()

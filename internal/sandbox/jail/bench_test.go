@@ -62,7 +62,7 @@ func newBenchBackend(b *testing.B) *Backend {
 	}
 	os.Chmod(state, 0o755)
 	b.Cleanup(func() { os.RemoveAll(state) })
-	be, err := New(Config{StateDir: state, Cgroups: cgroups.Config{Parent: fmt.Sprintf("ember-bench-%d", os.Getpid())}}, nil)
+	be, err := New(Config{StateDir: state, Cgroups: cgroups.Config{Prefix: fmt.Sprintf("ember-bench-%d", os.Getpid())}}, nil)
 	if err != nil {
 		b.Skipf("this host cannot run jails: %v", err)
 	}

@@ -67,8 +67,8 @@ type Config struct {
 	// MaxSandboxes bounds the number of sandboxes alive at once (and so the uid ranges).
 	// Defaults to 4096.
 	MaxSandboxes int
-	// Cgroups places sandbox groups; the zero value puts them in "ember" below the server's
-	// own groups.
+	// Cgroups names sandbox groups, which go beside the server in its own groups; the zero
+	// value names them "ember-<sandbox>".
 	Cgroups cgroups.Config
 	// ShutdownGrace is how long Destroy waits between SIGTERM and SIGKILL. Defaults to
 	// sandbox.DefaultShutdownGrace.

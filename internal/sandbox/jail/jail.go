@@ -110,7 +110,7 @@ func (b *Backend) CgroupVersion() int { return b.cg.Version() }
 // TmpOnDisk says whether sandboxes' /tmp is on disk (see Config.ScratchDir).
 func (b *Backend) TmpOnDisk() bool { return b.tmp != nil }
 
-// Close releases the backend's parent cgroup if no sandbox is left in it.
+// Close releases the backend's /tmp file systems and cgroup manager.
 func (b *Backend) Close() error {
 	if b.tmp != nil {
 		b.tmp.Close()

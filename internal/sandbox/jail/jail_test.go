@@ -37,7 +37,7 @@ func newTestBackend(t *testing.T) *Backend {
 	b, err := New(Config{
 		StateDir:   state,
 		ScratchDir: t.TempDir(),
-		Cgroups:    cgroups.Config{Parent: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
+		Cgroups:    cgroups.Config{Prefix: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
 	}, nil)
 	if errors.Is(err, ErrUnsupported) {
 		t.Skipf("this host cannot run jails: %v", err)
