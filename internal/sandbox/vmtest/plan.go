@@ -37,6 +37,17 @@ type Run struct {
 	// Dir is the working directory, made if missing (go test runs a binary in its package's
 	// directory).
 	Dir string `json:"dir"`
+	// Group, when set, is a cgroup (a path below /sys/fs/cgroup) made for this run alone, as
+	// systemd makes one for a service with Delegate=yes: the memory, cpu and pids controllers
+	// are enabled in its ancestors' cgroup.subtree_control and in none of its own, the binary
+	// starts in it, and once the binary has exited the groups left in it are reported (Left)
+	// and the group is removed with everything below it. Empty runs the binary in the root
+	// group, beside the init.
+	Group string `json:"group"`
+	// Namespace starts the binary in a cgroup namespace of its own, rooted at Group, and a
+	// mount namespace where cgroup2 is mounted afresh on /sys/fs/cgroup, as a container
+	// runtime starts a container with a private cgroup namespace.
+	Namespace bool `json:"namespace"`
 }
 
 // Result is what one run printed and how it exited.
@@ -48,6 +59,12 @@ type Result struct {
 	Output string
 	// Passed, Failed and Skipped name the top-level tests by their outcome.
 	Passed, Failed, Skipped []string
+	// Left are the groups the run left in its Run.Group, as paths relative to it, before the
+	// init removed them (nil for a run in the root group).
+	Left []string
+	// Cgroup is the binary's own group as it saw it when it started (its /proc/self/cgroup),
+	// reported for a run in a namespace only.
+	Cgroup string
 }
 
 // Report is what the guest printed, parsed.
@@ -73,10 +90,12 @@ func (r *Report) Result(name string) *Result {
 
 // Lines the init writes, after Marker.
 const (
-	runLine   = "run "   // run NAME
-	exitLine  = "exit "  // exit NAME CODE
-	errorLine = "error " // error MESSAGE
-	doneLine  = "done"
+	runLine    = "run "    // run NAME
+	exitLine   = "exit "   // exit NAME CODE
+	errorLine  = "error "  // error MESSAGE
+	leftLine   = "left "   // left NAME GROUP...
+	cgroupLine = "cgroup " // cgroup LINE-OF-/proc/self/cgroup, during a run
+	doneLine   = "done"
 )
 
 // RunLine, ExitLine, ErrorLine and DoneLine format the init's lines.
@@ -86,6 +105,14 @@ func ExitLine(name string, code int) string {
 }
 func ErrorLine(err error) string { return Marker + errorLine + err.Error() }
 func DoneLine() string           { return Marker + doneLine }
+
+// CgroupLine formats a run's line on its own group, as it sees it.
+func CgroupLine(own string) string { return Marker + cgroupLine + own }
+
+// LeftLine formats the init's line on the groups a run left in its group.
+func LeftLine(name string, groups []string) string {
+	return Marker + leftLine + strings.Join(append([]string{name}, groups...), " ")
+}
 
 // ParseReport reads the serial console's output.
 func ParseReport(r io.Reader) (*Report, error) {
@@ -110,6 +137,15 @@ func ParseReport(r io.Reader) (*Report, error) {
 					cur.Output = out.String()
 					cur = nil
 				}
+				continue
+			case strings.HasPrefix(rest, leftLine):
+				f := strings.Fields(strings.TrimPrefix(rest, leftLine))
+				if len(f) > 0 && rep.Result(f[0]) != nil {
+					rep.Result(f[0]).Left = append([]string{}, f[1:]...)
+				}
+				continue
+			case strings.HasPrefix(rest, cgroupLine) && cur != nil:
+				cur.Cgroup = strings.TrimPrefix(rest, cgroupLine)
 				continue
 			case strings.HasPrefix(rest, errorLine):
 				rep.Errors = append(rep.Errors, strings.TrimPrefix(rest, errorLine))

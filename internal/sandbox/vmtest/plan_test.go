@@ -55,3 +55,32 @@ func TestARunThatNeverEndsHasNoExitCode(t *testing.T) {
 		t.Errorf("report = %+v, jail = %+v", rep, j)
 	}
 }
+
+func TestARunInAGroupReportsItsOwnGroupAndWhatItLeft(t *testing.T) {
+	console := strings.Join([]string{
+		RunLine("cgroups/container"),
+		CgroupLine("0::/"),
+		"--- PASS: TestA (0.01s)",
+		ExitLine("cgroups/container", 0),
+		LeftLine("cgroups/container", []string{"ember-test-9.server", "ember-test-9.server/x"}),
+		RunLine("jail/container"),
+		ExitLine("jail/container", 0),
+		LeftLine("jail/container", nil),
+		LeftLine("other", []string{"a"}), // no such run: ignored
+		DoneLine(),
+	}, "\n")
+	rep, err := ParseReport(strings.NewReader(console))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, j := rep.Result("cgroups/container"), rep.Result("jail/container")
+	if c == nil || j == nil || len(rep.Facts) != 0 {
+		t.Fatalf("report = %+v", rep)
+	}
+	if c.Cgroup != "0::/" || !slices.Equal(c.Left, []string{"ember-test-9.server", "ember-test-9.server/x"}) || !slices.Equal(c.Passed, []string{"TestA"}) {
+		t.Errorf("cgroups = %+v", c)
+	}
+	if j.Cgroup != "" || j.Left == nil || len(j.Left) != 0 {
+		t.Errorf("jail = %+v", j)
+	}
+}

@@ -6,9 +6,13 @@
 // given, makes a disk-backed /tmp, runs the test binaries of its plan one after the other with
 // their output on the serial console, and powers the VM off.
 //
-// It leaves the cgroup hierarchy as a systemd-less host boots with it: every process in the
-// root group and no controller enabled below it. Enabling what the sandboxes need is the
-// cgroups package's own job.
+// Until a run with a Group, it leaves the cgroup hierarchy as a systemd-less host boots with
+// it: every process in the root group and no controller enabled below it. Enabling what the
+// sandboxes need is the cgroups package's own job. A run with a Group starts in a group of
+// its own instead, made as systemd makes a service's with Delegate=yes (and cgroup2 is
+// remounted with nsdelegate, as systemd mounts it); with Namespace, in a cgroup namespace
+// rooted there too, as a container starts: for that the init re-executes itself (enterArg) to
+// mount cgroup2 afresh in the run's mount namespace before it executes the test binary.
 package main
 
 import (
@@ -20,7 +24,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,7 +34,23 @@ import (
 	"github.com/ember-serverless/ember/internal/sandbox/vmtest"
 )
 
+// cgroupRoot is where cgroup2 is mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// delegated are the controllers enabled down to a run's group, as systemd enables them for a
+// unit with Delegate=yes: what the cgroups package needs below the server's own group.
+const delegated = "+memory +cpu +pids"
+
+// enterArg, as the first argument, makes the init the first program of a run in a cgroup
+// namespace: it mounts cgroup2 on cgroupRoot and executes the rest of its arguments.
+const enterArg = "-vmtest-enter"
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == enterArg {
+		err := enter(os.Args[2:])
+		fmt.Fprintf(os.Stderr, "guestinit %s: %v\n", enterArg, err)
+		os.Exit(125)
+	}
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "guestinit is the /init of package vmtest's VM; it powers the machine off when done")
 		os.Exit(2)
@@ -102,6 +124,11 @@ func run(console *os.File) error {
 			fmt.Fprintln(console, vmtest.ErrorLine(fmt.Errorf("%s: %w", r.Name, err)))
 		}
 		fmt.Fprintln(console, vmtest.ExitLine(r.Name, code))
+		if r.Group != "" {
+			if err := leaveGroup(r, console); err != nil {
+				fmt.Fprintln(console, vmtest.ErrorLine(fmt.Errorf("%s: %w", r.Name, err)))
+			}
+		}
 	}
 	fmt.Fprintln(console, vmtest.DoneLine())
 	return nil
@@ -196,7 +223,7 @@ func mountSystem() error {
 		{"sysfs", "/sys", "sysfs", ""},
 		{"devtmpfs", "/dev", "devtmpfs", ""},
 		// As a systemd-less host mounts it, without nsdelegate or other options.
-		{"cgroup2", "/sys/fs/cgroup", "cgroup2", ""},
+		{"cgroup2", cgroupRoot, "cgroup2", ""},
 		{"tmpfs", "/run", "tmpfs", "mode=0755"},
 	} {
 		if err := os.MkdirAll(m.dir, 0o755); err != nil {
@@ -277,7 +304,7 @@ func facts(console io.Writer) {
 	var u unix.Utsname
 	_ = unix.Uname(&u)
 	fmt.Fprintf(console, "%skernel %s\n", vmtest.Marker, unix.ByteSliceToString(u.Release[:]))
-	for _, f := range []string{"/sys/fs/cgroup/cgroup.controllers", "/sys/fs/cgroup/cgroup.subtree_control", "/proc/self/cgroup"} {
+	for _, f := range []string{cgroupRoot + "/cgroup.controllers", cgroupRoot + "/cgroup.subtree_control", "/proc/self/cgroup"} {
 		b, _ := os.ReadFile(f)
 		fmt.Fprintf(console, "%s%s: %s\n", vmtest.Marker, f, strings.TrimSpace(string(b)))
 	}
@@ -290,8 +317,28 @@ func runTest(r vmtest.Run, env []string, console *os.File) (int, error) {
 		return -1, err
 	}
 	cmd := exec.Command(r.Path, r.Args...)
+	if r.Namespace {
+		cmd = exec.Command("/init", append([]string{enterArg, r.Path}, r.Args...)...)
+	}
 	cmd.Dir, cmd.Env = r.Dir, env
 	cmd.Stdout, cmd.Stderr = console, console
+	if r.Group != "" {
+		dir, err := makeGroup(r.Group)
+		if err != nil {
+			return -1, err
+		}
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		defer unix.Close(fd)
+		// clone3's CLONE_INTO_CGROUP: the binary never runs in the init's group.
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+		if r.Namespace {
+			// Unshared in the child, after the clone: the namespace's root is the group.
+			cmd.SysProcAttr.Unshareflags = unix.CLONE_NEWCGROUP | unix.CLONE_NEWNS
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return -1, err
 	}
@@ -315,4 +362,106 @@ func runTest(r vmtest.Run, env []string, console *os.File) (int, error) {
 		}
 		return -1, fmt.Errorf("wait status %#x", uint32(ws))
 	}
+}
+
+// makeGroup makes a run's group below cgroupRoot with the controllers enabled down to it, as
+// systemd does for a service with Delegate=yes, and returns its directory. The group itself
+// must be new, as a service's is each time it starts: the cgroups package finds it holding
+// the binary and no controllers enabled below it.
+func makeGroup(group string) (string, error) {
+	// And as systemd mounts cgroup2: with nsdelegate, so that a cgroup namespace is a
+	// delegation boundary (a process in one moves processes only between groups inside it).
+	if err := unix.Mount("", cgroupRoot, "", unix.MS_REMOUNT|unix.MS_NOSUID, "nsdelegate"); err != nil {
+		return "", fmt.Errorf("remount cgroup2 with nsdelegate: %w", err)
+	}
+	dir := cgroupRoot
+	elems := strings.Split(group, "/")
+	for i, el := range elems {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte(delegated), 0); err != nil {
+			return "", fmt.Errorf("enable %s in %s: %w", delegated, dir, err)
+		}
+		dir = filepath.Join(dir, el)
+		if err := os.Mkdir(dir, 0o755); err != nil && (i == len(elems)-1 || !errors.Is(err, fs.ErrExist)) {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// leaveGroup reports the groups a run left in its group, then kills what is still in there
+// (orphans of the tests) and removes the group with everything below it, as systemd does when
+// a service stops.
+func leaveGroup(r vmtest.Run, console io.Writer) error {
+	top := filepath.Join(cgroupRoot, r.Group)
+	var dirs, left []string
+	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		dirs = append(dirs, p)
+		if p != top {
+			left = append(left, strings.TrimPrefix(p, top+"/"))
+		}
+		return nil
+	})
+	fmt.Fprintln(console, vmtest.LeftLine(r.Name, left))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(top, "cgroup.kill"), []byte("1"), 0); err != nil {
+		return err
+	}
+	// Parents after their children: WalkDir listed them first.
+	for _, d := range slices.Backward(dirs) {
+		if err := rmdirWait(d, 10*time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rmdirWait removes a group, waiting while killed processes are still leaving it.
+func rmdirWait(dir string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := unix.Rmdir(dir)
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// enter is a run's first program in its own cgroup and mount namespaces (enterArg): in place
+// of the init's mount of cgroup2 it mounts cgroup2 afresh on cgroupRoot, whose root is then
+// the namespace's root group, as a container runtime mounts it for a container; it says what
+// the test binary will see and executes the binary, args[0]. (The init's mount, seen from the
+// namespace, has the root "/../.." for a group two levels down.)
+func enter(args []string) error {
+	if len(args) == 0 {
+		return errors.New("no program to run")
+	}
+	// The kernel refuses to mount a file system on the root of a mount of the same one (EBUSY).
+	if err := unix.Unmount(cgroupRoot, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount the init's cgroup2 from %s: %w", cgroupRoot, err)
+	}
+	if err := unix.Mount("cgroup2", cgroupRoot, "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount cgroup2 on %s: %w", cgroupRoot, err)
+	}
+	own, _ := os.ReadFile("/proc/self/cgroup")
+	fmt.Fprintln(os.Stderr, vmtest.CgroupLine(strings.TrimSpace(string(own))))
+	fmt.Fprintf(os.Stderr, "guestinit %s: the cgroup2 mounts (mountinfo): %q\n", enterArg, cgroupMounts())
+	return unix.Exec(args[0], args, os.Environ())
+}
+
+// cgroupMounts are this process's mountinfo lines of cgroup2 file systems.
+func cgroupMounts() []string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, " - cgroup2 ") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
