@@ -10,10 +10,31 @@
 //     which skips only the noisy-neighbour latency comparison: under emulation latencies mean
 //     nothing, and the test must be deterministic.
 //
+// It runs both three times, one placement after the other in the same boot, as a server is
+// started on the hosts Ember supports:
+//
+//   - root: in the root group, with no controller enabled in it, as on a host without
+//     systemd;
+//   - service: in a new group system.slice/ember.service with the memory, cpu and pids
+//     controllers enabled down to it and cgroup2 remounted with nsdelegate, as systemd starts
+//     a service with Delegate=yes. The group holds the test binary, so it cannot give its
+//     children controllers until the cgroups package has moved the binary into a leaf group;
+//   - container: the same group, but the binary starts in a cgroup namespace rooted there,
+//     with cgroup2 mounted afresh (its root is the namespace's), as Docker and Podman start a
+//     container with --cgroupns=private.
+//
+// After each run in the service's group, the host test checks that the binary left a leaf
+// group (<prefix>.server) there, that is that it made its sandboxes' groups in that group,
+// and in the container that the binary saw itself in the root of its namespace. Not among
+// the placements: a cgroup namespace that still sees the init's cgroup2 mount, whose root
+// reads "/../.." from inside. There the cgroups package makes its groups in the hierarchy's
+// root, outside the service's group, and its TestASandboxGroupSitsBesideTheServer fails.
+//
 // In the VM, EMBER_EXPECT_CGROUP=v2 makes each package check that it did choose v2, and any
 // skipped test but that one fails the host test, so a run that quietly fell back to v1 or
-// skipped the jail cannot pass. The whole run, builds included, takes under a minute on this
-// project's 2-core machines (the guest boots in about 2 s).
+// skipped the jail cannot pass. The whole run, builds included, takes under two minutes on
+// this project's 2-core machines (the guest boots in about 2 s; the jail's tests take most
+// of it, 30 to 40 s per placement).
 //
 // The test binaries are built on the host (go test -c, static) with the test function the
 // suites run in sandboxes (sandboxtest.RuntimeEnv names it in the VM, which has no go tool),

@@ -66,6 +66,30 @@ var suites = []suite{
 	},
 }
 
+// placement is where in the cgroup hierarchy the VM starts every suite's test binary, as a
+// server would be started on one kind of host.
+type placement struct {
+	name string
+	// group and namespace are those of the runs (Run.Group, Run.Namespace).
+	group     string
+	namespace bool
+}
+
+// placements are run in this order, in one boot. The root comes first: the init leaves the
+// hierarchy untouched until then.
+var placements = []placement{
+	// A host without systemd: the root group, no controller enabled in it.
+	{name: "root"},
+	// A systemd service with Delegate=yes.
+	{name: "service", group: "system.slice/ember.service"},
+	// A container with a cgroup namespace of its own (and its own cgroup2 mount) in a
+	// delegated group, as Docker and Podman make one with --cgroupns=private.
+	{name: "container", group: "system.slice/ember.service", namespace: true},
+}
+
+// runName names a suite's run in one placement.
+func runName(s suite, p placement) string { return filepath.Base(s.pkg) + "/" + p.name }
+
 // TestTheSandboxTestsPassOnCgroupV2InAVM boots Debian's cloud kernel under QEMU with cgroup2
 // on /sys/fs/cgroup and runs the cgroups and jail packages' tests there; see the package doc.
 func TestTheSandboxTestsPassOnCgroupV2InAVM(t *testing.T) {
@@ -127,21 +151,39 @@ func TestTheSandboxTestsPassOnCgroupV2InAVM(t *testing.T) {
 	if !slices.Contains(rep.Facts, "/proc/self/cgroup: 0::/") {
 		t.Errorf("the guest's init is not in the root group of a cgroup v2 hierarchy: %q", rep.Facts)
 	}
-	for _, s := range suites {
-		checkSuite(t, s, rep.Result(filepath.Base(s.pkg)), python)
+	for _, p := range placements {
+		for _, s := range suites {
+			checkSuite(t, s, p, rep.Result(runName(s, p)), python)
+		}
 	}
 }
 
 // checkSuite fails the test for every way one package's run in the VM went wrong.
-func checkSuite(t *testing.T, s suite, res *Result, python bool) {
+func checkSuite(t *testing.T, s suite, p placement, res *Result, python bool) {
 	t.Helper()
-	name := filepath.Base(s.pkg)
+	name := runName(s, p)
 	if res == nil {
 		t.Errorf("%s: the VM did not run it", name)
 		return
 	}
 	t.Logf("%s in the VM: exit %d, %d passed, %d failed, %d skipped %v", name, res.Exit, len(res.Passed), len(res.Failed), len(res.Skipped), res.Skipped)
 	bad := false
+	if p.group != "" {
+		// The binary started in the group, which could not delegate controllers while it held
+		// the binary: Detect must have moved it into a leaf group beside its sandboxes'.
+		t.Logf("%s left in %s: %q", name, p.group, res.Left)
+		if !slices.ContainsFunc(res.Left, func(g string) bool { return !strings.Contains(g, "/") && strings.HasSuffix(g, ".server") }) {
+			t.Errorf("%s: no server leaf group was left in %s (%q), so its sandbox groups were made elsewhere", name, p.group, res.Left)
+			bad = true
+		}
+	}
+	if p.namespace {
+		t.Logf("%s saw itself in %q", name, res.Cgroup)
+	}
+	if p.namespace && res.Cgroup != "0::/" {
+		t.Errorf("%s: the binary saw itself in %q, not in the root of its cgroup namespace", name, res.Cgroup)
+		bad = true
+	}
 	if res.Exit != 0 || len(res.Failed) > 0 {
 		t.Errorf("%s failed in the VM (exit %d): %v", name, res.Exit, res.Failed)
 		bad = true
@@ -200,13 +242,19 @@ func buildInitramfs(t *testing.T, kernel *Kernel, out string) (python bool) {
 			t.Fatal(err)
 		}
 		must(r.File("/vmtest/"+name+".test", exe, 0o755))
-		plan.Runs = append(plan.Runs, Run{
-			Name: name,
-			Path: "/vmtest/" + name + ".test",
-			// -short: no latency comparisons, which mean nothing under emulation.
-			Args: []string{"-test.v", "-test.short", "-test.count=1", "-test.timeout=10m"},
-			Dir:  "/vmtest/src/" + s.pkg,
-		})
+	}
+	for _, p := range placements {
+		for _, s := range suites {
+			plan.Runs = append(plan.Runs, Run{
+				Name: runName(s, p),
+				Path: "/vmtest/" + filepath.Base(s.pkg) + ".test",
+				// -short: no latency comparisons, which mean nothing under emulation.
+				Args:      []string{"-test.v", "-test.short", "-test.count=1", "-test.timeout=10m"},
+				Dir:       "/vmtest/src/" + s.pkg,
+				Group:     p.group,
+				Namespace: p.namespace,
+			})
+		}
 	}
 	must(r.File("/vmtest/bootstrap", filepath.Join(sandboxtest.BuildRuntime(t), "bootstrap"), 0o755))
 
