@@ -66,11 +66,18 @@ func TestMountinfoAndProcCgroupParseIntoHostPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := hostPath(mounts[0], own["memory"]); got != "/sys/fs/cgroup/memory/a/b" {
-		t.Errorf("memory path = %q", got)
+	if got, err := hostPath(mounts[0], own["memory"]); got != "/sys/fs/cgroup/memory/a/b" {
+		t.Errorf("memory path = %q, %v", got, err)
 	}
-	if got := hostPath(mounts[1], own["cpuacct"]); got != "/sys/fs/cgroup/cpu x/x" {
-		t.Errorf("cpu path = %q", got)
+	if got, err := hostPath(mounts[1], own["cpuacct"]); got != "/sys/fs/cgroup/cpu x/x" {
+		t.Errorf("cpu path = %q, %v", got, err)
+	}
+	// In a cgroup namespace that kept its parent's mount, the mount's root lies above the
+	// namespace's: there is no telling which directory the process's group is.
+	for _, c := range []struct{ root, path string }{{"/../..", "/"}, {"/docker/abc", "/docker/abcdef"}} {
+		if got, err := hostPath(mount{point: "/sys/fs/cgroup", root: c.root}, c.path); err == nil {
+			t.Errorf("hostPath(root %s, %s) = %q, want an error", c.root, c.path, got)
+		}
 	}
 	if own[""] != "/" || !slices.Contains(mounts[1].super, "cpuacct") {
 		t.Errorf("own = %v, super = %v", own, mounts[1].super)
@@ -232,7 +239,7 @@ func TestASandboxGroupSitsBesideTheServer(t *testing.T) {
 	}
 	for _, c := range controllers {
 		own := server[c]
-		if m.Version() == 2 && filepath.Base(own) == prefix+".server" {
+		if m.Version() == 2 && filepath.Base(own) == serverLeaf {
 			own = filepath.Dir(own)
 		}
 		if want := filepath.Join(own, prefix+"-beside"); sandbox[c] != want {

@@ -86,12 +86,17 @@ func readProcCgroup(file string) (map[string]string, error) {
 }
 
 // hostPath turns a process's cgroup path into a directory, given the mount it lives under.
-func hostPath(m mount, cgPath string) string {
+// A path outside the mount's root has no directory: a process in a cgroup namespace sees the
+// mount of the namespace's parent with a root like "/../..", and the groups between are
+// unnamed from inside.
+func hostPath(m mount, cgPath string) (string, error) {
 	rel := cgPath
 	if m.root != "/" {
-		if r, ok := strings.CutPrefix(cgPath, m.root); ok {
-			rel = r
+		r, ok := strings.CutPrefix(cgPath, m.root)
+		if !ok || (r != "" && !strings.HasPrefix(r, "/")) {
+			return "", fmt.Errorf("this process's group %s is outside the root %s of the cgroup mount at %s (a cgroup namespace with its parent's mount?): mount the hierarchy afresh inside the namespace", cgPath, m.root, m.point)
 		}
+		rel = r
 	}
-	return path.Join(m.point, rel)
+	return path.Join(m.point, rel), nil
 }

@@ -36,8 +36,12 @@ func newV1(cfg Config, mounts []mount, own map[string]string) (*v1Manager, error
 		if !ok {
 			p = "/"
 		}
-		m.own[c] = hostPath(*found, p)
-		if _, err := os.Stat(m.own[c]); err != nil {
+		dir, err := hostPath(*found, p)
+		if err != nil {
+			return nil, err
+		}
+		m.own[c] = dir
+		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("the server's own %s group: %w", c, err)
 		}
 	}

@@ -16,6 +16,11 @@ import (
 // is built into cgroup v2 (cgroup.freeze).
 var v2Controllers = []string{"memory", "cpu", "pids"}
 
+// serverLeaf is the group the processes of the server's own group move into on v2, so that
+// the group may hold sandbox groups. It is shared by every server in that group, whatever
+// its prefix.
+const serverLeaf = "ember.server"
+
 type v2Manager struct {
 	own    string // the server's own group, where sandbox groups go
 	prefix string
@@ -36,7 +41,15 @@ func newV2(cfg Config, mounts []mount, own map[string]string) (*v2Manager, error
 	if !ok {
 		return nil, errors.New("this process is in no cgroup v2 group")
 	}
-	base := hostPath(*found, p)
+	base, err := hostPath(*found, p)
+	if err != nil {
+		return nil, err
+	}
+	// A server that moved itself into its leaf (an earlier Detect in this process, or an
+	// earlier run in a service's group) keeps its sandboxes beside the leaf, not inside it.
+	if filepath.Base(base) == serverLeaf {
+		base = filepath.Dir(base)
+	}
 	if err := checkControllers(base); err != nil {
 		return nil, err
 	}
@@ -46,7 +59,7 @@ func newV2(cfg Config, mounts []mount, own map[string]string) (*v2Manager, error
 	// runtimes do with theirs.
 	if err := enableControllers(base); err != nil {
 		// (A group that looks like the root from inside a cgroup namespace is not one.)
-		if err := moveIntoLeaf(base, filepath.Join(base, cfg.Prefix+".server")); err != nil {
+		if err := moveIntoLeaf(base, filepath.Join(base, serverLeaf)); err != nil {
 			return nil, err
 		}
 		if err := enableControllers(base); err != nil {

@@ -24,11 +24,12 @@
 //     container with --cgroupns=private.
 //
 // After each run in the service's group, the host test checks that the binary left a leaf
-// group (<prefix>.server) there, that is that it made its sandboxes' groups in that group,
+// group (ember.server) there, and nothing inside it, that is that it made its sandboxes'
+// groups in that group, beside the leaf, however many times it called Detect,
 // and in the container that the binary saw itself in the root of its namespace. Not among
 // the placements: a cgroup namespace that still sees the init's cgroup2 mount, whose root
-// reads "/../.." from inside. There the cgroups package makes its groups in the hierarchy's
-// root, outside the service's group, and its TestASandboxGroupSitsBesideTheServer fails.
+// reads "/../.." from inside: there the cgroups package cannot tell which directory its group
+// is, and Detect fails saying to mount the hierarchy afresh.
 //
 // In the VM, EMBER_EXPECT_CGROUP=v2 makes each package check that it did choose v2, and any
 // skipped test but that one fails the host test, so a run that quietly fell back to v1 or
