@@ -62,6 +62,16 @@ type call struct {
 	failed   bool
 }
 
+// isPicked says whether the runtime has taken c (its pickedAt and deadline are set).
+func (c *call) isPicked() bool {
+	select {
+	case <-c.picked:
+		return true
+	default:
+		return false
+	}
+}
+
 func (c *call) complete(payload []byte, failed bool, errType string) bool {
 	ok := false
 	c.once.Do(func() {
@@ -131,21 +141,12 @@ func (s *Sandbox) Invoke(ctx context.Context, inv *Invocation) (*Result, error) 
 		if res, err, over := s.awaitInit(ctx, c); over {
 			return res, err
 		}
-	} else {
-		select {
-		case <-c.picked:
-		case <-s.sb.Done():
-			s.takeBack(c)
-			s.destroy()
-			return nil, ErrSandboxGone
-		case <-ctx.Done():
-			if s.takeBack(c) {
-				return nil, ctx.Err()
-			}
-			<-c.picked
-		}
+		// The runtime has taken c: nothing gives it back now.
+		return s.await(context.Background(), c, cold)
 	}
-	return s.await(c, cold), nil
+	// Warm, the runtime is almost always waiting in /next already: wait for its answer at
+	// once, not first for it to take the event (one wake-up less per invoke).
+	return s.await(ctx, c, cold)
 }
 
 // takeBack removes c from the queue if the runtime has not taken it yet.
@@ -213,50 +214,78 @@ func (s *Sandbox) failedInit(c *call, body []byte, errType string) *Result {
 	return &Result{Payload: body, FunctionError: "Unhandled", ErrorType: errType, Log: tail, InitDuration: d}
 }
 
-// await waits for the runtime's answer to c, which it has received.
-func (s *Sandbox) await(c *call, cold bool) *Result {
-	t := time.NewTimer(time.Until(c.deadline))
+// await waits for the runtime's answer to c. The runtime may not have taken c yet: until it
+// does, ctx ending or the sandbox dying takes c back (ctx's error, or ErrSandboxGone so that
+// the invoke is retried on another sandbox, then; either way without having run).
+func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*Result, error) {
+	// Timeout from now ends at or before c.deadline (Timeout from when the runtime took c):
+	// when it fires, the rest is waited for.
+	t := time.NewTimer(s.cfg.Timeout)
 	defer t.Stop()
+	giveUp := ctx.Done()
 	res := &Result{Reusable: true}
 	if cold {
 		res.InitDuration = s.initDuration
 	}
 	var extra []string
 	status, reason := "success", shutdownFailure
-	select {
-	case <-c.done:
-		res.Payload = c.payload
-		if c.failed {
-			res.FunctionError = "Unhandled"
-			res.ErrorType = c.errType
-		}
-	case <-s.sb.Done():
-		s.log.waitEOF(100 * time.Millisecond)
-		errType, msg := s.exitError(c.inv.RequestID)
-		if !c.complete(ErrorDoc(errType, msg), true, errType) {
-			// The runtime answered and then exited: the answer stands, the sandbox goes.
-			<-c.done
-		}
-		res.Payload, res.FunctionError, res.ErrorType = c.payload, "Unhandled", c.errType
-		if !c.failed {
-			res.FunctionError, res.ErrorType = "", ""
-		} else if c.errType == errType {
-			extra = append(extra, msg, errType)
-		}
-		res.Reusable = false
-		status = "error"
-	case <-t.C:
-		secs := float64(s.cfg.Timeout) / float64(time.Second)
-		msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, secs)
-		if c.complete(ErrorDoc(ErrorTypeTimeout, msg), true, ErrorTypeTimeout) {
-			extra = append(extra, fmt.Sprintf("%s %s Task timed out after %.2f seconds",
-				time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), c.inv.RequestID, secs))
+	for waiting := true; waiting; {
+		select {
+		case <-c.done:
+			waiting = false
+			res.Payload = c.payload
+			if c.failed {
+				res.FunctionError = "Unhandled"
+				res.ErrorType = c.errType
+			}
+		case <-s.sb.Done():
+			if !c.isPicked() && s.takeBack(c) {
+				s.destroy()
+				return nil, ErrSandboxGone
+			}
+			<-c.picked
+			waiting = false
+			s.log.waitEOF(100 * time.Millisecond)
+			errType, msg := s.exitError(c.inv.RequestID)
+			if !c.complete(ErrorDoc(errType, msg), true, errType) {
+				// The runtime answered and then exited: the answer stands, the sandbox goes.
+				<-c.done
+			}
+			res.Payload, res.FunctionError, res.ErrorType = c.payload, "Unhandled", c.errType
+			if !c.failed {
+				res.FunctionError, res.ErrorType = "", ""
+			} else if c.errType == errType {
+				extra = append(extra, msg, errType)
+			}
 			res.Reusable = false
-			status, reason = "timeout", shutdownTimeout
-		}
-		res.Payload, res.FunctionError, res.ErrorType = c.payload, "Unhandled", c.errType
-		if !c.failed {
-			res.FunctionError, res.ErrorType = "", ""
+			status = "error"
+		case <-giveUp:
+			if s.takeBack(c) {
+				return nil, ctx.Err()
+			}
+			giveUp = nil // the runtime has c: its answer, or the timeout, is the result
+		case <-t.C:
+			if !c.isPicked() {
+				t.Reset(s.cfg.Timeout)
+				continue
+			}
+			if left := time.Until(c.deadline); left > 0 {
+				t.Reset(left)
+				continue
+			}
+			waiting = false
+			secs := float64(s.cfg.Timeout) / float64(time.Second)
+			msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, secs)
+			if c.complete(ErrorDoc(ErrorTypeTimeout, msg), true, ErrorTypeTimeout) {
+				extra = append(extra, fmt.Sprintf("%s %s Task timed out after %.2f seconds",
+					time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), c.inv.RequestID, secs))
+				res.Reusable = false
+				status, reason = "timeout", shutdownTimeout
+			}
+			res.Payload, res.FunctionError, res.ErrorType = c.payload, "Unhandled", c.errType
+			if !c.failed {
+				res.FunctionError, res.ErrorType = "", ""
+			}
 		}
 	}
 	res.Duration = time.Since(c.pickedAt)
@@ -279,7 +308,7 @@ func (s *Sandbox) await(c *call, cold bool) *Result {
 			go s.destroyFor(context.Background(), reason)
 		}
 	}
-	return res
+	return res, nil
 }
 
 // exitError names why the runtime is gone, as Lambda words it.

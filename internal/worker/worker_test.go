@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/ember-serverless/ember/internal/gobuild"
 	"os"
@@ -262,5 +263,62 @@ func TestTheFirstInvokeIsColdEvenWhenInitFinishedBeforeIt(t *testing.T) {
 	res := invoke(t, sb, `{"op":"echo"}`, true)
 	if res.InitDuration == 0 || !strings.Contains(string(res.Log), "Init Duration:") {
 		t.Errorf("the sandbox's first invoke must report its init; log:\n%s", res.Log)
+	}
+}
+
+// slowNextRuntime answers each event at once with its payload, and waits for the duration
+// named in the payload ("sleep ms") before it asks for the next one.
+const slowNextRuntime = `#!/usr/bin/python3
+import os, time, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as r:
+        rid, body = r.headers["Lambda-Runtime-Aws-Request-Id"], r.read()
+    urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=body, method="POST")).read()
+    time.sleep(int(body.split()[-1]) / 1000)
+`
+
+// The function's timeout runs from when the runtime takes the event, however late that is,
+// and an invoke whose caller gives up before the runtime takes it is never run.
+func TestTheTimeoutCountsFromWhenTheRuntimeTakesTheEvent(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("needs /usr/bin/python3 for the test runtime")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte(slowNextRuntime), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w, err := worker.New(worker.Config{Backend: process.New(), Logs: &memLog{}, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := w.NewSandbox(context.Background(), worker.SandboxConfig{
+		FunctionName: "slow", FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:slow",
+		Version: "$LATEST", Runtime: "provided.al2023", Handler: "bootstrap",
+		Command: []string{"/var/task/bootstrap"}, MemoryMB: 128, Timeout: time.Second, CodeDir: dir,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Destroy(context.Background()) })
+
+	// The runtime dawdles 1.5 s before its next /next: longer than the timeout.
+	if res := invoke(t, sb, "first 1500", false); res.FunctionError != "" {
+		t.Fatalf("first invoke: %+v %s", res, res.Payload)
+	}
+	// A caller that gives up before then: the event is taken back, never run.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err = sb.Invoke(ctx, &worker.Invocation{RequestID: "given-up", Payload: []byte("given-up 0")})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("an invoke given up before the runtime took it = %v, want its context's error", err)
+	}
+	// Taken at about 1.5 s, answered at once: not a timeout, though 1 s has long passed.
+	res := invoke(t, sb, "second 0", false)
+	if res.FunctionError != "" || string(res.Payload) != "second 0" {
+		t.Fatalf("an event taken late but answered at once: %+v %s", res, res.Payload)
+	}
+	if res.Duration > 500*time.Millisecond {
+		t.Errorf("Duration %v counts the time before the runtime took the event", res.Duration)
 	}
 }
