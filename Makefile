@@ -17,8 +17,10 @@ all: build
 setup:
 	./scripts/setup
 
+# ember-init beside ember: the first process of every jail sandbox (see cmd/ember-init).
 build:
 	$(GO) build -o bin/ember ./cmd/ember
+	$(GO) build -o bin/ember-init ./cmd/ember-init
 
 demo: setup
 	./scripts/demo

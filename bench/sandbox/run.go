@@ -104,7 +104,7 @@ func run(ctx context.Context, cfg config, workDir, jsonOut string, logger *slog.
 	}
 	var emberBin string
 	if cfg.Ember != "" {
-		if emberBin, err = harness.Resolve(ctx, cfg.Ember, "./cmd/ember", filepath.Join(workDir, "ember")); err != nil {
+		if emberBin, err = harness.ResolveEmber(ctx, cfg.Ember, filepath.Join(workDir, "ember")); err != nil {
 			return err
 		}
 	}

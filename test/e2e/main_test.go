@@ -70,18 +70,21 @@ func build(dir string) error {
 	if err != nil {
 		return err
 	}
+	// ember-init beside ember, as `make build` puts it: the server starts its sandboxes with it.
 	emberBin = filepath.Join(dir, "ember")
-	cmd := exec.Command("go", "build", "-o", emberBin, "./cmd/ember")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/ember: %w\n%s", err, out)
+	for _, pkg := range []string{"ember", "ember-init"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "./cmd/"+pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build ./cmd/%s: %w\n%s", pkg, err, out)
+		}
 	}
 
 	bins := filepath.Join(dir, "functions")
 	if err := os.MkdirAll(bins, 0o755); err != nil {
 		return err
 	}
-	cmd = exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bins+"/", "./test/functions/...")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bins+"/", "./test/functions/...")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if out, err := cmd.CombinedOutput(); err != nil {

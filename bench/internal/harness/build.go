@@ -40,3 +40,19 @@ func Resolve(ctx context.Context, path, pkg, out string) (string, error) {
 	}
 	return out, nil
 }
+
+// ResolveEmber is Resolve for the ember binary: built from a module root, it is built with
+// ember-init beside it (when the module has cmd/ember-init), as `make build` does, so that the
+// server starts its sandboxes with it.
+func ResolveEmber(ctx context.Context, path, out string) (string, error) {
+	bin, err := Resolve(ctx, path, "./cmd/ember", out)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(filepath.Join(path, "cmd", "ember-init")); err == nil && fi.IsDir() {
+		if _, err := Resolve(ctx, path, "./cmd/ember-init", filepath.Join(filepath.Dir(bin), "ember-init")); err != nil {
+			return "", err
+		}
+	}
+	return bin, nil
+}

@@ -120,7 +120,7 @@ func prepare(ctx context.Context, cfg Config, logger *slog.Logger) (*bench, erro
 	if cfg.Ember != "" {
 		logger.Info("building ember", "from", cfg.Ember)
 		// Ember may not build or run yet; floor's and the emulator's figures still stand.
-		if b.ember, err = Resolve(ctx, cfg.Ember, "./cmd/ember", filepath.Join(cfg.WorkDir, "ember")); err != nil {
+		if b.ember, err = ResolveEmber(ctx, cfg.Ember, filepath.Join(cfg.WorkDir, "ember")); err != nil {
 			logger.Warn("ember not measured", "err", err)
 			b.emberErr = err
 		}

@@ -42,6 +42,11 @@ type Config struct {
 	// own mount namespace, so nothing appears on the host). Every component of its path must be
 	// searchable by others. Defaults to /run/ember/jail.
 	StateDir string
+	// InitPath is the program every sandbox's init runs: one whose main calls MaybeRunInit
+	// first, such as cmd/ember-init. It must be owned by root and writable by nobody else.
+	// Empty: /proc/self/exe, the server's own binary, which works but runs all of its package
+	// initialization in every new sandbox.
+	InitPath string
 	// ScratchDir is a directory on a disk-backed file system that holds the files behind
 	// sandboxes' /tmp. They have no names there and vanish with their sandboxes. Defaults to
 	// /var/tmp/ember-jail. When /tmp cannot be made on disk here (no loop devices, no ext4,
@@ -113,6 +118,9 @@ func (c *Config) defaults() {
 func (c Config) Validate() error {
 	if !filepath.IsAbs(c.StateDir) {
 		return fmt.Errorf("jail: state dir %q is not absolute", c.StateDir)
+	}
+	if c.InitPath != "" && !filepath.IsAbs(c.InitPath) {
+		return fmt.Errorf("jail: init path %q is not absolute", c.InitPath)
 	}
 	if !filepath.IsAbs(c.ScratchDir) {
 		return fmt.Errorf("jail: scratch dir %q is not absolute", c.ScratchDir)

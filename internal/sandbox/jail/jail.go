@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
@@ -22,6 +23,7 @@ type Backend struct {
 	cg      cgroups.Manager
 	rootDir string    // the shared, empty mount point of every sandbox's root
 	tmp     *tmpDisks // nil: /tmp is a tmpfs
+	init    *os.File  // Config.InitPath, opened once; nil: /proc/self/exe
 
 	mu    sync.Mutex
 	slots []bool // uid ranges in use
@@ -48,6 +50,14 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 	}
 	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && string(b) == "0\n" {
 		return nil, fmt.Errorf("%w: user namespaces are disabled (user.max_user_namespaces = 0)", ErrUnsupported)
+	}
+	var initFile *os.File
+	if cfg.InitPath != "" {
+		f, err := openInit(cfg.InitPath)
+		if err != nil {
+			return nil, err
+		}
+		initFile = f
 	}
 	cg, err := cgroups.Detect(cfg.Cgroups)
 	if err != nil {
@@ -79,9 +89,42 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 		cg:      cg,
 		rootDir: rootDir,
 		tmp:     tmp,
+		init:    initFile,
 		slots:   make([]bool, cfg.MaxSandboxes),
 		ids:     map[string]bool{},
 	}, nil
+}
+
+// openInit opens the init program, once: every sandbox runs the file opened here, whatever
+// becomes of its path. The sandbox starts it through the descriptor, as a host uid that may
+// not be able to reach its directory.
+func openInit(p string) (*os.File, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("jail: init program: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		err = checkInit(p, fi)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// checkInit makes sure the init program is one only root could have put there: it runs as
+// root in every sandbox before the sandbox is locked down.
+func checkInit(p string, fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+		return fmt.Errorf("jail: init program %s is not an executable file", p)
+	case !ok || st.Uid != 0 || fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("jail: init program %s must be owned by root and writable by no one else (mode %v)", p, fi.Mode().Perm())
+	}
+	return nil
 }
 
 // checkSearchable makes sure a sandbox's init, which runs as an unprivileged host uid, can
@@ -114,6 +157,9 @@ func (b *Backend) TmpOnDisk() bool { return b.tmp != nil }
 func (b *Backend) Close() error {
 	if b.tmp != nil {
 		b.tmp.Close()
+	}
+	if b.init != nil {
+		b.init.Close()
 	}
 	return b.cg.Close()
 }

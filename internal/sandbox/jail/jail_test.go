@@ -385,3 +385,31 @@ print(json.dumps({p: os.path.exists(p) for p in ["/bin/sh", "/usr/bin/perl", "/u
 		t.Errorf("the sandbox sees %s, want %s", out, want)
 	}
 }
+
+// The init program given by Config.InitPath is checked: it runs as root in every sandbox.
+func TestAnInitProgramOthersCouldWriteIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	p := filepath.Join(t.TempDir(), "ember-init")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openInit(p)
+	if err != nil {
+		t.Fatalf("a root-owned 0755 init: %v", err)
+	}
+	f.Close()
+	os.Chmod(p, 0o777)
+	if _, err := openInit(p); err == nil || !strings.Contains(err.Error(), "writable by no one else") {
+		t.Errorf("a world-writable init = %v", err)
+	}
+	os.Chmod(p, 0o755)
+	os.Chown(p, 1000, 1000)
+	if _, err := openInit(p); err == nil {
+		t.Error("an init owned by another user was accepted")
+	}
+	if _, err := New(Config{InitPath: "relative/ember-init"}, nil); err == nil {
+		t.Error("a relative init path was accepted")
+	}
+}

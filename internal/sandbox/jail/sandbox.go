@@ -156,8 +156,13 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 
 	base := b.cfg.UIDBase + uint32(slot)*idSpan
 	pidfd := -1
+	initPath := "/proc/self/exe"
+	if b.init != nil {
+		extra = append(extra, b.init) // not to be closed: the backend's
+		initPath = fmt.Sprintf("/proc/self/fd/%d", 2+len(extra))
+	}
 	s.cmd = &exec.Cmd{
-		Path:       "/proc/self/exe",
+		Path:       initPath,
 		Args:       []string{initArg0, spec.ID},
 		Env:        []string{initEnv + "=" + initMagic},
 		Stdout:     spec.Output,
