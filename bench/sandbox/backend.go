@@ -26,7 +26,7 @@ type closer interface {
 }
 
 // newBackend makes a backend with its own state directory and cgroup parent under workDir.
-func newBackend(name, workDir string, logger *slog.Logger) (closer, error) {
+func newBackend(name, workDir, initPath string, logger *slog.Logger) (closer, error) {
 	state := filepath.Join(workDir, "state-"+name)
 	if err := os.MkdirAll(state, 0o755); err != nil {
 		return nil, err
@@ -34,7 +34,7 @@ func newBackend(name, workDir string, logger *slog.Logger) (closer, error) {
 	parent := fmt.Sprintf("ember-bench-%d-%s", os.Getpid(), name)
 	switch name {
 	case "jail":
-		return jail.New(jail.Config{StateDir: state, Cgroups: cgroups.Config{Prefix: parent}}, logger)
+		return jail.New(jail.Config{StateDir: state, InitPath: initPath, Cgroups: cgroups.Config{Prefix: parent}}, logger)
 	case "gvisor":
 		return gvisor.New(gvisor.Config{StateDir: state, Cgroups: cgroups.Config{Prefix: parent}}, logger)
 	}

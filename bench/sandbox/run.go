@@ -109,9 +109,17 @@ func run(ctx context.Context, cfg config, workDir, jsonOut string, logger *slog.
 		}
 	}
 
+	// The jail starts sandboxes with ember-init, as ember server does, when it was built beside
+	// ember; otherwise with this program's own binary.
+	initPath, initNote := "", "init: this bench's binary"
+	if emberBin != "" {
+		if p := filepath.Join(filepath.Dir(emberBin), "ember-init"); fileExists(p) {
+			initPath, initNote = p, "init: ember-init"
+		}
+	}
 	backends := map[string]closer{}
 	for _, name := range cfg.Backends {
-		b, err := newBackend(name, workDir, logger.With("backend", name))
+		b, err := newBackend(name, workDir, initPath, logger.With("backend", name))
 		if err != nil {
 			return fmt.Errorf("backend %s: %w", name, err)
 		}
@@ -128,7 +136,7 @@ func run(ctx context.Context, cfg config, workDir, jsonOut string, logger *slog.
 	}
 	for _, name := range cfg.Backends {
 		b := backends[name]
-		targets = append(targets, &target{name: name, phase: "Create+Start+first answer", note: fmt.Sprintf("backend only, %d MB", cfg.MemoryMB),
+		targets = append(targets, &target{name: name, phase: "Create+Start+first answer", note: fmt.Sprintf("backend only, %d MB%s", cfg.MemoryMB, jailNote(name, initNote)),
 			once: repeat(cfg.N, func(ctx context.Context) (time.Duration, error) { return coldStart(ctx, b, code, cfg.MemoryMB) })})
 	}
 	if emberBin != "" {
@@ -177,7 +185,7 @@ func run(ctx context.Context, cfg config, workDir, jsonOut string, logger *slog.
 		logger.Info("creation rate", "backend", name, "sandboxes", n, "creators", cfg.Creators)
 		lives, rate, err := createRate(ctx, b, code, cfg.MemoryMB, n, cfg.Creators)
 		r := Row{Target: name, Phase: "sandboxes created per second", N: len(lives), Value: rate, Unit: "/s",
-			Note: fmt.Sprintf("Create+Start until the runtime asks for work, %d concurrent creators", cfg.Creators)}
+			Note: fmt.Sprintf("Create+Start until the runtime asks for work, %d concurrent creators%s", cfg.Creators, jailNote(name, initNote))}
 		if err != nil {
 			r.Note = join(r.Note, "FAILED: "+err.Error())
 		}
@@ -414,4 +422,17 @@ func machine() string {
 	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	return fmt.Sprintf("%d CPUs, %s, kernel %s, %s, %s, commit %s", runtime.NumCPU(), model,
 		strings.TrimSpace(string(kernel)), runtime.Version(), strings.TrimSpace(rv), strings.TrimSpace(string(commit)))
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// jailNote is ", note" for the jail, which the note is about, and nothing for other backends.
+func jailNote(backend, note string) string {
+	if backend != "jail" {
+		return ""
+	}
+	return ", " + note
 }

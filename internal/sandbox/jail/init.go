@@ -19,7 +19,8 @@ import (
 	"github.com/ember-serverless/ember/internal/sandbox/seccomp"
 )
 
-// The init is the server's own binary re-executed with this environment variable set.
+// The init (and the spawner) is the init program, or the server's own binary, run with this
+// environment variable set.
 const (
 	initEnv   = "_EMBER_JAIL_INIT"
 	initMagic = "1"
@@ -56,11 +57,19 @@ type initConfig struct {
 	RuntimeFD  int               // /var/runtime, or -1
 }
 
-// MaybeRunInit turns the process into a jail's init when the jail backend started it; it
-// never returns then. Otherwise it returns at once. main and TestMain must call it first,
-// before anything else starts goroutines or opens files.
+// MaybeRunInit turns the process into a jail's init, or into the spawner that starts them
+// (see spawner.go), when the jail backend started it; it never returns then. Otherwise it
+// returns at once. main and TestMain must call it first, before anything else starts
+// goroutines or opens files.
 func MaybeRunInit() {
-	if os.Getenv(initEnv) != initMagic {
+	switch os.Getenv(initEnv) {
+	case initMagic:
+	case spawnerMagic:
+		if err := runSpawner(); err != nil {
+			fmt.Fprintf(os.Stderr, "ember jail spawner: %v\n", err)
+		}
+		os.Exit(0)
+	default:
 		return
 	}
 	// Namespaces, the capability bounding set, no_new_privs and seccomp are per thread until

@@ -24,6 +24,7 @@ type Backend struct {
 	rootDir string    // the shared, empty mount point of every sandbox's root
 	tmp     *tmpDisks // nil: /tmp is a tmpfs
 	init    *os.File  // Config.InitPath, opened once; nil: /proc/self/exe
+	spawner *spawner  // starts the inits
 
 	mu    sync.Mutex
 	slots []bool // uid ranges in use
@@ -77,6 +78,14 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 		cg.Close()
 		return nil, err
 	}
+	sp, err := startSpawner(initFile)
+	if err != nil {
+		if initFile != nil {
+			initFile.Close()
+		}
+		cg.Close()
+		return nil, err
+	}
 	tmp, err := newTmpDisks(cfg.ScratchDir)
 	if err != nil {
 		logger.Warn("sandboxes' /tmp is memory (tmpfs), counted against each function's memory: it cannot be made on disk here",
@@ -90,6 +99,7 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 		rootDir: rootDir,
 		tmp:     tmp,
 		init:    initFile,
+		spawner: sp,
 		slots:   make([]bool, cfg.MaxSandboxes),
 		ids:     map[string]bool{},
 	}, nil
@@ -153,11 +163,13 @@ func (b *Backend) CgroupVersion() int { return b.cg.Version() }
 // TmpOnDisk says whether sandboxes' /tmp is on disk (see Config.ScratchDir).
 func (b *Backend) TmpOnDisk() bool { return b.tmp != nil }
 
-// Close releases the backend's /tmp file systems and cgroup manager.
+// Close ends the spawner (and with it any sandbox still alive) and releases the backend's /tmp
+// file systems and cgroup manager.
 func (b *Backend) Close() error {
 	if b.tmp != nil {
 		b.tmp.Close()
 	}
+	b.spawner.Close()
 	if b.init != nil {
 		b.init.Close()
 	}

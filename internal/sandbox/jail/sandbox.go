@@ -13,11 +13,9 @@ import (
 	"maps"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,7 +31,8 @@ type jailed struct {
 	id     string
 	slot   int
 	log    *slog.Logger
-	cmd    *exec.Cmd
+	pid    int         // the init's, once started
+	proc   *os.Process // the init, once started
 	ln     net.Listener
 	ctrl   *os.File // write end: the init's go signal
 	status *bufio.Reader
@@ -155,45 +154,15 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	}
 
 	base := b.cfg.UIDBase + uint32(slot)*idSpan
-	pidfd := -1
-	initPath := "/proc/self/exe"
-	if b.init != nil {
-		extra = append(extra, b.init) // not to be closed: the backend's
-		initPath = fmt.Sprintf("/proc/self/fd/%d", 2+len(extra))
+	pid, pidfd, err := b.spawner.spawn([]string{initArg0, spec.ID}, base, spec.Output, extra)
+	if err != nil {
+		return nil, err
 	}
-	s.cmd = &exec.Cmd{
-		Path:       initPath,
-		Args:       []string{initArg0, spec.ID},
-		Env:        []string{initEnv + "=" + initMagic},
-		Stdout:     spec.Output,
-		Stderr:     spec.Output,
-		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNS |
-				syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: idSpan}},
-			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: idSpan}},
-			GidMappingsEnableSetgroups: true,
-			// Become the namespace's root (a host uid of the sandbox's own range) so that the
-			// init may set up mounts; it drops to SandboxUID before the runtime runs.
-			Credential: &syscall.Credential{Uid: 0, Gid: 0},
-			Pdeathsig:  syscall.SIGKILL,
-		},
-	}
-	if err := s.cmd.Start(); err != nil {
-		s.cmd = nil
-		return nil, fmt.Errorf("jail: start init: %w", err)
-	}
-	if pidfd < 0 {
-		// Opened before wait can reap the init, it names the init for sure.
-		if fd, err := unix.PidfdOpen(s.cmd.Process.Pid, 0); err == nil {
-			pidfd = fd
-		}
-	}
-	if pidfd >= 0 {
-		// The pidfd names the init even after it is reaped, so its network namespace is never
-		// confused with a process that reused the pid.
-		s.pidfd = os.NewFile(uintptr(pidfd), "pidfd")
+	// The pidfd names the init even after it is reaped, so its network namespace is never
+	// confused with a process that reused the pid.
+	s.pid, s.pidfd = pid, pidfd
+	if s.proc, err = os.FindProcess(pid); err != nil {
+		return nil, fmt.Errorf("jail: %w", err)
 	}
 	go s.wait()
 	for _, f := range toClose {
@@ -201,7 +170,6 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	}
 	toClose = nil
 
-	pid := s.cmd.Process.Pid
 	if err := cg.Add(pid); err != nil {
 		return nil, fmt.Errorf("jail: %w", err)
 	}
@@ -255,20 +223,7 @@ func cmp(a, b string) string {
 }
 
 func (s *jailed) wait() {
-	err := s.cmd.Wait()
-	st := sandbox.ExitStatus{}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		ws := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			st.Code, st.Signal = -1, ws.Signal().String()
-		} else {
-			st.Code = ws.ExitStatus()
-		}
-	} else if err != nil {
-		st.Code = -1
-	}
-	s.Exited(st)
+	s.Exited(s.b.spawner.wait(s.pid))
 }
 
 // Dial connects to addr from inside the sandbox's network namespace, where
@@ -291,7 +246,7 @@ func (s *jailed) Dial(ctx context.Context, network, addr string) (net.Conn, erro
 		default:
 		}
 	}
-	return dialInNetns(ctx, s.pidfd, s.cmd.Process.Pid, network, addr)
+	return dialInNetns(ctx, s.pidfd, s.pid, network, addr)
 }
 
 func (s *jailed) ID() string               { return s.id }
@@ -314,19 +269,15 @@ func (s *jailed) Start(ctx context.Context) error {
 // and removes the cgroup and listener. Nothing of the sandbox is on the host file system: its
 // mounts live and die with its mount namespace.
 func (s *jailed) Destroy(ctx context.Context) error {
-	var proc *os.Process
-	if s.cmd != nil {
-		proc = s.cmd.Process
-	}
-	return s.Core.Destroy(ctx, proc, true, s.teardown)
+	return s.Core.Destroy(ctx, s.proc, true, s.teardown)
 }
 
 // teardown kills everything and releases every host resource of the sandbox.
 func (s *jailed) teardown() error {
 	var errs []error
-	ran := s.cmd != nil && s.cmd.Process != nil
+	ran := s.proc != nil
 	if ran {
-		_ = s.cmd.Process.Kill()
+		_ = s.proc.Kill()
 		if err := s.CG.Kill(10 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
