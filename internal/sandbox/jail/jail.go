@@ -169,7 +169,9 @@ func (b *Backend) Close() error {
 	if b.tmp != nil {
 		b.tmp.Close()
 	}
+	b.mu.Lock()
 	b.spawner.Close()
+	b.mu.Unlock()
 	if b.init != nil {
 		b.init.Close()
 	}
@@ -178,6 +180,23 @@ func (b *Backend) Close() error {
 
 func (b *Backend) validate(spec *sandbox.Spec) error {
 	return cgsandbox.ValidateSpec(spec, ErrInvalidSpec)
+}
+
+// theSpawner returns the running spawner, starting another if the last one has ended (its
+// sandboxes ended with it).
+func (b *Backend) theSpawner() (*spawner, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.spawner.ended(); err != nil {
+		b.log.Warn("the sandbox spawner has ended; starting another", "err", err)
+		sp, err := startSpawner(b.init)
+		if err != nil {
+			return nil, err
+		}
+		b.spawner.Close()
+		b.spawner = sp
+	}
+	return b.spawner, nil
 }
 
 // reserve claims the sandbox id and a uid range.

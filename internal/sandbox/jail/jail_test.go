@@ -413,3 +413,48 @@ func TestAnInitProgramOthersCouldWriteIsRefused(t *testing.T) {
 		t.Error("a relative init path was accepted")
 	}
 }
+
+// The spawner is every init's parent: if it dies, so do its sandboxes, their exits are
+// reported, and the next Create starts another spawner.
+func TestWhenTheSpawnerDiesItsSandboxesEndAndAnotherStarts(t *testing.T) {
+	b := newTestBackend(t)
+	run := func(id string) sandbox.Sandbox {
+		t.Helper()
+		sb, err := b.Create(context.Background(), sandbox.Spec{
+			ID: id, Runtime: "provided.al2023", CodeDir: sandboxtest.CodeDir(t), Command: []string{"/bin/sleep", "60"},
+			MemoryMB: 128, Output: os.Stderr,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sb.Destroy(context.Background()) })
+		if err := sb.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return sb
+	}
+	first := run("before")
+	b.mu.Lock()
+	old := b.spawner
+	b.mu.Unlock()
+	old.cmd.Process.Kill()
+	select {
+	case <-first.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("a sandbox outlived its spawner")
+	}
+	if st := first.Exit(); st.Signal == "" && st.Code == 0 {
+		t.Errorf("exit of a sandbox whose spawner died = %+v", st)
+	}
+	second := run("after")
+	b.mu.Lock()
+	if b.spawner == old {
+		t.Error("no new spawner was started")
+	}
+	b.mu.Unlock()
+	select {
+	case <-second.Done():
+		t.Fatalf("the sandbox started by the new spawner ended: %+v", second.Exit())
+	default:
+	}
+}

@@ -31,6 +31,7 @@ type jailed struct {
 	id     string
 	slot   int
 	log    *slog.Logger
+	sp     *spawner    // what started the init, and reports its exit
 	pid    int         // the init's, once started
 	proc   *os.Process // the init, once started
 	ln     net.Listener
@@ -154,7 +155,10 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	}
 
 	base := b.cfg.UIDBase + uint32(slot)*idSpan
-	pid, pidfd, err := b.spawner.spawn([]string{initArg0, spec.ID}, base, spec.Output, extra)
+	if s.sp, err = b.theSpawner(); err != nil {
+		return nil, err
+	}
+	pid, pidfd, err := s.sp.spawn([]string{initArg0, spec.ID}, base, spec.Output, extra)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +227,7 @@ func cmp(a, b string) string {
 }
 
 func (s *jailed) wait() {
-	s.Exited(s.b.spawner.wait(s.pid))
+	s.Exited(s.sp.wait(s.pid))
 }
 
 // Dial connects to addr from inside the sandbox's network namespace, where

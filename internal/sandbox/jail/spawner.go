@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -91,8 +92,11 @@ func runSpawner() error {
 	oob := make([]byte, unix.CmsgSpace(64*4))
 	for {
 		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-		if err != nil || n == 0 {
-			return err // the server is gone; so are its sandboxes, by their parent-death signal
+		if errors.Is(err, io.EOF) || err == nil && n == 0 {
+			return nil // the server is done with it
+		}
+		if err != nil {
+			return err
 		}
 		files := receivedFiles(oob[:oobn])
 		var req spawnRequest
@@ -335,6 +339,13 @@ func (sp *spawner) spawn(args []string, base uint32, output *os.File, extra []*o
 		return 0, nil, fmt.Errorf("jail: start init: %w", r.err)
 	}
 	return r.pid, r.pidfd, nil
+}
+
+// ended says why the spawner has ended, or nil while it runs.
+func (sp *spawner) ended() error {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.gone
 }
 
 // wait returns when the init pid has exited, with how.
