@@ -15,6 +15,7 @@ func TestRestartOnTheSameDataDirKeepsFunctionsAndCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.logOnFailure(t)
+	t.Cleanup(func() { first.stop() }) // when the test fails before it stops the server itself
 	c := first.lambdaClient()
 	name := deploy(t, c, functionSpec{fn: "echo", env: map[string]string{"KEEP": "me"}})
 	before := waitReady(t, c, name)
