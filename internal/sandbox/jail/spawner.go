@@ -105,34 +105,37 @@ func runSpawner() error {
 			send(spawnMessage{ID: req.ID, Err: fmt.Sprintf("bad request (%d files): %v", len(files), err)})
 			continue
 		}
-		cmd := &exec.Cmd{
-			Path:        "/proc/self/exe",
-			Args:        req.Args,
-			Env:         []string{initEnv + "=" + initMagic},
-			Stdout:      files[0],
-			Stderr:      files[0],
-			ExtraFiles:  files[1:],
-			SysProcAttr: initAttr(req.Base),
-		}
-		err = cmd.Start()
-		closeAll(files)
-		if err != nil {
-			send(spawnMessage{ID: req.ID, Err: err.Error()})
-			continue
-		}
-		pid := cmd.Process.Pid
-		// Opened before Wait can reap the init, the pidfd names it for sure.
-		if pidfd, err := unix.PidfdOpen(pid, 0); err == nil {
-			send(spawnMessage{ID: req.ID, Pid: pid}, pidfd)
-			unix.Close(pidfd)
-		} else {
-			send(spawnMessage{ID: req.ID, Pid: pid})
-		}
-		go func() {
-			st := exitStatus(cmd.Wait())
-			send(spawnMessage{Pid: pid, Exited: true, Code: st.Code, Signal: st.Signal})
-		}()
+		go spawnInit(req, files, send) // forks in parallel: one may wait on a slow exec
 	}
+}
+
+// spawnInit starts one init and answers for it, then reports its exit.
+func spawnInit(req spawnRequest, files []*os.File, send func(spawnMessage, ...int)) {
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        req.Args,
+		Env:         []string{initEnv + "=" + initMagic},
+		Stdout:      files[0],
+		Stderr:      files[0],
+		ExtraFiles:  files[1:],
+		SysProcAttr: initAttr(req.Base),
+	}
+	err := cmd.Start()
+	closeAll(files)
+	if err != nil {
+		send(spawnMessage{ID: req.ID, Err: err.Error()})
+		return
+	}
+	pid := cmd.Process.Pid
+	// Opened before Wait can reap the init, the pidfd names it for sure.
+	if pidfd, err := unix.PidfdOpen(pid, 0); err == nil {
+		send(spawnMessage{ID: req.ID, Pid: pid}, pidfd)
+		unix.Close(pidfd)
+	} else {
+		send(spawnMessage{ID: req.ID, Pid: pid})
+	}
+	st := exitStatus(cmd.Wait())
+	send(spawnMessage{Pid: pid, Exited: true, Code: st.Code, Signal: st.Signal})
 }
 
 func receivedFiles(oob []byte) []*os.File {
