@@ -182,9 +182,10 @@ func exitStatus(err error) sandbox.ExitStatus {
 
 // spawner is the server's side of the spawner.
 type spawner struct {
-	cmd  *exec.Cmd
-	conn *net.UnixConn
-	wmu  sync.Mutex
+	cmd    *exec.Cmd
+	conn   *net.UnixConn
+	wmu    sync.Mutex
+	closed chan struct{} // ends the thread that started the spawner
 
 	mu      sync.Mutex
 	nextID  int
@@ -213,7 +214,8 @@ func startSpawner(init *os.File) (*spawner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jail: spawner socket: %w", err)
 	}
-	sp := &spawner{conn: c.(*net.UnixConn), replies: map[int]chan spawned{}, exits: map[int]chan sandbox.ExitStatus{}}
+	sp := &spawner{conn: c.(*net.UnixConn), closed: make(chan struct{}),
+		replies: map[int]chan spawned{}, exits: map[int]chan sandbox.ExitStatus{}}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{initArg0, "spawner"},
@@ -227,15 +229,16 @@ func startSpawner(init *os.File) (*spawner, error) {
 		cmd.Path = "/proc/self/fd/4"
 	}
 	// The parent-death signal fires when the thread that started the spawner ends, not the
-	// server: start it from a thread kept for that alone.
+	// server: start it from a thread kept for that alone, until Close.
 	started := make(chan error)
 	go func() {
-		runtime.LockOSThread()
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 		started <- cmd.Start()
-		select {} // never unlocked: the thread lives as long as the server
+		<-sp.closed
 	}()
 	if err := <-started; err != nil {
 		sp.conn.Close()
+		close(sp.closed)
 		return nil, fmt.Errorf("jail: start spawner: %w", err)
 	}
 	sp.cmd = cmd
@@ -379,5 +382,6 @@ func (sp *spawner) Close() error {
 		sp.cmd.Process.Kill()
 		sp.cmd.Wait()
 	}
+	close(sp.closed)
 	return nil
 }
