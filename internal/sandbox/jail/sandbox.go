@@ -27,19 +27,20 @@ import (
 
 // jailed is one sandbox.
 type jailed struct {
-	b      *Backend
-	id     string
-	slot   int
-	log    *slog.Logger
-	sp     *spawner    // what started the init, and reports its exit
-	pid    int         // the init's, once started
-	proc   *os.Process // the init, once started
-	ln     net.Listener
-	ctrl   *os.File // write end: the init's go signal
-	status *bufio.Reader
-	statF  *os.File // read end: the init's reports
-	pidfd  *os.File // the init's pidfd, when the kernel has them
-	tmp    *tmpDisk // /tmp, when it is on disk
+	b       *Backend
+	id      string
+	slot    int
+	log     *slog.Logger
+	sp      *spawner    // what started the init, and reports its exit
+	spawnID int         // the init's request to sp
+	pid     int         // the init's, once started
+	proc    *os.Process // the init, once started
+	ln      net.Listener
+	ctrl    *os.File // write end: the init's go signal
+	status  *bufio.Reader
+	statF   *os.File // read end: the init's reports
+	pidfd   *os.File // the init's pidfd, when the kernel has them
+	tmp     *tmpDisk // /tmp, when it is on disk
 
 	cgsandbox.Core
 }
@@ -158,13 +159,13 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	if s.sp, err = b.theSpawner(); err != nil {
 		return nil, err
 	}
-	pid, pidfd, err := s.sp.spawn([]string{initArg0, spec.ID}, base, spec.Output, extra)
+	pid, pidfd, spawnID, err := s.sp.spawn([]string{initArg0, spec.ID}, base, spec.Output, extra)
 	if err != nil {
 		return nil, err
 	}
 	// The pidfd names the init even after it is reaped, so its network namespace is never
 	// confused with a process that reused the pid.
-	s.pid, s.pidfd = pid, pidfd
+	s.pid, s.pidfd, s.spawnID = pid, pidfd, spawnID
 	if s.proc, err = os.FindProcess(pid); err != nil {
 		return nil, fmt.Errorf("jail: %w", err)
 	}
@@ -227,7 +228,7 @@ func cmp(a, b string) string {
 }
 
 func (s *jailed) wait() {
-	s.Exited(s.sp.wait(s.pid))
+	s.Exited(s.sp.wait(s.spawnID))
 }
 
 // Dial connects to addr from inside the sandbox's network namespace, where

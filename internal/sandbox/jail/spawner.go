@@ -44,10 +44,10 @@ type spawnRequest struct {
 }
 
 type spawnMessage struct {
-	ID     int    `json:"id,omitempty"` // a reply to request ID
+	ID     int    `json:"id"` // the request answered, or whose init has exited
 	Pid    int    `json:"pid,omitempty"`
 	Err    string `json:"err,omitempty"`
-	Exited bool   `json:"exited,omitempty"` // Pid has exited
+	Exited bool   `json:"exited,omitempty"` // the init has exited
 	Code   int    `json:"code,omitempty"`
 	Signal string `json:"signal,omitempty"`
 }
@@ -135,7 +135,7 @@ func spawnInit(req spawnRequest, files []*os.File, send func(spawnMessage, ...in
 		send(spawnMessage{ID: req.ID, Pid: pid})
 	}
 	st := exitStatus(cmd.Wait())
-	send(spawnMessage{Pid: pid, Exited: true, Code: st.Code, Signal: st.Signal})
+	send(spawnMessage{ID: req.ID, Pid: pid, Exited: true, Code: st.Code, Signal: st.Signal})
 }
 
 func receivedFiles(oob []byte) []*os.File {
@@ -190,7 +190,7 @@ type spawner struct {
 	mu      sync.Mutex
 	nextID  int
 	replies map[int]chan spawned
-	exits   map[int]chan sandbox.ExitStatus // by pid, made by whichever side comes first
+	exits   map[int]chan sandbox.ExitStatus // by request, made by whichever side comes first
 	gone    error                           // set when the spawner has ended
 }
 
@@ -264,7 +264,7 @@ func (sp *spawner) read() {
 		}
 		sp.mu.Lock()
 		if m.Exited {
-			sp.exitChan(m.Pid) <- sandbox.ExitStatus{Code: m.Code, Signal: m.Signal}
+			sp.exitChan(m.ID) <- sandbox.ExitStatus{Code: m.Code, Signal: m.Signal} // once per request
 		} else if ch, ok := sp.replies[m.ID]; ok {
 			delete(sp.replies, m.ID)
 			r := spawned{pid: m.Pid}
@@ -290,36 +290,36 @@ func (sp *spawner) end(err error) {
 		ch <- spawned{err: err}
 		delete(sp.replies, id)
 	}
-	for pid, ch := range sp.exits {
+	for id, ch := range sp.exits {
 		select {
 		case ch <- sandbox.ExitStatus{Code: -1, Signal: "killed"}:
 		default:
 		}
-		delete(sp.exits, pid)
+		delete(sp.exits, id)
 	}
 }
 
-// exitChan is pid's exit channel; sp.mu is held.
-func (sp *spawner) exitChan(pid int) chan sandbox.ExitStatus {
-	ch, ok := sp.exits[pid]
+// exitChan is the exit channel of request id's init; sp.mu is held.
+func (sp *spawner) exitChan(id int) chan sandbox.ExitStatus {
+	ch, ok := sp.exits[id]
 	if !ok {
 		ch = make(chan sandbox.ExitStatus, 1)
-		sp.exits[pid] = ch
+		sp.exits[id] = ch
 	}
 	return ch
 }
 
 // spawn starts an init with output as its stdout and stderr and extra as its descriptors 3
-// and on, in namespaces mapped to the host ids from base; it returns its pid and pidfd (nil
-// where the kernel has no pidfds).
-func (sp *spawner) spawn(args []string, base uint32, output *os.File, extra []*os.File) (int, *os.File, error) {
+// and on, in namespaces mapped to the host ids from base. It returns the init's pid and pidfd
+// (nil where the kernel has no pidfds), and the request's id to wait for the init with.
+func (sp *spawner) spawn(args []string, base uint32, output *os.File, extra []*os.File) (pid int, pidfd *os.File, id int, err error) {
 	sp.mu.Lock()
 	if sp.gone != nil {
 		sp.mu.Unlock()
-		return 0, nil, sp.gone
+		return 0, nil, 0, sp.gone
 	}
 	sp.nextID++
-	id := sp.nextID
+	id = sp.nextID
 	ch := make(chan spawned, 1)
 	sp.replies[id] = ch
 	sp.mu.Unlock()
@@ -330,7 +330,7 @@ func (sp *spawner) spawn(args []string, base uint32, output *os.File, extra []*o
 		fds = append(fds, int(f.Fd()))
 	}
 	sp.wmu.Lock()
-	_, _, err := sp.conn.WriteMsgUnix(b, unix.UnixRights(fds...), nil)
+	_, _, err = sp.conn.WriteMsgUnix(b, unix.UnixRights(fds...), nil)
 	sp.wmu.Unlock()
 	runtime.KeepAlive(output)
 	runtime.KeepAlive(extra)
@@ -338,13 +338,13 @@ func (sp *spawner) spawn(args []string, base uint32, output *os.File, extra []*o
 		sp.mu.Lock()
 		delete(sp.replies, id)
 		sp.mu.Unlock()
-		return 0, nil, fmt.Errorf("jail: spawner: %w", err)
+		return 0, nil, 0, fmt.Errorf("jail: spawner: %w", err)
 	}
 	r := <-ch
 	if r.err != nil {
-		return 0, nil, fmt.Errorf("jail: start init: %w", r.err)
+		return 0, nil, 0, fmt.Errorf("jail: start init: %w", r.err)
 	}
-	return r.pid, r.pidfd, nil
+	return r.pid, r.pidfd, id, nil
 }
 
 // ended says why the spawner has ended, or nil while it runs.
@@ -354,10 +354,10 @@ func (sp *spawner) ended() error {
 	return sp.gone
 }
 
-// wait returns when the init pid has exited, with how.
-func (sp *spawner) wait(pid int) sandbox.ExitStatus {
+// wait returns when the init of request id has exited, with how.
+func (sp *spawner) wait(id int) sandbox.ExitStatus {
 	sp.mu.Lock()
-	ch := sp.exitChan(pid)
+	ch := sp.exitChan(id)
 	gone := sp.gone
 	sp.mu.Unlock()
 	if gone != nil {
@@ -370,7 +370,7 @@ func (sp *spawner) wait(pid int) sandbox.ExitStatus {
 	}
 	st := <-ch
 	sp.mu.Lock()
-	delete(sp.exits, pid)
+	delete(sp.exits, id)
 	sp.mu.Unlock()
 	return st
 }
