@@ -52,14 +52,6 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && string(b) == "0\n" {
 		return nil, fmt.Errorf("%w: user namespaces are disabled (user.max_user_namespaces = 0)", ErrUnsupported)
 	}
-	var initFile *os.File
-	if cfg.InitPath != "" {
-		f, err := openInit(cfg.InitPath)
-		if err != nil {
-			return nil, err
-		}
-		initFile = f
-	}
 	cg, err := cgroups.Detect(cfg.Cgroups)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
@@ -77,6 +69,13 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 	if err := checkSearchable(rootDir); err != nil {
 		cg.Close()
 		return nil, err
+	}
+	var initFile *os.File
+	if cfg.InitPath != "" {
+		if initFile, err = openInit(cfg.InitPath); err != nil {
+			cg.Close()
+			return nil, err
+		}
 	}
 	sp, err := startSpawner(initFile)
 	if err != nil {
