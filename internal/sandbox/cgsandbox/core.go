@@ -1,7 +1,8 @@
 // Package cgsandbox is the part of a sandbox that is the same for every backend running its
 // sandboxes in a cgroup (jail, gvisor): how the sandbox ended, its peak memory, its init-phase
-// CPU boost, freezing, and the bookkeeping of Start and Destroy. It must not create processes,
-// mounts or namespaces: those are each backend's own.
+// CPU boost, freezing, and the bookkeeping of Start and Destroy; and what every such sandbox's
+// root holds alike (its user, its /etc, how its commands are found). It must not create
+// processes, mounts or namespaces: those are each backend's own.
 package cgsandbox
 
 import (

@@ -168,7 +168,7 @@ func (b *Backend) prepare() error {
 			}
 		}
 	}
-	for name, content := range etcFiles(b.cfg.Hostname) {
+	for name, content := range cgsandbox.EtcFiles(b.cfg.Hostname) {
 		if err := os.WriteFile(filepath.Join(b.etcDir, name), []byte(content), 0o644); err != nil {
 			return fmt.Errorf("gvisor: %w", err)
 		}
@@ -179,20 +179,6 @@ func (b *Backend) prepare() error {
 		}
 	}
 	return nil
-}
-
-// etcFiles are the sandbox's /etc: what libc and runtimes read, and nothing of the host's.
-func etcFiles(hostname string) map[string]string {
-	return map[string]string{
-		"passwd": "root:x:0:0:root:/root:/sbin/nologin\n" +
-			fmt.Sprintf("sbx_user1051:x:%d:%d::/home/sbx_user1051:/sbin/nologin\n", SandboxUID, SandboxGID) +
-			"nobody:x:65534:65534:nobody:/:/sbin/nologin\n",
-		"group":         fmt.Sprintf("root:x:0:\nsbx_user1051:x:%d:\nnobody:x:65534:\n", SandboxGID),
-		"hosts":         "127.0.0.1\tlocalhost " + hostname + " " + sandbox.SandboxHostname + "\n::1\tlocalhost\n",
-		"hostname":      hostname + "\n",
-		"resolv.conf":   "",
-		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
-	}
 }
 
 // Name is "gvisor".

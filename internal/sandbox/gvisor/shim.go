@@ -17,6 +17,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 )
 
 // The shim is the server's own binary, run as the container's first process with this
@@ -84,7 +86,7 @@ func runShim() {
 	if len(os.Args) < 2 {
 		fail(errors.New("no command"))
 	}
-	path, err := lookPath(os.Args[1], env)
+	path, err := cgsandbox.LookPath(os.Args[1], env)
 	if err != nil {
 		fail(err)
 	}
@@ -93,7 +95,7 @@ func runShim() {
 		if len(e) == 0 {
 			fail(errors.New("an extension without a command"))
 		}
-		if extPaths[i], err = lookPath(e[0], env); err != nil {
+		if extPaths[i], err = cgsandbox.LookPath(e[0], env); err != nil {
 			fail(err)
 		}
 	}
@@ -236,24 +238,4 @@ func serveDials() {
 			in.Close()
 		}()
 	}
-}
-
-// lookPath resolves the runtime command the way execvp would, using the runtime's PATH.
-func lookPath(name string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	path := "/usr/local/bin:/usr/bin:/bin"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	for _, dir := range filepath.SplitList(path) {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("exec %s: not found in PATH", name)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 )
 
 // ErrUnsupported is returned by New when this host cannot run jails: not root, no user
@@ -20,8 +21,8 @@ var ErrInvalidSpec = errors.New("jail: invalid sandbox spec")
 
 // The unprivileged user every runtime runs as inside its sandbox (Lambda's sbx_user1051).
 const (
-	SandboxUID = 993
-	SandboxGID = 990
+	SandboxUID = cgsandbox.SandboxUID
+	SandboxGID = cgsandbox.SandboxGID
 )
 
 // RuntimeAPIAddr is where a sandbox reaches its Runtime API, on its own loopback.

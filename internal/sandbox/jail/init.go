@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/seccomp"
 )
 
@@ -115,13 +115,13 @@ func runInit() error {
 	if err := os.Chdir("/var/task"); err != nil {
 		return err
 	}
-	path, err := lookPath(cfg.Command[0], cfg.Env)
+	path, err := cgsandbox.LookPath(cfg.Command[0], cfg.Env)
 	if err != nil {
 		return err
 	}
 	extPaths := make([]string, len(cfg.Extensions))
 	for i, e := range cfg.Extensions {
-		if extPaths[i], err = lookPath(e[0], cfg.Env); err != nil {
+		if extPaths[i], err = cgsandbox.LookPath(e[0], cfg.Env); err != nil {
 			return err
 		}
 	}
@@ -154,26 +154,6 @@ func runInit() error {
 	}
 	err = syscall.Exec(path, cfg.Command, cfg.Env)
 	return fmt.Errorf("exec %s: %w", cfg.Command[0], err)
-}
-
-// lookPath resolves the runtime command the way execvp would, using the runtime's PATH.
-func lookPath(name string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	path := "/usr/local/bin:/usr/bin:/bin"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	for _, dir := range filepath.SplitList(path) {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("exec %s: not found in PATH", name)
 }
 
 // dropPrivileges empties the capability bounding set, becomes the sandbox user (which clears

@@ -96,7 +96,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 		Env:        append(append([]string(nil), spec.Env...), "AWS_LAMBDA_RUNTIME_API="+RuntimeAPIAddr),
 		UID:        SandboxUID,
 		GID:        SandboxGID,
-		Files:      etcFiles(b.cfg.Hostname),
+		Files:      cgsandbox.EtcFiles(b.cfg.Hostname),
 		RuntimeFD:  -1,
 		TmpFD:      -1,
 	}
@@ -315,20 +315,6 @@ func (s *jailed) teardown() error {
 		s.log.Warn("sandbox teardown incomplete", "err", errors.Join(errs...))
 	}
 	return errors.Join(errs...)
-}
-
-// etcFiles are the sandbox's /etc: what libc and runtimes read, and nothing of the host's.
-func etcFiles(hostname string) map[string]string {
-	return map[string]string{
-		"passwd": "root:x:0:0:root:/root:/sbin/nologin\n" +
-			fmt.Sprintf("sbx_user1051:x:%d:%d::/home/sbx_user1051:/sbin/nologin\n", SandboxUID, SandboxGID) +
-			"nobody:x:65534:65534:nobody:/:/sbin/nologin\n",
-		"group":         fmt.Sprintf("root:x:0:\nsbx_user1051:x:%d:\nnobody:x:65534:\n", SandboxGID),
-		"hosts":         "127.0.0.1\tlocalhost " + hostname + " " + sandbox.SandboxHostname + "\n::1\tlocalhost\n",
-		"hostname":      hostname + "\n",
-		"resolv.conf":   "",
-		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
-	}
 }
 
 // detachedTree clones the mount tree at dir into a detached, read-only, nosuid, nodev mount
