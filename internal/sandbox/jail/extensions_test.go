@@ -3,114 +3,14 @@
 package jail
 
 import (
-	"bufio"
-	"context"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
 )
 
-// syncLines collects the lines read from r.
-type syncLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *syncLines) read(f *os.File) {
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		l.mu.Lock()
-		l.lines = append(l.lines, sc.Text())
-		l.mu.Unlock()
-	}
-}
-
-func (l *syncLines) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, line := range l.lines {
-		if strings.Contains(line, s) {
-			return true
-		}
-	}
-	return false
-}
-
 func TestAJailStartsExtensionsThatTheWorkerCanDialIntoAtSandboxLocaldomain(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("needs /usr/bin/python3 for the extension's listener")
-	}
 	b := newTestBackend(t)
-	code, layer := sandboxtest.CodeDir(t), sandboxtest.CodeDir(t)
-	files := map[string]string{
-		filepath.Join(code, "bootstrap"): "#!/bin/sh\necho runtime-started\nexec sleep 60\n",
-		filepath.Join(layer, "extensions", "listener"): "#!/bin/sh\n" +
-			"echo \"ext uid=$(id -u) hosts=$(grep -c sandbox.localdomain /etc/hosts) api=$AWS_LAMBDA_RUNTIME_API\"\n" +
-			"exec /usr/bin/python3 -c 'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n" +
-			"s.bind((\"sandbox.localdomain\", 8123))\ns.listen()\nprint(\"ext listening\", flush=True)\n" +
-			"while True:\n  c,_=s.accept()\n  c.sendall(b\"hello from inside\\n\")\n  c.close()\n'\n",
-	}
-	for p, content := range files {
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r, w, _ := os.Pipe()
-	defer r.Close()
-	sb, err := b.Create(context.Background(), sandbox.Spec{
-		ID: "extensions", Runtime: "provided.al2023", CodeDir: code, LayerDirs: []string{layer},
-		Command: []string{"/var/task/bootstrap"}, Extensions: [][]string{{"/opt/extensions/listener"}},
-		Env: []string{"PATH=/usr/bin:/bin"}, MemoryMB: 128, EphemeralStorageMB: 16, Output: w,
-	})
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Destroy(context.Background())
-	out := &syncLines{}
-	go out.read(r)
-	if err := sb.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	d, ok := sb.(sandbox.Dialer)
-	if !ok {
-		t.Fatal("a jail must be a sandbox.Dialer")
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !out.has("ext listening") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the extension never listened; output: %q", out.lines)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	conn, err := d.Dial(context.Background(), "tcp", "sandbox.localdomain:8123")
-	if err != nil {
-		t.Fatalf("dial into the sandbox: %v", err)
-	}
-	got, _ := bufio.NewReader(conn).ReadString('\n')
-	conn.Close()
-	if got != "hello from inside\n" {
-		t.Errorf("read %q from the extension's listener", got)
-	}
-	for _, want := range []string{"ext uid=993 hosts=1 api=" + RuntimeAPIAddr, "runtime-started"} {
-		if !out.has(want) {
-			t.Errorf("output lacks %q: %q", want, out.lines)
-		}
-	}
-	if _, err := d.Dial(context.Background(), "tcp", "127.0.0.1:1"); err == nil {
-		t.Error("dialling a closed port in the sandbox should fail")
-	}
-	if err := sb.Destroy(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if left := b.leftovers("extensions"); len(left) > 0 {
-		t.Errorf("destroy left %v", left)
-	}
+	sandboxtest.RunExtensions(t, b, sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers},
+		sandboxtest.ExtensionsCase{MemoryMB: 128, ListenWithin: 10 * time.Second, RuntimeAPIAddr: RuntimeAPIAddr})
 }
