@@ -44,7 +44,6 @@ type tmpDisks struct {
 	mu     sync.Mutex
 	tmpl   map[int]*os.File   // formatted, empty images by size in MB
 	idle   map[int][]*tmpDisk // clean file systems by size in MB
-	nIdle  int
 	closed bool
 }
 
@@ -99,7 +98,7 @@ func newTmpDisks(dir string) (*tmpDisks, error) {
 	}
 	t, err := d.make(512)
 	if err != nil {
-		d.closeTemplates()
+		d.closeFiles()
 		return nil, err
 	}
 	d.put(t, true)
@@ -128,13 +127,13 @@ func (d *tmpDisks) Close() error {
 		}
 		delete(d.idle, size)
 	}
-	d.nIdle = 0
 	d.mu.Unlock()
-	d.closeTemplates()
+	d.closeFiles()
 	return nil
 }
 
-func (d *tmpDisks) closeTemplates() {
+// closeFiles closes the templates and /dev/loop-control.
+func (d *tmpDisks) closeFiles() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for size, f := range d.tmpl {
@@ -151,7 +150,6 @@ func (d *tmpDisks) take(sizeMB int) (*tmpDisk, int, error) {
 	var t *tmpDisk
 	if ts := d.idle[sizeMB]; len(ts) > 0 {
 		t, d.idle[sizeMB] = ts[len(ts)-1], ts[:len(ts)-1]
-		d.nIdle--
 	}
 	d.mu.Unlock()
 	if sizeMB == 512 {
@@ -195,7 +193,7 @@ func (d *tmpDisks) give(t *tmpDisk, used bool) {
 // are handed out again first; new spares last.
 func (d *tmpDisks) put(t *tmpDisk, spare bool) {
 	d.mu.Lock()
-	if d.closed || d.nIdle >= maxIdleTmpDisks {
+	if d.closed || d.idleCount() >= maxIdleTmpDisks {
 		d.mu.Unlock()
 		t.release()
 		return
@@ -205,8 +203,16 @@ func (d *tmpDisks) put(t *tmpDisk, spare bool) {
 	} else {
 		d.idle[t.sizeMB] = append(d.idle[t.sizeMB], t)
 	}
-	d.nIdle++
 	d.mu.Unlock()
+}
+
+// idleCount is how many clean file systems are kept, of all sizes; d.mu is held.
+func (d *tmpDisks) idleCount() int {
+	n := 0
+	for _, ts := range d.idle {
+		n += len(ts)
+	}
+	return n
 }
 
 func (d *tmpDisks) wakeUp() {
@@ -240,7 +246,7 @@ func (d *tmpDisks) loop() {
 		case <-d.wake:
 		}
 		d.mu.Lock()
-		short := !d.closed && len(d.idle[512]) < spareTmpDisks && d.nIdle < maxIdleTmpDisks
+		short := !d.closed && len(d.idle[512]) < spareTmpDisks && d.idleCount() < maxIdleTmpDisks
 		d.mu.Unlock()
 		if short {
 			if t, err := d.make(512); err == nil {
