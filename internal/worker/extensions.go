@@ -444,19 +444,29 @@ func (s *Sandbox) handleEventNext(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// extensionError reads who reports an extension's error, and its type: ok is false, and the
+// request answered, when it is no extension of this sandbox.
+func (s *Sandbox) extensionError(w http.ResponseWriter, r *http.Request) (errType string, ok bool) {
+	x := s.ext.Load()
+	if x == nil {
+		runtimeError(w, http.StatusForbidden, errExtUnknownID, "Unknown extension "+r.Header.Get(hdrExtID))
+		return "", false
+	}
+	if x.byHeader(w, r) == nil {
+		return "", false
+	}
+	if errType = r.Header.Get(hdrExtErrorType); errType == "" {
+		errType = errExtUnknown
+	}
+	return errType, true
+}
+
 // handleExtInitError takes the error an extension reports when it cannot initialise: the
 // sandbox's init fails with it.
 func (s *Sandbox) handleExtInitError(w http.ResponseWriter, r *http.Request) {
-	x := s.ext.Load()
-	if x == nil || x.byHeader(w, r) == nil {
-		if x == nil {
-			runtimeError(w, http.StatusForbidden, errExtUnknownID, "Unknown extension "+r.Header.Get(hdrExtID))
-		}
+	errType, ok := s.extensionError(w, r)
+	if !ok {
 		return
-	}
-	errType := r.Header.Get(hdrExtErrorType)
-	if errType == "" {
-		errType = errExtUnknown
 	}
 	doc, _ := io.ReadAll(io.LimitReader(r.Body, maxErrorSize))
 	if !json.Valid(doc) || len(doc) == 0 {
@@ -472,16 +482,9 @@ func (s *Sandbox) handleExtInitError(w http.ResponseWriter, r *http.Request) {
 // handleExtExitError takes the error an extension reports before it exits: the sandbox is not
 // used again.
 func (s *Sandbox) handleExtExitError(w http.ResponseWriter, r *http.Request) {
-	x := s.ext.Load()
-	if x == nil || x.byHeader(w, r) == nil {
-		if x == nil {
-			runtimeError(w, http.StatusForbidden, errExtUnknownID, "Unknown extension "+r.Header.Get(hdrExtID))
-		}
+	errType, ok := s.extensionError(w, r)
+	if !ok {
 		return
-	}
-	errType := r.Header.Get(hdrExtErrorType)
-	if errType == "" {
-		errType = errExtUnknown
 	}
 	s.logger.Info("extension exited with an error", "type", errType)
 	s.gone.Store(true)
