@@ -150,10 +150,16 @@ func (c *Core) Thaw() error {
 	return c.CG.Thaw()
 }
 
+// Signaler is the runtime's first process, as Destroy asks it to stop: an *os.Process, or a
+// backend's own handle where the process is not the server's child.
+type Signaler interface {
+	Signal(os.Signal) error
+}
+
 // Destroy begins the sandbox's end once: later calls return nil at once. When the runtime was
 // started and ask is set, proc is sent SIGTERM (thawed first) and given the grace period, or
 // until ctx ends, to exit; then teardown, the backend's own, kills and removes everything.
-func (c *Core) Destroy(ctx context.Context, proc *os.Process, ask bool, teardown func() error) error {
+func (c *Core) Destroy(ctx context.Context, proc Signaler, ask bool, teardown func() error) error {
 	c.Mu.Lock()
 	if c.destroyed {
 		c.Mu.Unlock()

@@ -302,8 +302,8 @@ func (s *gvisored) Start(ctx context.Context) error {
 // forward SIGTERM also makes runsc shut the whole sandbox down itself, which takes it over a
 // second under ptrace; killing the Sentry takes a few milliseconds.)
 func (s *gvisored) Destroy(ctx context.Context) error {
-	var proc *os.Process
-	if s.cmd != nil {
+	var proc cgsandbox.Signaler // nil, not a nil *os.Process, when runsc never started
+	if s.cmd != nil && s.cmd.Process != nil {
 		proc = s.cmd.Process
 	}
 	return s.Core.Destroy(ctx, proc, s.extensions, s.teardown)

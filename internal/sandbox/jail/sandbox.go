@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,10 +32,10 @@ type jailed struct {
 	id      string
 	slot    int
 	log     *slog.Logger
-	sp      *spawner    // what started the init, and reports its exit
-	spawnID int         // the init's request to sp
-	pid     int         // the init's, once started
-	proc    *os.Process // the init, once started
+	sp      *spawner  // what started the init, and reports its exit
+	spawnID int       // the init's request to sp
+	pid     int       // the init's, once started
+	proc    *initProc // the init, once started
 	ln      net.Listener
 	ctrl    *os.File // write end: the init's go signal
 	status  *bufio.Reader
@@ -166,9 +167,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	// The pidfd names the init even after it is reaped, so its network namespace is never
 	// confused with a process that reused the pid.
 	s.pid, s.pidfd, s.spawnID = pid, pidfd, spawnID
-	if s.proc, err = os.FindProcess(pid); err != nil {
-		return nil, fmt.Errorf("jail: %w", err)
-	}
+	s.proc = &initProc{pid: pid, pidfd: pidfd}
 	go s.wait()
 	for _, f := range toClose {
 		f.Close()
@@ -274,7 +273,11 @@ func (s *jailed) Start(ctx context.Context) error {
 // and removes the cgroup and listener. Nothing of the sandbox is on the host file system: its
 // mounts live and die with its mount namespace.
 func (s *jailed) Destroy(ctx context.Context) error {
-	return s.Core.Destroy(ctx, s.proc, true, s.teardown)
+	var proc cgsandbox.Signaler // nil, not a nil *initProc, when the init never started
+	if s.proc != nil {
+		proc = s.proc
+	}
+	return s.Core.Destroy(ctx, proc, true, s.teardown)
 }
 
 // teardown kills everything and releases every host resource of the sandbox.
@@ -282,7 +285,7 @@ func (s *jailed) teardown() error {
 	var errs []error
 	ran := s.proc != nil
 	if ran {
-		_ = s.proc.Kill()
+		_ = s.proc.Signal(syscall.SIGKILL)
 		if err := s.CG.Kill(10 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
@@ -395,4 +398,23 @@ func addHostPaths(cfg *initConfig, paths []string, files bool) error {
 		}
 	}
 	return nil
+}
+
+// initProc is a sandbox's init, which the spawner, not the server, started. It is signalled
+// through its pidfd, which names it even once the spawner has reaped it, never by a pid that
+// may have been reused since.
+type initProc struct {
+	pid   int
+	pidfd *os.File // nil where the kernel has no pidfds
+}
+
+func (p *initProc) Signal(sig os.Signal) error {
+	n, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("jail: cannot send %v", sig)
+	}
+	if p.pidfd != nil {
+		return unix.PidfdSendSignal(int(p.pidfd.Fd()), n, nil, 0)
+	}
+	return syscall.Kill(p.pid, n)
 }
