@@ -247,3 +247,46 @@ func TestASandboxGroupSitsBesideTheServer(t *testing.T) {
 		}
 	}
 }
+
+// Peak memory is read through a file kept open: a later read still sees the group grow.
+func TestPeakMemoryFollowsTheGroupThroughItsOpenFile(t *testing.T) {
+	m := liveManager(t)
+	g, err := m.Create("peak", ForFunction(256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Delete()
+	before, err := g.PeakMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dd's 32 MiB buffer is filled from /dev/zero, so every page of it is touched.
+	cmd := exec.Command("sh", "-c", "read go && exec dd if=/dev/zero of=/dev/null bs=32M count=2 status=none")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Add(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal(err)
+	}
+	in.Write([]byte("go\n"))
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := g.PeakMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after < before+32<<20 {
+		t.Errorf("PeakMemory went from %d to %d after a process in the group used 32 MiB", before, after)
+	}
+	if err := g.Delete(); err != nil {
+		t.Fatalf("Delete with the peak file read: %v", err)
+	}
+}

@@ -42,12 +42,22 @@ func TestV2WritesLambdaLimitsIntoTheGroupsFiles(t *testing.T) {
 		t.Errorf("OOMKills = %d, %v", n, err)
 	}
 	os.WriteFile(filepath.Join(dir, "memory.current"), []byte("4096\n"), 0o644)
-	if n, err := g.PeakMemory(); err != nil || n != 4096 {
-		t.Errorf("PeakMemory without memory.peak = %d, %v", n, err)
-	}
 	os.WriteFile(filepath.Join(dir, "memory.peak"), []byte("8192\n"), 0o644)
 	if n, err := g.PeakMemory(); err != nil || n != 8192 {
 		t.Errorf("PeakMemory = %d, %v", n, err)
+	}
+	// The file stays open between reads; each read sees what it holds now.
+	os.WriteFile(filepath.Join(dir, "memory.peak"), []byte("12288\n"), 0o644)
+	if n, err := g.PeakMemory(); err != nil || n != 12288 {
+		t.Errorf("PeakMemory after it grew = %d, %v", n, err)
+	}
+	old, err := m.Create("old-kernel", ForFunction(128))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(own, "ember-x-old-kernel", "memory.current"), []byte("4096\n"), 0o644)
+	if n, err := old.PeakMemory(); err != nil || n != 4096 {
+		t.Errorf("PeakMemory without memory.peak = %d, %v", n, err)
 	}
 	os.WriteFile(filepath.Join(dir, "cgroup.events"), []byte("populated 0\nfrozen 1\n"), 0o644)
 	if err := g.Freeze(); err != nil {

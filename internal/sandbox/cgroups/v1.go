@@ -83,6 +83,7 @@ func (m *v1Manager) Close() error { return nil }
 type v1Group struct {
 	name string
 	dirs map[string]string
+	peak counter
 }
 
 func (g *v1Group) Name() string { return g.name }
@@ -171,7 +172,7 @@ func (g *v1Group) Thaw() error {
 }
 
 func (g *v1Group) PeakMemory() (int64, error) {
-	return readInt(g.dirs["memory"], "memory.max_usage_in_bytes")
+	return g.peak.read(g.dirs["memory"], "memory.max_usage_in_bytes")
 }
 
 func (g *v1Group) ResetPeak() error {
@@ -211,6 +212,7 @@ func (g *v1Group) Delete() error {
 	if len(g.dirs) == 0 {
 		return nil
 	}
+	g.peak.close()
 	var errs []error
 	if _, ok := g.dirs["pids"]; ok {
 		if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -160,6 +160,7 @@ type v2Group struct {
 	name    string
 	dir     string
 	deleted bool
+	peak    counter
 }
 
 func (g *v2Group) Name() string { return g.name }
@@ -228,12 +229,8 @@ func (g *v2Group) Thaw() error {
 }
 
 func (g *v2Group) PeakMemory() (int64, error) {
-	n, err := readInt(g.dir, "memory.peak")
-	if errors.Is(err, os.ErrNotExist) {
-		// Kernels before 5.19 have no memory.peak; current use is the best there is.
-		return readInt(g.dir, "memory.current")
-	}
-	return n, err
+	// Kernels before 5.19 have no memory.peak; current use is the best there is.
+	return g.peak.read(g.dir, "memory.peak", "memory.current")
 }
 
 // ResetPeak does nothing: writing memory.peak (Linux 6.12+) resets it only for readers of
@@ -264,6 +261,7 @@ func (g *v2Group) Delete() error {
 	if g.deleted {
 		return nil
 	}
+	g.peak.close()
 	var errs []error
 	if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
