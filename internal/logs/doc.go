@@ -3,9 +3,10 @@
 // Logs-compatible subset of that API (DescribeLogGroups, DescribeLogStreams, GetLogEvents,
 // FilterLogEvents, CreateLogGroup, DeleteLogGroup: what `aws logs tail` and the SDKs need).
 //
-// Events are stored one message per line on subjects "<prefix>.<group>.<stream>", both names
-// escaped so that any name is one subject token; the event's own timestamp travels in a
-// header and the stream's stored time is the ingestion time. Log groups are also recorded in a
+// Events are stored on subjects "<prefix>.<group>.<stream>", both names escaped so that any
+// name is one subject token, consecutive events of a stream packed into one message (see
+// pack.go); the events' own timestamps travel in the pack and the stream's stored time is the
+// ingestion time. Log groups are also recorded in a
 // key-value bucket so that a group outlives its events' retention, as in CloudWatch.
 //
 // Queries read the stream in stored order, so FilterLogEvents returns events in the order

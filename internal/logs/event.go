@@ -15,7 +15,8 @@ type Event struct {
 }
 
 // Writer takes log events. Write must not block the invoke path on a disk or network round
-// trip: implementations buffer and store in batches.
+// trip: implementations buffer and store in batches. The events of one call are stored next
+// to each other, in order.
 type Writer interface {
-	Write(ev Event)
+	Write(evs ...Event)
 }

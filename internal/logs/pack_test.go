@@ -3,6 +3,8 @@ package logs
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -60,6 +62,51 @@ func TestConsecutiveEventsOfAStreamArePackedAndPagedOneByOne(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("%d distinct eventIds, want %d", len(seen), n)
+	}
+}
+
+// The events of one Write are stored next to each other, so they share a pack however many
+// other streams are written at the same time.
+func TestTheEventsOfOneWriteStayTogether(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	const writers, rounds = 8, 25
+	base := time.Now().Add(-time.Minute)
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stream := fmt.Sprint("s", w)
+			for r := 0; r < rounds; r++ {
+				ev := func(i int) Event {
+					return Event{Group: "/aws/lambda/t", Stream: stream, Time: base.Add(time.Duration(r) * time.Millisecond), Message: fmt.Sprint(stream, " ", r, " ", i)}
+				}
+				s.Write(ev(0), ev(1), ev(2))
+			}
+		}()
+	}
+	wg.Wait()
+	flush(t, s)
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs > writers*rounds {
+		t.Errorf("%d writes of three events took %d messages; one write's events should share a pack", writers*rounds, info.State.Msgs)
+	}
+	out, err := s.FilterLogEvents(ctx, FilterLogEventsInput{LogGroupName: "/aws/lambda/t", Limit: ptr(writers * rounds * 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Events) != writers*rounds*3 {
+		t.Fatalf("%d events stored, want %d", len(out.Events), writers*rounds*3)
+	}
+	for i := 0; i < len(out.Events); i += 3 {
+		a, b, c := out.Events[i].Message, out.Events[i+1].Message, out.Events[i+2].Message
+		if !strings.HasSuffix(a, " 0") || b != strings.TrimSuffix(a, "0")+"1" || c != strings.TrimSuffix(a, "0")+"2" {
+			t.Fatalf("events %d to %d are %q, %q, %q: one write's events were split", i, i+2, a, b, c)
+		}
 	}
 }
 

@@ -147,35 +147,49 @@ func (s *Store) Stats() Stats {
 	}
 }
 
-// Write queues ev to be stored and returns at once; see Store for what happens when the
-// buffer is full. A zero ev.Time means now.
-func (s *Store) Write(ev Event) {
-	if ev.Group == "" || len(ev.Group) > 512 || ev.Stream == "" || len(ev.Stream) > 512 {
-		s.invalid.Add(1)
-		return
-	}
-	if len(ev.Message) > s.cfg.MaxEventBytes {
-		cut := s.cfg.MaxEventBytes
-		for cut > 0 && !utf8.RuneStart(ev.Message[cut]) {
-			cut--
-		}
-		ev.Message = ev.Message[:cut]
-		s.truncated.Add(1)
-	}
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
-	}
+// Write queues evs to be stored, next to each other, and returns at once; see Store for what
+// happens when the buffer is full. A zero Time means now.
+func (s *Store) Write(evs ...Event) {
+	var now time.Time
+	var kept, dropped, invalid, truncated uint64
 	s.mu.Lock()
-	if s.closing || s.accepted-s.processed >= uint64(s.cfg.BufferEvents) || s.pendingBytes+len(ev.Message) > s.cfg.BufferBytes {
-		s.mu.Unlock()
-		s.dropped.Add(1)
-		return
+	for _, ev := range evs {
+		if ev.Group == "" || len(ev.Group) > 512 || ev.Stream == "" || len(ev.Stream) > 512 {
+			invalid++
+			continue
+		}
+		if len(ev.Message) > s.cfg.MaxEventBytes {
+			cut := s.cfg.MaxEventBytes
+			for cut > 0 && !utf8.RuneStart(ev.Message[cut]) {
+				cut--
+			}
+			ev.Message = ev.Message[:cut]
+			truncated++
+		}
+		if ev.Time.IsZero() {
+			if now.IsZero() {
+				now = time.Now()
+			}
+			ev.Time = now
+		}
+		if s.closing || s.accepted-s.processed >= uint64(s.cfg.BufferEvents) || s.pendingBytes+len(ev.Message) > s.cfg.BufferBytes {
+			dropped++
+			continue
+		}
+		s.buf = append(s.buf, ev)
+		s.pendingBytes += len(ev.Message)
+		s.accepted++
+		kept++
 	}
-	s.buf = append(s.buf, ev)
-	s.pendingBytes += len(ev.Message)
-	s.accepted++
 	s.mu.Unlock()
-	s.wake.Signal()
+	if dropped+invalid+truncated > 0 {
+		s.dropped.Add(dropped)
+		s.invalid.Add(invalid)
+		s.truncated.Add(truncated)
+	}
+	if kept > 0 {
+		s.wake.Signal()
+	}
 }
 
 // Flush waits until every event Write accepted before the call is stored (or given up on

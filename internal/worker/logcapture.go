@@ -31,6 +31,11 @@ type logCapture struct {
 	partial []byte
 	tail    *[]byte // the current invocation's log, when it asked for a tail
 	eof     bool
+	// out holds the events emitted under mu and not yet handed to sink; they are handed over
+	// together, so the store keeps them next to each other. While holding is set (from an
+	// invocation's START until its first line of output or its END) they are kept back.
+	out     []logs.Event
+	holding bool
 	done    chan struct{}
 	// tee, when set, also gets every line of the function's own output (not the platform's
 	// lines), for the Telemetry API. It must copy what it keeps.
@@ -49,6 +54,7 @@ func (lc *logCapture) outputLocked(line []byte) {
 	if lc.tee != nil {
 		lc.tee(line)
 	}
+	lc.holding = false
 	lc.emitLocked(line)
 }
 
@@ -72,12 +78,14 @@ func (lc *logCapture) loop() {
 			lc.mu.Lock()
 			defer lc.mu.Unlock()
 			eof = lc.readLocked(int(fd))
+			lc.sendLocked()
 			return eof
 		})
 		if eof || err != nil {
 			lc.mu.Lock()
 			lc.eof = true
 			lc.flushPartialLocked()
+			lc.sendLocked()
 			lc.mu.Unlock()
 			lc.r.Close()
 			return
@@ -147,8 +155,18 @@ func (lc *logCapture) emitLocked(line []byte) {
 		*lc.tail = t
 	}
 	if lc.sink != nil {
-		lc.sink.Write(logs.Event{Group: lc.group, Stream: lc.stream, Time: time.Now(), Message: string(line)})
+		lc.out = append(lc.out, logs.Event{Group: lc.group, Stream: lc.stream, Time: time.Now(), Message: string(line)})
 	}
+}
+
+// sendLocked hands the events emitted so far to the sink, unless they are being held.
+func (lc *logCapture) sendLocked() {
+	if lc.holding || len(lc.out) == 0 {
+		return
+	}
+	lc.sink.Write(lc.out...)
+	clear(lc.out)
+	lc.out = lc.out[:0]
 }
 
 // drainLocked reads everything written to the pipe so far that the background loop has not.
@@ -162,7 +180,9 @@ func (lc *logCapture) drainLocked() {
 // with the runtime's output.
 func (lc *logCapture) Line(s string) {
 	lc.mu.Lock()
+	lc.holding = false
 	lc.emitLocked([]byte(s))
+	lc.sendLocked()
 	lc.mu.Unlock()
 }
 
@@ -173,9 +193,13 @@ func (lc *logCapture) Line(s string) {
 // Whatever was written before — the runtime's or an extension's last lines of the previous
 // invocation, which it wrote before it asked for the next — is read first, so that it stays
 // before START.
+//
+// START is handed to the log store with the invocation's first line of output, or with its
+// END: with many sandboxes busy, a START stored on its own would be a message of its own.
 func (lc *logCapture) Begin(first string, tail, keepInit bool) {
 	lc.mu.Lock()
 	lc.drainLocked()
+	lc.sendLocked()
 	if keepInit && tail && lc.tail != nil {
 		// keep what init wrote
 	} else if tail {
@@ -185,6 +209,7 @@ func (lc *logCapture) Begin(first string, tail, keepInit bool) {
 		lc.tail = nil
 	}
 	lc.emitLocked([]byte(first))
+	lc.holding = true
 	lc.mu.Unlock()
 }
 
@@ -198,6 +223,8 @@ func (lc *logCapture) End(lines ...string) []byte {
 	for _, l := range lines {
 		lc.emitLocked([]byte(l))
 	}
+	lc.holding = false
+	lc.sendLocked()
 	var out []byte
 	if lc.tail != nil {
 		out = *lc.tail

@@ -45,12 +45,32 @@ func TestMain(m *testing.M) {
 type memLog struct {
 	mu     sync.Mutex
 	events []logs.Event
+	writes [][]string // each Write's messages
 }
 
-func (m *memLog) Write(ev logs.Event) {
+func (m *memLog) Write(evs ...logs.Event) {
 	m.mu.Lock()
-	m.events = append(m.events, ev)
+	m.events = append(m.events, evs...)
+	var msgs []string
+	for _, ev := range evs {
+		msgs = append(msgs, ev.Message)
+	}
+	m.writes = append(m.writes, msgs)
 	m.mu.Unlock()
+}
+
+// writeWith returns the messages of the Write that held a message starting with prefix.
+func (m *memLog) writeWith(prefix string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, w := range m.writes {
+		for _, msg := range w {
+			if strings.HasPrefix(msg, prefix) {
+				return w
+			}
+		}
+	}
+	return nil
 }
 
 func (m *memLog) text() string {
@@ -120,6 +140,33 @@ func TestASandboxAnswersAndIsReusedWarm(t *testing.T) {
 	}
 	if !strings.Contains(ml.text(), "START RequestId: req-") {
 		t.Errorf("log store did not get the START line")
+	}
+}
+
+// With many sandboxes busy their lines interleave in the store, and every run of one stream's
+// lines costs a message: an invocation's START goes to the store together with its first line
+// of output, or with its END and REPORT when it writes none.
+func TestAnInvocationsStartReachesTheStoreWithItsNextLines(t *testing.T) {
+	sb, ml := newSandbox(t, 3*time.Second, nil)
+	invoke(t, sb, `{"op":"echo"}`, false)
+	invoke(t, sb, `{"op":"echo"}`, false)
+	quiet := fmt.Sprintf("req-%d", reqN)
+	got := ml.writeWith("START RequestId: " + quiet)
+	if len(got) != 3 || !strings.HasPrefix(got[1], "END RequestId: "+quiet) || !strings.HasPrefix(got[2], "REPORT RequestId: "+quiet) {
+		t.Errorf("a quiet invocation's lines were written as %q; want START, END and REPORT in one write", got)
+	}
+	res := invoke(t, sb, `{"op":"log","lines":2,"text":"x"}`, true)
+	loud := fmt.Sprintf("req-%d", reqN)
+	got = ml.writeWith("START RequestId: " + loud)
+	if len(got) < 2 || got[1] != "line 0 x" {
+		t.Errorf("START was written as %q; want it with the first line of output", got)
+	}
+	want := "START RequestId: " + loud + " Version: $LATEST\nline 0 x\nline 1 x\nno newline at the end\nEND RequestId: " + loud + "\n"
+	if !strings.HasPrefix(string(res.Log), want) {
+		t.Errorf("tail = %q, want it to begin %q", res.Log, want)
+	}
+	if i, j := strings.Index(ml.text(), "START RequestId: "+loud), strings.Index(ml.text(), "line 0 x"); i < 0 || j < i {
+		t.Errorf("the store has the invocation's output before its START:\n%s", ml.text())
 	}
 }
 
