@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 )
@@ -140,7 +141,7 @@ func (s *Sandbox) handleResponse(w http.ResponseWriter, r *http.Request) {
 		runtimeError(w, http.StatusBadRequest, "InvalidStateTransition", "the invocation has already been answered")
 		return
 	}
-	accepted(w)
+	answered(w)
 }
 
 // handleError takes a function's error document.
@@ -154,7 +155,7 @@ func (s *Sandbox) handleError(w http.ResponseWriter, r *http.Request) {
 		runtimeError(w, http.StatusBadRequest, "InvalidStateTransition", "the invocation has already been answered")
 		return
 	}
-	accepted(w)
+	answered(w)
 }
 
 // handleInitError takes the error a runtime reports when it cannot initialise.
@@ -191,6 +192,17 @@ func readErrorDoc(r *http.Request) ([]byte, string) {
 }
 
 var acceptedBody = []byte(`{"status":"OK"}`)
+
+// answered acknowledges a runtime's answer to an invocation, after first letting the
+// goroutine waiting for that answer run: completing the call made it runnable on this
+// goroutine's processor, where it would otherwise wait until this one had written the
+// acknowledgment and gone back to reading the connection (about 25 µs of every warm invoke
+// here). The caller is waiting for its answer; the runtime's next request does not need the
+// acknowledgment sooner.
+func answered(w http.ResponseWriter) {
+	runtime.Gosched()
+	accepted(w)
+}
 
 func accepted(w http.ResponseWriter) {
 	w.Header()["Content-Type"] = []string{"application/json"}
