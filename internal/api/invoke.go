@@ -128,5 +128,10 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, body []byte) err
 	if len(resp.Payload) > 0 && status != http.StatusNoContent {
 		_, _ = w.Write(resp.Payload)
 	}
+	if resp.Finish != nil {
+		// The invocation's last log lines are written once the caller has its answer.
+		_ = http.NewResponseController(w).Flush()
+		resp.Finish()
+	}
 	return nil
 }

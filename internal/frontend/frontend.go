@@ -179,6 +179,7 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 		FunctionError:   res.FunctionError,
 		ExecutedVersion: v.Version,
 		RequestID:       inv.RequestID,
+		Finish:          res.Finish,
 	}
 	if inv.Tail {
 		resp.LogResult = base64.StdEncoding.EncodeToString(res.Log)

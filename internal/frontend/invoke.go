@@ -43,6 +43,9 @@ type Response struct {
 	ExecutedVersion string
 	// RequestID is the invocation's request ID; the API returns it as x-amzn-RequestId.
 	RequestID string
+	// Finish, when set, is to be called once the response is sent: it writes what the
+	// invocation still has to log (worker.Result.Finish).
+	Finish func()
 }
 
 // Invoker runs invocations. Errors it returns are *lambdaerr.Error values (or wrap them): the

@@ -43,6 +43,10 @@ type Result struct {
 	InitDuration time.Duration
 	// Reusable is false when the sandbox was destroyed and must not be used again.
 	Reusable bool
+	// Finish, when set, writes the invocation's END and REPORT lines: call it once the answer
+	// is on its way to the caller. Until then they are held, and written at the latest before
+	// anything else the sandbox logs, or when it ends.
+	Finish func()
 }
 
 // MaxResponseSize is the largest response payload a synchronous invoke returns.

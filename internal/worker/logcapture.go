@@ -36,6 +36,9 @@ type logCapture struct {
 	// invocation's START until its first line of output or its END) they are kept back.
 	out     []logs.Event
 	holding bool
+	// closing, when set, makes the last invocation's closing lines (END, REPORT), written
+	// after its caller has its answer (Defer) and before anything else of the sandbox's.
+	closing func() []string
 	done    chan struct{}
 	// tee, when set, also gets every line of the function's own output (not the platform's
 	// lines), for the Telemetry API. It must copy what it keeps.
@@ -85,6 +88,7 @@ func (lc *logCapture) loop() {
 			lc.mu.Lock()
 			lc.eof = true
 			lc.flushPartialLocked()
+			lc.closeLocked()
 			lc.sendLocked()
 			lc.mu.Unlock()
 			lc.r.Close()
@@ -180,6 +184,7 @@ func (lc *logCapture) drainLocked() {
 // with the runtime's output.
 func (lc *logCapture) Line(s string) {
 	lc.mu.Lock()
+	lc.closeLocked()
 	lc.holding = false
 	lc.emitLocked([]byte(s))
 	lc.sendLocked()
@@ -198,6 +203,7 @@ func (lc *logCapture) Line(s string) {
 // END: with many sandboxes busy, a START stored on its own would be a message of its own.
 func (lc *logCapture) Begin(first string, tail, keepInit bool) {
 	lc.mu.Lock()
+	lc.closeLocked()
 	lc.drainLocked()
 	lc.sendLocked()
 	if keepInit && tail && lc.tail != nil {
@@ -218,6 +224,7 @@ func (lc *logCapture) Begin(first string, tail, keepInit bool) {
 func (lc *logCapture) End(lines ...string) []byte {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
+	lc.closeLocked()
 	lc.drainLocked()
 	lc.flushPartialLocked()
 	for _, l := range lines {
@@ -234,6 +241,38 @@ func (lc *logCapture) End(lines ...string) []byte {
 		lc.tail = nil
 	}
 	return out
+}
+
+// Defer ends an invocation whose caller wants no tail with the lines closing returns, written
+// by Close or, at the latest, before the sandbox's next line of any kind.
+func (lc *logCapture) Defer(closing func() []string) {
+	lc.mu.Lock()
+	lc.closeLocked()
+	lc.closing = closing
+	lc.mu.Unlock()
+}
+
+// Close writes the closing lines Defer left, if they are not written yet.
+func (lc *logCapture) Close() {
+	lc.mu.Lock()
+	lc.closeLocked()
+	lc.sendLocked()
+	lc.mu.Unlock()
+}
+
+// closeLocked writes the deferred closing lines after whatever the runtime has written.
+func (lc *logCapture) closeLocked() {
+	if lc.closing == nil {
+		return
+	}
+	lines := lc.closing()
+	lc.closing = nil
+	lc.drainLocked()
+	lc.flushPartialLocked()
+	for _, l := range lines {
+		lc.emitLocked([]byte(l))
+	}
+	lc.holding = false
 }
 
 // waitEOF waits up to d for every writer of the pipe to be gone, so that a runtime's last

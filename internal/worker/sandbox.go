@@ -299,6 +299,16 @@ func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*Result, error
 	if !res.Reusable && x == nil {
 		s.destroy()
 	}
+	if !c.inv.Tail && x == nil && len(extra) == 0 && res.Reusable {
+		// Nobody waits for END and REPORT: the caller gets its answer first, and they are
+		// written after it (see Result.Finish).
+		d, initD := res.Duration, res.InitDuration
+		s.log.Defer(func() []string {
+			return []string{"END RequestId: " + c.inv.RequestID, s.reportLine(c.inv.RequestID, d, initD, cold)}
+		})
+		res.Finish = s.log.Close
+		return res, nil
+	}
 	extra = append(extra, "END RequestId: "+c.inv.RequestID, s.reportLine(c.inv.RequestID, res.Duration, res.InitDuration, cold))
 	res.Log = s.log.End(extra...)
 	if x != nil {
@@ -392,6 +402,7 @@ func (s *Sandbox) destroyFor(ctx context.Context, reason string) {
 				x.shutdown(ctx, reason)
 			}
 		}
+		s.log.Close()
 		if err := s.sb.Destroy(ctx); err != nil {
 			s.logger.Warn("destroy sandbox", "err", err)
 		}

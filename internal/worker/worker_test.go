@@ -113,6 +113,9 @@ func invoke(t *testing.T, sb *worker.Sandbox, payload string, tail bool) *worker
 	if err != nil {
 		t.Fatalf("invoke %s: %v", payload, err)
 	}
+	if res.Finish != nil {
+		res.Finish() // as the API does once the answer is sent
+	}
 	return res
 }
 
@@ -167,6 +170,49 @@ func TestAnInvocationsStartReachesTheStoreWithItsNextLines(t *testing.T) {
 	}
 	if i, j := strings.Index(ml.text(), "START RequestId: "+loud), strings.Index(ml.text(), "line 0 x"); i < 0 || j < i {
 		t.Errorf("the store has the invocation's output before its START:\n%s", ml.text())
+	}
+}
+
+// END and REPORT of an invocation whose caller wants no tail are written after the caller has
+// its answer: when it calls Finish, or at the latest before the sandbox's next START or when it
+// ends.
+func TestTheClosingLinesFollowTheAnswer(t *testing.T) {
+	sb, ml := newSandbox(t, 3*time.Second, nil)
+	invoke(t, sb, `{"op":"echo"}`, false)
+	run := func(payload string) (string, *worker.Result) {
+		t.Helper()
+		reqN++
+		id := fmt.Sprintf("req-%d", reqN)
+		res, err := sb.Invoke(context.Background(), &worker.Invocation{RequestID: id, Payload: []byte(payload)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, res
+	}
+	first, res := run(`{"op":"echo"}`)
+	if res.Finish == nil {
+		t.Fatal("a warm invocation without a tail has no Finish")
+	}
+	if strings.Contains(ml.text(), "END RequestId: "+first) {
+		t.Errorf("END was written before Finish:\n%s", ml.text())
+	}
+	res.Finish()
+	res.Finish() // a second call writes nothing more
+	if got := strings.Count(ml.text(), "REPORT RequestId: "+first+"\t"); got != 1 {
+		t.Errorf("after Finish the log has %d REPORT lines of %s:\n%s", got, first, ml.text())
+	}
+	// Without Finish, the next START writes them first.
+	second, _ := run(`{"op":"echo"}`)
+	third, _ := run(`{"op":"log","lines":1,"text":"z"}`)
+	log := ml.text()
+	end, report, start := strings.Index(log, "END RequestId: "+second), strings.Index(log, "REPORT RequestId: "+second), strings.Index(log, "START RequestId: "+third)
+	if end < 0 || report < end || start < report {
+		t.Errorf("%s's END and REPORT should come before %s's START:\n%s", second, third, log)
+	}
+	// And a sandbox that ends writes what it held.
+	sb.Destroy(context.Background())
+	if !strings.Contains(ml.text(), "REPORT RequestId: "+third+"\t") {
+		t.Errorf("the last invocation's REPORT was lost when the sandbox ended:\n%s", ml.text())
 	}
 }
 
