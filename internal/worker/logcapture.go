@@ -203,8 +203,9 @@ func (lc *logCapture) Line(s string) {
 // END: with many sandboxes busy, a START stored on its own would be a message of its own.
 func (lc *logCapture) Begin(first string, tail, keepInit bool) {
 	lc.mu.Lock()
-	lc.closeLocked()
-	lc.drainLocked()
+	if !lc.closeLocked() {
+		lc.drainLocked()
+	}
 	lc.sendLocked()
 	if keepInit && tail && lc.tail != nil {
 		// keep what init wrote
@@ -224,8 +225,9 @@ func (lc *logCapture) Begin(first string, tail, keepInit bool) {
 func (lc *logCapture) End(lines ...string) []byte {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	lc.closeLocked()
-	lc.drainLocked()
+	if !lc.closeLocked() {
+		lc.drainLocked()
+	}
 	lc.flushPartialLocked()
 	for _, l := range lines {
 		lc.emitLocked([]byte(l))
@@ -260,10 +262,11 @@ func (lc *logCapture) Close() {
 	lc.mu.Unlock()
 }
 
-// closeLocked writes the deferred closing lines after whatever the runtime has written.
-func (lc *logCapture) closeLocked() {
+// closeLocked writes the deferred closing lines after whatever the runtime has written; it
+// reports whether there were any (and so whether it read the pipe dry).
+func (lc *logCapture) closeLocked() bool {
 	if lc.closing == nil {
-		return
+		return false
 	}
 	lines := lc.closing()
 	lc.closing = nil
@@ -273,6 +276,7 @@ func (lc *logCapture) closeLocked() {
 		lc.emitLocked([]byte(l))
 	}
 	lc.holding = false
+	return true
 }
 
 // waitEOF waits up to d for every writer of the pipe to be gone, so that a runtime's last

@@ -179,18 +179,6 @@ func writeFile(dir, file, value string) error {
 	return nil
 }
 
-func readInt(dir, file string) (int64, error) {
-	b, err := os.ReadFile(filepath.Join(dir, file))
-	if err != nil {
-		return 0, fmt.Errorf("cgroups: %w", err)
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("cgroups: %s: %w", file, err)
-	}
-	return n, nil
-}
-
 // readKeyed reads one "key value" line of a flat-keyed cgroup file (memory.events,
 // memory.oom_control); a missing key reads as zero.
 func readKeyed(dir, file, key string) (int64, error) {
