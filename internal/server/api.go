@@ -39,10 +39,16 @@ func newAPI(cfg Config, s *Server, code *codestore.Store, fe *frontend.Frontend,
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.metricsHandler(fe))
-	mux.Handle("/", a.Handler())
-	return mux, nil
+	// /metrics is the one path outside the Lambda API; a second ServeMux in front of the API's
+	// own would cost every invoke another route lookup.
+	metrics, lambda := s.metricsHandler(fe), a.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		lambda.ServeHTTP(w, r)
+	}), nil
 }
 
 // loadOrCreateSecret reads a 32-byte secret from path, creating it on first use.
