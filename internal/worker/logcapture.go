@@ -246,7 +246,7 @@ func (lc *logCapture) End(lines ...string) []byte {
 }
 
 // Defer ends an invocation whose caller wants no tail with the lines closing returns, written
-// by Close or, at the latest, before the sandbox's next line of any kind.
+// by Finish or, at the latest, before the sandbox's next line of any kind.
 func (lc *logCapture) Defer(closing func() []string) {
 	lc.mu.Lock()
 	lc.closeLocked()
@@ -254,8 +254,8 @@ func (lc *logCapture) Defer(closing func() []string) {
 	lc.mu.Unlock()
 }
 
-// Close writes the closing lines Defer left, if they are not written yet.
-func (lc *logCapture) Close() {
+// Finish writes the closing lines Defer left, if they are not written yet.
+func (lc *logCapture) Finish() {
 	lc.mu.Lock()
 	lc.closeLocked()
 	lc.sendLocked()

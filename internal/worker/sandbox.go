@@ -306,7 +306,7 @@ func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*Result, error
 		s.log.Defer(func() []string {
 			return []string{"END RequestId: " + c.inv.RequestID, s.reportLine(c.inv.RequestID, d, initD, cold)}
 		})
-		res.Finish = s.log.Close
+		res.Finish = s.log.Finish
 		return res, nil
 	}
 	extra = append(extra, "END RequestId: "+c.inv.RequestID, s.reportLine(c.inv.RequestID, res.Duration, res.InitDuration, cold))
@@ -402,7 +402,7 @@ func (s *Sandbox) destroyFor(ctx context.Context, reason string) {
 				x.shutdown(ctx, reason)
 			}
 		}
-		s.log.Close()
+		s.log.Finish()
 		if err := s.sb.Destroy(ctx); err != nil {
 			s.logger.Warn("destroy sandbox", "err", err)
 		}
