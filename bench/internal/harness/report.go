@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,16 +27,20 @@ type Row struct {
 	// RPS is successful invokes per second; for one client it is the sequential rate.
 	RPS    float64 `json:"rps"`
 	Errors int     `json:"errors"`
-	// Ratio is this row's figure over the same figure of its reference row (RatioTo), e.g. the
-	// p50 over floor's p50 at one client, or the rate over floor's at 16 clients. 0 when there is
-	// no reference in this run.
 	// ServerCPUUs is the server process's own CPU time (user+system, not its runtimes') per
 	// measured invoke, in microseconds; 0 when not measured. On a 2-core machine shared with the
 	// client and the runtimes, it is what bounds throughput.
 	ServerCPUUs float64 `json:"server_cpu_us_per_invoke,omitempty"`
-	Ratio       float64 `json:"ratio,omitempty"`
-	RatioTo     string  `json:"ratio_to,omitempty"`
-	Note        string  `json:"note,omitempty"`
+	// Ratio is this row's figure over the same figure of its reference row (RatioTo), e.g. the
+	// p50 over floor's p50 at one client, or the rate over floor's at 16 clients. 0 when there is
+	// no reference in this run.
+	Ratio   float64 `json:"ratio,omitempty"`
+	RatioTo string  `json:"ratio_to,omitempty"`
+	// RoundRatios is the same ratio within each round: this target's figure of round i over
+	// the reference's of round i, measured minutes apart at most. Their spread says how much of
+	// the pooled Ratio the machine's drift could account for.
+	RoundRatios []float64 `json:"round_ratios,omitempty"`
+	Note        string    `json:"note,omitempty"`
 }
 
 // Machine is where a run happened.
@@ -104,6 +109,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		if row.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f× %s", row.Ratio, row.RatioTo)
+			if len(row.RoundRatios) > 1 {
+				ratio += fmt.Sprintf(", rounds %.2f–%.2f", slices.Min(row.RoundRatios), slices.Max(row.RoundRatios))
+			}
 		}
 		if row.N == 0 && row.Errors == 0 {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t\n", row.Target, row.Phase, row.Clients, runtimes)

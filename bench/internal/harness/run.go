@@ -146,6 +146,9 @@ type pool struct {
 	// serverCPU is the server process's own CPU time over serverInvokes measured invokes.
 	serverCPU     time.Duration
 	serverInvokes int
+	// rounds holds each round's own figure: its p50 in milliseconds at one client, its rate
+	// at many.
+	rounds []float64
 }
 
 func (p *pool) cpu(m cpuMeter, invokes int) {
@@ -156,6 +159,7 @@ func (p *pool) cpu(m cpuMeter, invokes int) {
 }
 
 func (p *pool) sequential(s Sequential, elapsed time.Duration) {
+	p.rounds = append(p.rounds, millis(Summarize(s.Samples).P50))
 	p.samples = append(p.samples, s.Samples...)
 	p.errors += s.Errors
 	p.tp = p.tp.Add(Throughput{Clients: 1, Count: len(s.Samples), Errors: s.Errors, Elapsed: elapsed})
@@ -165,6 +169,7 @@ func (p *pool) sequential(s Sequential, elapsed time.Duration) {
 }
 
 func (p *pool) concurrent(c Concurrent) {
+	p.rounds = append(p.rounds, c.RPS())
 	p.samples = append(p.samples, c.Samples...)
 	p.errors += c.Errors
 	p.tp = p.tp.Add(c.Throughput)
@@ -276,12 +281,12 @@ func RunWarm(ctx context.Context, cfg Config, logger *slog.Logger) (*Report, err
 	if b.rie != "" {
 		r := rie1.row("rie", one, 1)
 		r.Note = join(r.Note, "serves one invoke at a time, so it is not run at more than one client")
-		rep.Rows = append(rep.Rows, ratioP50(r, fl1))
+		rep.Rows = append(rep.Rows, ratioP50(r, fl1, rie1.rounds, floor1.rounds))
 	}
 	if cfg.Ember != "" {
 		r := ember1.row("ember", one, 1)
 		r.Note = join(r.Note, b.emberNote())
-		rep.Rows = append(rep.Rows, ratioP50(r, fl1))
+		rep.Rows = append(rep.Rows, ratioP50(r, fl1, ember1.rounds, floor1.rounds))
 	}
 	if b.floor != "" {
 		rep.Rows = append(rep.Rows, flN)
@@ -289,7 +294,7 @@ func RunWarm(ctx context.Context, cfg Config, logger *slog.Logger) (*Report, err
 	if cfg.Ember != "" {
 		r := emberN.row("ember", many, cfg.Clients)
 		r.Note = join(r.Note, b.emberNote())
-		rep.Rows = append(rep.Rows, ratioRPS(r, flN))
+		rep.Rows = append(rep.Rows, ratioRPS(r, flN, emberN.rounds, floorN.rounds))
 	}
 	return rep, nil
 }
@@ -310,18 +315,34 @@ func join(a, b string) string {
 	return a + "; " + b
 }
 
-func ratioP50(r, floor Row) Row {
+// ratioP50 sets r's ratio to floor's p50, pooled and round by round (rounds and floorRounds).
+func ratioP50(r, floor Row, rounds, floorRounds []float64) Row {
 	if floor.P50Ms > 0 && r.P50Ms > 0 {
 		r.Ratio, r.RatioTo = r.P50Ms/floor.P50Ms, "floor p50"
+		r.RoundRatios = roundRatios(rounds, floorRounds)
 	}
 	return r
 }
 
-func ratioRPS(r, floor Row) Row {
+// ratioRPS sets r's ratio to floor's rate, pooled and round by round.
+func ratioRPS(r, floor Row, rounds, floorRounds []float64) Row {
 	if floor.RPS > 0 && r.RPS > 0 {
 		r.Ratio, r.RatioTo = r.RPS/floor.RPS, "floor rps"
+		r.RoundRatios = roundRatios(rounds, floorRounds)
 	}
 	return r
+}
+
+// roundRatios pairs the figures of the same round and divides them, leaving out rounds either
+// side lacks (a target that stopped being measured) or that measured nothing.
+func roundRatios(figures, ref []float64) []float64 {
+	var out []float64
+	for i := range min(len(figures), len(ref)) {
+		if figures[i] > 0 && ref[i] > 0 {
+			out = append(out, figures[i]/ref[i])
+		}
+	}
+	return out
 }
 
 func (b *bench) floorRound(ctx context.Context, one, many *pool) error {
