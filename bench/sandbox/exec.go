@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ember-serverless/ember/internal/sandbox/loopback"
 )
 
 // functionEnv is what the echo function's runtime is given besides AWS_LAMBDA_RUNTIME_API.
@@ -72,7 +74,7 @@ func forkExecNS(ctx context.Context, bootstrap string) (time.Duration, error) {
 		var ln net.Listener
 		var cmd *exec.Cmd
 		err = func() error {
-			if err := loopbackUp(); err != nil {
+			if err := loopback.Up(); err != nil {
 				return err
 			}
 			l, err := net.Listen("tcp", "127.0.0.1:9001")
@@ -121,26 +123,6 @@ func acceptAndKill(ln net.Listener, cmd *exec.Cmd, start time.Time) (time.Durati
 	}
 	conn.Close()
 	return d, nil
-}
-
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback flags: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback up: %w", err)
-	}
-	return nil
 }
 
 // bareRuntime is the echo function as a plain process with its own Runtime API: what a

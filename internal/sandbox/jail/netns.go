@@ -10,6 +10,8 @@ import (
 	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ember-serverless/ember/internal/sandbox/loopback"
 )
 
 // listenInNetns brings up the loopback interface of a process's network namespace and opens
@@ -21,8 +23,8 @@ func listenInNetns(pidfd *os.File, pid int, addr string) (net.Listener, error) {
 	}
 	var ln net.Listener
 	err = inNetns(pidfd, pid, func() error {
-		if err := loopbackUp(); err != nil {
-			return err
+		if err := loopback.Up(); err != nil {
+			return fmt.Errorf("jail: %w", err)
 		}
 		l, err := net.ListenTCP("tcp", tcpAddr)
 		if err != nil {
@@ -102,24 +104,4 @@ func inNetns(pidfd *os.File, pid int, fn func() error, undo func()) error {
 		}
 	}()
 	return <-ch
-}
-
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("jail: %w", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return fmt.Errorf("jail: %w", err)
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("jail: loopback flags: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("jail: loopback up: %w", err)
-	}
-	return nil
 }

@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ember-serverless/ember/internal/sandbox/loopback"
 	"github.com/ember-serverless/ember/internal/sandbox/vmtest"
 )
 
@@ -110,7 +111,7 @@ func run(console *os.File) error {
 			return err
 		}
 	}
-	if err := loopbackUp(); err != nil {
+	if err := loopback.Up(); err != nil {
 		return err
 	}
 	if err := unix.Sethostname([]byte("vmtest")); err != nil {
@@ -277,26 +278,6 @@ func mountDisk(dev string) error {
 		return fmt.Errorf("mount %s on /tmp: %w", dev, err)
 	}
 	return os.Chmod("/tmp", 0o777|fs.ModeSticky)
-}
-
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback up: %w", err)
-	}
-	return nil
 }
 
 // facts reports what the tests run on.
