@@ -5,8 +5,10 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -54,14 +56,7 @@ type closure struct {
 }
 
 // paths is what the closure holds, sorted.
-func (c *closure) paths() []string {
-	paths := make([]string, 0, len(c.seen))
-	for p := range c.seen {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	return paths
-}
+func (c *closure) paths() []string { return slices.Sorted(maps.Keys(c.seen)) }
 
 // addPath adds p and, when p or one of its parent directories is a symbolic link, the path
 // it resolves to. It returns the resolved path.
