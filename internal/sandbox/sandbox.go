@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
+	"syscall"
 	"time"
 )
 
@@ -49,6 +51,22 @@ type ExitStatus struct {
 	Signal string
 	// OOM is true when the process was killed for exceeding the memory limit.
 	OOM bool
+}
+
+// ExitStatusOf is how a process ended, from what exec.Cmd.Wait returned for it.
+func ExitStatusOf(err error) ExitStatus {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return ExitStatus{}
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return ExitStatus{Code: -1, Signal: ws.Signal().String()}
+		}
+		return ExitStatus{Code: ee.ExitCode()}
+	default:
+		return ExitStatus{Code: -1}
+	}
 }
 
 // Stats are resource figures the worker reports in REPORT lines.

@@ -260,22 +260,10 @@ func cmdline(pid int) string {
 }
 
 func (s *gvisored) wait() {
-	err := s.cmd.Wait()
-	st := sandbox.ExitStatus{}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		ws := ee.Sys().(syscall.WaitStatus)
-		switch {
-		case ws.Signaled():
-			st.Code, st.Signal = -1, ws.Signal().String()
-		case ws.ExitStatus() > 128 && ws.ExitStatus() < 128+65:
-			// runsc reports a container killed by a signal as 128 + the signal, as shells do.
-			st.Code, st.Signal = -1, syscall.Signal(ws.ExitStatus()-128).String()
-		default:
-			st.Code = ws.ExitStatus()
-		}
-	} else if err != nil {
-		st.Code = -1
+	st := sandbox.ExitStatusOf(s.cmd.Wait())
+	if st.Signal == "" && st.Code > 128 && st.Code < 128+65 {
+		// runsc reports a container killed by a signal as 128 + the signal, as shells do.
+		st.Code, st.Signal = -1, syscall.Signal(st.Code-128).String()
 	}
 	s.Exited(st)
 }

@@ -134,7 +134,7 @@ func spawnInit(req spawnRequest, files []*os.File, send func(spawnMessage, ...in
 	} else {
 		send(spawnMessage{ID: req.ID, Pid: pid})
 	}
-	st := exitStatus(cmd.Wait())
+	st := sandbox.ExitStatusOf(cmd.Wait())
 	send(spawnMessage{ID: req.ID, Pid: pid, Exited: true, Code: st.Code, Signal: st.Signal})
 }
 
@@ -161,23 +161,6 @@ func closeAll(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}
-}
-
-// exitStatus turns what Wait returned into an ExitStatus.
-func exitStatus(err error) sandbox.ExitStatus {
-	st := sandbox.ExitStatus{}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		ws := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			st.Code, st.Signal = -1, ws.Signal().String()
-		} else {
-			st.Code = ws.ExitStatus()
-		}
-	} else if err != nil {
-		st.Code = -1
-	}
-	return st
 }
 
 // spawner is the server's side of the spawner.

@@ -242,21 +242,13 @@ func (s *Sandbox) Dial(ctx context.Context, network, addr string) (net.Conn, err
 }
 
 func (s *Sandbox) wait(cmd *exec.Cmd) {
-	err := cmd.Wait()
-	st := sandbox.ExitStatus{}
+	st := sandbox.ExitStatusOf(cmd.Wait())
 	if ps := cmd.ProcessState; ps != nil {
-		st.Code = ps.ExitCode()
-		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			st.Code = -1
-			st.Signal = ws.Signal().String()
-		}
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			s.mu.Lock()
 			s.maxRSS = ru.Maxrss * 1024
 			s.mu.Unlock()
 		}
-	} else if err != nil {
-		st.Code = -1
 	}
 	s.mu.Lock()
 	s.exit = st
