@@ -8,10 +8,13 @@ import (
 	"github.com/ember-serverless/ember/internal/sandbox"
 )
 
+// DefaultEphemeralStorageMB is Lambda's /tmp size when a function sets none.
+const DefaultEphemeralStorageMB = 512
+
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // ValidateSpec checks what every cgroup-backed backend needs of a spec, and gives
-// EphemeralStorageMB Lambda's default of 512 when it is unset. Errors wrap invalid, the
+// EphemeralStorageMB Lambda's default when it is unset. Errors wrap invalid, the
 // backend's own sentinel.
 func ValidateSpec(spec *sandbox.Spec, invalid error) error {
 	if !validID.MatchString(spec.ID) {
@@ -24,7 +27,7 @@ func ValidateSpec(spec *sandbox.Spec, invalid error) error {
 		return fmt.Errorf("%w: memory %d MB", invalid, spec.MemoryMB)
 	}
 	if spec.EphemeralStorageMB <= 0 {
-		spec.EphemeralStorageMB = 512
+		spec.EphemeralStorageMB = DefaultEphemeralStorageMB
 	}
 	if spec.Output == nil {
 		return fmt.Errorf("%w: no output file", invalid)

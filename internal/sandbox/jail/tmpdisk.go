@@ -12,6 +12,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 )
 
 // tmpDisks makes sandboxes' /tmp. Each is its own ext4 file system of EphemeralStorage size,
@@ -58,7 +60,9 @@ type tmpDisk struct {
 }
 
 const (
-	// spareTmpDisks of the default size (512 MB) are kept ready, for a burst of cold starts:
+	// defaultTmpMB is the size most sandboxes' /tmp has.
+	defaultTmpMB = cgsandbox.DefaultEphemeralStorageMB
+	// spareTmpDisks of the default size are kept ready, for a burst of cold starts:
 	// each costs about 100 KiB of kernel memory and 200 KiB of disk.
 	spareTmpDisks = 16
 	// maxIdleTmpDisks bounds the clean file systems kept, of all sizes.
@@ -96,7 +100,7 @@ func newTmpDisks(dir string) (*tmpDisks, error) {
 		tmpl: map[int]*os.File{},
 		idle: map[int][]*tmpDisk{},
 	}
-	t, err := d.make(512)
+	t, err := d.make(defaultTmpMB)
 	if err != nil {
 		d.closeFiles()
 		return nil, err
@@ -152,7 +156,7 @@ func (d *tmpDisks) take(sizeMB int) (*tmpDisk, int, error) {
 		t, d.idle[sizeMB] = ts[len(ts)-1], ts[:len(ts)-1]
 	}
 	d.mu.Unlock()
-	if sizeMB == 512 {
+	if sizeMB == defaultTmpMB {
 		d.wakeUp()
 	}
 	if t == nil {
@@ -246,10 +250,10 @@ func (d *tmpDisks) loop() {
 		case <-d.wake:
 		}
 		d.mu.Lock()
-		short := !d.closed && len(d.idle[512]) < spareTmpDisks && d.idleCount() < maxIdleTmpDisks
+		short := !d.closed && len(d.idle[defaultTmpMB]) < spareTmpDisks && d.idleCount() < maxIdleTmpDisks
 		d.mu.Unlock()
 		if short {
-			if t, err := d.make(512); err == nil {
+			if t, err := d.make(defaultTmpMB); err == nil {
 				d.put(t, true)
 				d.wakeUp()
 			}
@@ -326,8 +330,8 @@ func (t *tmpDisk) clean() error {
 	if err := unix.Fstat(int(t.img.Fd()), &st); err != nil {
 		return err
 	}
-	if (st.Blocks-t.blocks)*512 > recycleMaxGrowth {
-		return fmt.Errorf("backing file grew by %d MiB", (st.Blocks-t.blocks)*512>>20)
+	if grown := (st.Blocks - t.blocks) * 512; grown > recycleMaxGrowth {
+		return fmt.Errorf("backing file grew by %d MiB", grown>>20)
 	}
 	return nil
 }
