@@ -34,13 +34,11 @@ type jailed struct {
 	log     *slog.Logger
 	sp      *spawner  // what started the init, and reports its exit
 	spawnID int       // the init's request to sp
-	pid     int       // the init's, once started
-	proc    *initProc // the init, once started
+	proc    *initProc // the init, once started: its pid and pidfd
 	ln      net.Listener
 	ctrl    *os.File // write end: the init's go signal
 	status  *bufio.Reader
 	statF   *os.File // read end: the init's reports
-	pidfd   *os.File // the init's pidfd, when the kernel has them
 	tmp     *tmpDisk // /tmp, when it is on disk
 
 	cgsandbox.Core
@@ -166,7 +164,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	}
 	// The pidfd names the init even after it is reaped, so its network namespace is never
 	// confused with a process that reused the pid.
-	s.pid, s.pidfd, s.spawnID = pid, pidfd, spawnID
+	s.spawnID = spawnID
 	s.proc = &initProc{pid: pid, pidfd: pidfd}
 	go s.wait()
 	for _, f := range toClose {
@@ -186,7 +184,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	if _, err := ctrlW.Write(append(blob, '\n')); err != nil {
 		return nil, fmt.Errorf("jail: configure init: %w", err)
 	}
-	if s.ln, err = listenInNetns(s.pidfd, pid, RuntimeAPIAddr); err != nil {
+	if s.ln, err = listenInNetns(pidfd, pid, RuntimeAPIAddr); err != nil {
 		return nil, err
 	}
 	if err := s.readStatus(ctx, "ready"); err != nil {
@@ -243,14 +241,14 @@ func (s *jailed) Dial(ctx context.Context, network, addr string) (net.Conn, erro
 	if err := s.Alive(); err != nil {
 		return nil, err
 	}
-	if s.pidfd == nil {
+	if s.proc.pidfd == nil {
 		select {
 		case <-s.Done():
 			return nil, sandbox.ErrDestroyed
 		default:
 		}
 	}
-	return dialInNetns(ctx, s.pidfd, s.pid, network, addr)
+	return dialInNetns(ctx, s.proc.pidfd, s.proc.pid, network, addr)
 }
 
 func (s *jailed) ID() string               { return s.id }
@@ -304,7 +302,11 @@ func (s *jailed) teardown() error {
 		}
 		s.tmp = nil
 	}
-	for _, c := range []io.Closer{s.ln, s.ctrl, s.statF, s.pidfd} {
+	closers := []io.Closer{s.ln, s.ctrl, s.statF}
+	if s.proc != nil {
+		closers = append(closers, s.proc.pidfd)
+	}
+	for _, c := range closers {
 		if c != nil {
 			c.Close() // a nil *os.File only reports os.ErrInvalid
 		}
