@@ -10,11 +10,14 @@
 // key-value bucket so that a group outlives its events' retention, as in CloudWatch.
 //
 // Queries read the stream in stored order, so FilterLogEvents returns events in the order
-// they were ingested (CloudWatch promises no stricter timestamp order either). A startTime
-// starts reading at that ingestion time less StoreConfig.ClockSkew; an endTime stops reading
-// StoreConfig.MaxLag after it: an event stored later than MaxLag after its own timestamp is
-// not found by a query with an endTime. Each event's id is its stream sequence, stable across
-// calls, which `aws logs tail --follow` relies on to show an event once.
+// they were ingested. CloudWatch sorts them by event timestamp, then ingestion. The two orders
+// agree where producers write events when they stamp them; an event a producer holds back (the
+// worker stores an invocation's START with its first line of output) comes after later-stamped
+// events of other streams. A startTime starts reading at that ingestion time less
+// StoreConfig.ClockSkew; an endTime stops reading StoreConfig.MaxLag after it: an event
+// stored later than MaxLag after its own timestamp is not found by a query with an endTime.
+// Each event's id is its stream sequence, stable across calls, which `aws logs tail --follow`
+// relies on to show an event once.
 //
 // The package must not know how logs are produced (that is the worker's job) and does no
 // authentication: the API server checks SigV4 before routing a request to Handler.
