@@ -99,7 +99,7 @@ func (r *resolver) build(ctx context.Context, f *control.Function, key string) (
 		env = merged
 	}
 	mem := f.Config.MemorySize
-	eph := 512
+	eph := control.DefaultEphemeralStorage
 	if f.Config.EphemeralStorage != nil {
 		eph = f.Config.EphemeralStorage.Size
 	}
