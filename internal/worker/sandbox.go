@@ -299,18 +299,18 @@ func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*Result, error
 	if !res.Reusable && x == nil {
 		s.destroy()
 	}
+	d, initD := res.Duration, res.InitDuration
+	closing := func() []string {
+		return []string{"END RequestId: " + c.inv.RequestID, s.reportLine(c.inv.RequestID, d, initD, cold)}
+	}
 	if !c.inv.Tail && x == nil && len(extra) == 0 && res.Reusable {
 		// Nobody waits for END and REPORT: the caller gets its answer first, and they are
 		// written after it (see Result.Finish).
-		d, initD := res.Duration, res.InitDuration
-		s.log.Defer(func() []string {
-			return []string{"END RequestId: " + c.inv.RequestID, s.reportLine(c.inv.RequestID, d, initD, cold)}
-		})
+		s.log.Defer(closing)
 		res.Finish = s.log.Finish
 		return res, nil
 	}
-	extra = append(extra, "END RequestId: "+c.inv.RequestID, s.reportLine(c.inv.RequestID, res.Duration, res.InitDuration, cold))
-	res.Log = s.log.End(extra...)
+	res.Log = s.log.End(append(extra, closing()...)...)
 	if x != nil {
 		s.telDone(x, c, status, res, cold)
 		if !res.Reusable {
