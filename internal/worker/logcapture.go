@@ -228,11 +228,7 @@ func (lc *logCapture) End(lines ...string) []byte {
 	if !lc.closeLocked() {
 		lc.drainLocked()
 	}
-	lc.flushPartialLocked()
-	for _, l := range lines {
-		lc.emitLocked([]byte(l))
-	}
-	lc.holding = false
+	lc.closingLinesLocked(lines)
 	lc.sendLocked()
 	var out []byte
 	if lc.tail != nil {
@@ -271,12 +267,18 @@ func (lc *logCapture) closeLocked() bool {
 	lines := lc.closing()
 	lc.closing = nil
 	lc.drainLocked()
+	lc.closingLinesLocked(lines)
+	return true
+}
+
+// closingLinesLocked ends any unfinished line of the runtime's and writes an invocation's
+// closing lines after it, releasing its START if still held; the pipe has been read dry.
+func (lc *logCapture) closingLinesLocked(lines []string) {
 	lc.flushPartialLocked()
 	for _, l := range lines {
 		lc.emitLocked([]byte(l))
 	}
 	lc.holding = false
-	return true
 }
 
 // waitEOF waits up to d for every writer of the pipe to be gone, so that a runtime's last
