@@ -20,6 +20,7 @@ import (
 
 	"github.com/ember-serverless/ember/bench/internal/harness"
 	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/jail"
 )
 
 type config struct {
@@ -113,7 +114,7 @@ func run(ctx context.Context, cfg config, workDir, jsonOut string, logger *slog.
 	// ember; otherwise with this program's own binary.
 	initPath, initNote := "", "init: this bench's binary"
 	if emberBin != "" {
-		if p := filepath.Join(filepath.Dir(emberBin), "ember-init"); fileExists(p) {
+		if p := jail.InitBeside(emberBin); p != "" {
 			initPath, initNote = p, "init: ember-init"
 		}
 	}
@@ -422,11 +423,6 @@ func machine() string {
 	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	return fmt.Sprintf("%d CPUs, %s, kernel %s, %s, %s, commit %s", runtime.NumCPU(), model,
 		strings.TrimSpace(string(kernel)), runtime.Version(), strings.TrimSpace(rv), strings.TrimSpace(string(commit)))
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // jailNote is ", note" for the jail, which the note is about, and nothing for other backends.

@@ -84,10 +84,9 @@ func sandboxInit(logger *slog.Logger) string {
 	if err != nil {
 		return ""
 	}
-	p := filepath.Join(filepath.Dir(exe), "ember-init")
-	if _, err := os.Stat(p); err != nil {
-		logger.Info("no ember-init next to the server's binary: sandboxes start by re-running the server's binary, a few ms slower (build ./cmd/ember-init into " + filepath.Dir(exe) + ")")
-		return ""
+	p := jail.InitBeside(exe)
+	if p == "" {
+		logger.Info("no " + jail.InitProgram + " next to the server's binary: sandboxes start by re-running the server's binary, a few ms slower (build ./cmd/ember-init into " + filepath.Dir(exe) + ")")
 	}
 	return p
 }

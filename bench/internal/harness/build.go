@@ -49,6 +49,7 @@ func ResolveEmber(ctx context.Context, path, out string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// "ember-init" is jail.InitProgram, spelt out so that the harness imports no sandbox code.
 	if fi, err := os.Stat(filepath.Join(path, "cmd", "ember-init")); err == nil && fi.IsDir() {
 		if _, err := Resolve(ctx, path, "./cmd/ember-init", filepath.Join(filepath.Dir(bin), "ember-init")); err != nil {
 			return "", err

@@ -3,6 +3,7 @@ package jail
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -11,6 +12,19 @@ import (
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 )
+
+// InitProgram is the file name of cmd/ember-init, the init program built beside the ember
+// binary (see Config.InitPath).
+const InitProgram = "ember-init"
+
+// InitBeside is the init program beside the binary bin, or "" when there is none there.
+func InitBeside(bin string) string {
+	p := filepath.Join(filepath.Dir(bin), InitProgram)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
 
 // ErrUnsupported is returned by New when this host cannot run jails: not root, no user
 // namespaces, or no usable cgroups.
