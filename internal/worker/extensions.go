@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -468,7 +469,11 @@ func (s *Sandbox) handleExtInitError(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	doc, _ := io.ReadAll(io.LimitReader(r.Body, maxErrorSize))
+	doc, err := s.body.readAll(r.Body, maxErrorSize-1)
+	if errors.Is(err, errBodyBudget) {
+		bodyError(w, err)
+		return
+	}
 	if !json.Valid(doc) || len(doc) == 0 {
 		doc = ErrorDoc(errType, strings.TrimSpace(string(doc)))
 	}

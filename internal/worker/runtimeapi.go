@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -120,9 +119,9 @@ func (s *Sandbox) handleResponse(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxResponseSize+1))
+	body, err := s.body.readAll(r.Body, MaxResponseSize)
 	if err != nil {
-		runtimeError(w, http.StatusBadRequest, "InvalidRequest", "reading response: "+err.Error())
+		bodyError(w, err)
 		return
 	}
 	if len(body) > MaxResponseSize {
@@ -150,7 +149,11 @@ func (s *Sandbox) handleError(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	doc, errType := readErrorDoc(r)
+	doc, errType, err := s.readErrorDoc(r)
+	if err != nil {
+		bodyError(w, err)
+		return
+	}
 	if !c.complete(doc, true, errType) {
 		runtimeError(w, http.StatusBadRequest, "InvalidStateTransition", "the invocation has already been answered")
 		return
@@ -160,7 +163,11 @@ func (s *Sandbox) handleError(w http.ResponseWriter, r *http.Request) {
 
 // handleInitError takes the error a runtime reports when it cannot initialise.
 func (s *Sandbox) handleInitError(w http.ResponseWriter, r *http.Request) {
-	doc, errType := readErrorDoc(r)
+	doc, errType, err := s.readErrorDoc(r)
+	if err != nil {
+		bodyError(w, err)
+		return
+	}
 	select {
 	case s.initErr <- initError{errType: errType, body: doc}:
 	default:
@@ -168,10 +175,13 @@ func (s *Sandbox) handleInitError(w http.ResponseWriter, r *http.Request) {
 	accepted(w)
 }
 
-// readErrorDoc reads an error document and its type: the Lambda-Runtime-Function-Error-Type
-// header if set, else the document's errorType.
-func readErrorDoc(r *http.Request) ([]byte, string) {
-	doc, _ := io.ReadAll(io.LimitReader(r.Body, maxErrorSize))
+// readErrorDoc reads an error document (its first maxErrorSize bytes) and its type: the
+// Lambda-Runtime-Function-Error-Type header if set, else the document's errorType.
+func (s *Sandbox) readErrorDoc(r *http.Request) ([]byte, string, error) {
+	doc, err := s.body.readAll(r.Body, maxErrorSize-1)
+	if errors.Is(err, errBodyBudget) {
+		return nil, "", err
+	}
 	errType := r.Header.Get(hdrErrorType)
 	var parsed struct {
 		ErrorType string `json:"errorType"`
@@ -188,7 +198,17 @@ func readErrorDoc(r *http.Request) ([]byte, string) {
 	if errType == "" {
 		errType = ErrorTypeUnknown
 	}
-	return doc, errType
+	return doc, errType, nil
+}
+
+// bodyError answers a request whose body could not be read: past the sandbox's budget of body
+// bytes in flight, or cut short.
+func bodyError(w http.ResponseWriter, err error) {
+	if errors.Is(err, errBodyBudget) {
+		runtimeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", err.Error()+" (at most "+strconv.Itoa(MaxRuntimeBodyBytes)+" bytes)")
+		return
+	}
+	runtimeError(w, http.StatusBadRequest, "InvalidRequest", "reading the request body: "+err.Error())
 }
 
 var acceptedBody = []byte(`{"status":"OK"}`)

@@ -25,6 +25,8 @@ type Sandbox struct {
 	log    *logCapture
 	logger *slog.Logger
 	api    *http.Server
+	conns  *connLimit // the Runtime API's listener
+	body   bodyBudget // the Runtime API's request body bytes in flight
 
 	next    chan *call
 	initErr chan initError

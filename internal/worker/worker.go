@@ -147,7 +147,9 @@ func (w *Worker) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 		calls:   make(map[string]*call),
 		initErr: make(chan initError, 1),
 	}
-	s.api = &http.Server{Handler: s.routes(), ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	s.body.max = MaxRuntimeBodyBytes
+	s.conns = limitConns(sb.RuntimeAPI(), MaxRuntimeConns)
+	s.api = runtimeAPIServer(s.routes(), logger)
 	var x *extensions
 	if len(exts) > 0 {
 		x = newExtensions(s, exts)
@@ -160,7 +162,7 @@ func (w *Worker) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 		}
 	}
 	s.started = time.Now() // before Serve: handlers read it
-	go s.api.Serve(sb.RuntimeAPI())
+	go s.api.Serve(s.conns)
 	w.live.Store(id, s)
 	w.count.Add(1)
 	if x != nil {

@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,6 +23,10 @@ type event struct {
 	MS    int    `json:"ms"`
 	Lines int    `json:"lines"`
 	Text  string `json:"text"`
+	// N and Dir are for the attacks on the Runtime API: how many connections, and the
+	// directory where the function says it is ready and the test says to let go.
+	N   int    `json:"n"`
+	Dir string `json:"dir"`
 }
 
 var calls int
@@ -41,6 +49,8 @@ func handle(ctx context.Context, ev event) (any, error) {
 			fmt.Printf("line %d %s\n", i, ev.Text)
 		}
 		fmt.Print("no newline at the end")
+	case "flood", "headers":
+		return attack(ev), nil
 	case "env":
 		env := map[string]string{}
 		for _, kv := range os.Environ() {
@@ -67,4 +77,57 @@ func main() {
 		os.Exit(2)
 	}
 	lambda.Start(handle)
+}
+
+// attack opens ev.N connections to the Runtime API and holds them: "flood" sends nothing on
+// them, "headers" sends a request whose header block grows to 900 KB and never ends. Once every
+// connection is open (or refused) it writes Dir/ready, then holds them until Dir/release
+// exists.
+func attack(ev event) map[string]int {
+	addr := os.Getenv("AWS_LAMBDA_RUNTIME_API")
+	var mu sync.Mutex
+	var conns []net.Conn
+	counts := map[string]int{}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i := 0; i < ev.N; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				mu.Lock()
+				counts["dialFailed"]++
+				mu.Unlock()
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			counts["dialed"]++
+			mu.Unlock()
+			if ev.Op != "headers" {
+				return
+			}
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			junk := "X-Junk: " + strings.Repeat("a", 900<<10)
+			if _, err := io.WriteString(c, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n"+junk); err != nil {
+				mu.Lock()
+				counts["writeFailed"]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	os.WriteFile(filepath.Join(ev.Dir, "ready"), nil, 0o644)
+	for {
+		if _, err := os.Stat(filepath.Join(ev.Dir, "release")); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	return counts
 }
