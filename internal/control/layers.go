@@ -41,8 +41,7 @@ type Layers struct {
 	mu    sync.RWMutex
 	cache map[string]layerEntry // by KV key; counters are not cached
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	watch *state.KeyWatch
 }
 
 // layerEntry is a layer version at a KV revision; v is nil once deleted.
@@ -75,63 +74,29 @@ func openLayers(ctx context.Context, st *state.State, cfg Config, code CodeWrite
 		return nil, fmt.Errorf("control: bucket %s: %w", bucket, err)
 	}
 	l := &Layers{cfg: cfg, kv: kv, code: code, logger: logger, now: now, cache: map[string]layerEntry{}}
-	bg, cancel := context.WithCancel(context.Background())
-	l.cancel = cancel
-	w, err := kv.WatchAll(bg)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("control: watch %s: %w", bucket, err)
-	}
-	loaded := make(chan struct{})
-	l.wg.Add(1)
-	go l.watch(bg, w, loaded)
-	select {
-	case <-loaded:
-	case <-ctx.Done():
-		l.close()
-		return nil, fmt.Errorf("control: loading %s: %w", bucket, ctx.Err())
+	if l.watch, err = state.WatchKeys(ctx, kv, l.applyEntry); err != nil {
+		return nil, fmt.Errorf("control: %w", err)
 	}
 	return l, nil
 }
 
-func (l *Layers) close() {
-	l.cancel()
-	l.wg.Wait()
-}
+func (l *Layers) close() { l.watch.Stop() }
 
-func (l *Layers) watch(ctx context.Context, w jetstream.KeyWatcher, loaded chan struct{}) {
-	defer l.wg.Done()
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil {
-				if loaded != nil {
-					close(loaded)
-					loaded = nil
-				}
-				continue
-			}
-			if !strings.Contains(e.Key(), ".") {
-				continue // a layer's version counter
-			}
-			if e.Operation() != jetstream.KeyValuePut {
-				l.apply(e.Key(), nil, e.Revision())
-				continue
-			}
-			var v LayerVersion
-			if err := json.Unmarshal(e.Value(), &v); err != nil {
-				l.logger.Error("layer version record unreadable", "layer", e.Key(), "err", err)
-				continue
-			}
-			l.apply(e.Key(), &v, e.Revision())
-		}
+// applyEntry brings one entry of the layers bucket, as the watch delivers it, into the cache.
+func (l *Layers) applyEntry(e jetstream.KeyValueEntry) {
+	if !strings.Contains(e.Key(), ".") {
+		return // a layer's version counter
 	}
+	if e.Operation() != jetstream.KeyValuePut {
+		l.apply(e.Key(), nil, e.Revision())
+		return
+	}
+	var v LayerVersion
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		l.logger.Error("layer version record unreadable", "layer", e.Key(), "err", err)
+		return
+	}
+	l.apply(e.Key(), &v, e.Revision())
 }
 
 // apply records v (nil: deleted) at rev unless the cache holds a newer revision.

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/ember-serverless/ember/internal/assign"
 	"github.com/ember-serverless/ember/internal/auth"
 	"github.com/ember-serverless/ember/internal/codestore"
@@ -51,7 +49,6 @@ type Server struct {
 	worker   *worker.Worker
 	assign   *assign.Manager
 	backend  sandbox.Backend
-	stopBg   context.CancelFunc
 	served   chan error
 	debug    *http.Server
 }
@@ -91,8 +88,6 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 			s.Shutdown(ctx)
 		}
 	}()
-	bg, stopBg := context.WithCancel(context.Background())
-	s.stopBg = stopBg
 
 	if s.state, err = state.Open(ctx, state.Config{DataDir: cfg.DataDir, URL: cfg.NATSURL}, logger.With("role", "state")); err != nil {
 		return nil, err
@@ -127,7 +122,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		return nil, err
 	}
 	res := newResolver(s.registry, code, clientDirs(backend, runtimeDirs))
-	go s.forgetDeleted(bg, js, res)
+	// A deleted function's resolved version and warm sandboxes go with it.
+	s.registry.OnDelete(func(name string) {
+		res.forget(name)
+		s.assign.Forget(name)
+	})
 	fe, err := frontend.New(frontend.Config{Resolver: res, Assigner: s.assign, Logger: logger.With("role", "frontend")})
 	if err != nil {
 		return nil, err
@@ -166,35 +165,6 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 // Addr is where the API listens.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// forgetDeleted destroys the warm sandboxes of functions as they are deleted.
-func (s *Server) forgetDeleted(ctx context.Context, js jetstream.JetStream, res *resolver) {
-	kv, err := js.KeyValue(ctx, control.DefaultBucket)
-	if err != nil {
-		s.logger.Error("watching deletes", "err", err)
-		return
-	}
-	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
-	if err != nil {
-		s.logger.Error("watching deletes", "err", err)
-		return
-	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e != nil && (e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge) {
-				res.forget(e.Key())
-				s.assign.Forget(e.Key())
-			}
-		}
-	}
-}
-
 // Shutdown stops serving, destroys every sandbox, stores the logs and closes the state.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
@@ -203,9 +173,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.debug != nil {
 		s.debug.Close()
-	}
-	if s.stopBg != nil {
-		s.stopBg()
 	}
 	if s.assign != nil {
 		s.assign.Close()

@@ -92,13 +92,7 @@ func TestAFunctionIsCreatedInvokedAndSurvivesARestart(t *testing.T) {
 	if aws.ToString(out.ExecutedVersion) != "$LATEST" || aws.ToString(out.LogResult) == "" {
 		t.Errorf("executed version %q, log result %q", aws.ToString(out.ExecutedVersion), aws.ToString(out.LogResult))
 	}
-	resp, err := http.Get("http://" + s.Addr() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(metrics), "ember_invocations_total 1") {
+	if metrics := scrape(t, s); !strings.Contains(metrics, "ember_invocations_total 1") {
 		t.Errorf("/metrics does not count the invocation:\n%.2000s", metrics)
 	}
 	stop(t, s)
@@ -112,9 +106,31 @@ func TestAFunctionIsCreatedInvokedAndSurvivesARestart(t *testing.T) {
 	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("fn")}); err != nil {
 		t.Fatal(err)
 	}
+	// The registry publishes the deletion, and the server destroys the function's warm sandbox.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(scrape(t, s), "\nember_sandboxes 0\n"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted function's warm sandbox is still alive:\n%.2000s", scrape(t, s))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn")})
 	var nf *types.ResourceNotFoundException
 	if !errors.As(err, &nf) {
 		t.Errorf("invoking a deleted function: %v, want ResourceNotFoundException", err)
 	}
+}
+
+// scrape reads the server's Prometheus metrics.
+func scrape(t *testing.T, s *server.Server) string {
+	t.Helper()
+	resp, err := http.Get("http://" + s.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(metrics)
 }
