@@ -16,7 +16,7 @@ func (r *Registry) applyEntry(e jetstream.KeyValueEntry) {
 		r.apply(e.Key(), nil, e.Revision())
 		return
 	}
-	f, err := decodeRecord(e.Value(), e.Revision())
+	f, err := r.decodeRecord(e.Value(), e.Revision())
 	if err != nil {
 		r.logger.Error("function record unreadable", "function", e.Key(), "err", err)
 		return

@@ -6,6 +6,13 @@
 // own): published layer versions, which a function's Layers must name; a function's record keeps
 // its layers' archive manifests, so deleting a layer version never breaks a function using it.
 //
+// A function's stored record is the registry's own type (functionRecord, record.go) with a
+// schema version in "v", decoupled from the wire types, so a change of the API's shapes is not a
+// data migration; records written before the version existed (schema 0) still load. Files:
+// registry.go opens the registry, cache.go keeps the in-memory copy current and publishes
+// deletions (OnDelete), functions.go holds the create/update/delete operations and
+// transitions.go the Pending/InProgress transitions a change goes through until it is ready.
+//
 // It owns the Lambda wire types of a function's configuration (FunctionConfiguration and the
 // request shapes of the function operations). It must not know about HTTP (that is internal/api)
 // nor how code is chunked and stored (that is internal/codestore, reached through CodeWriter).

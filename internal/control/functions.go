@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -61,7 +60,7 @@ func (r *Registry) Create(ctx context.Context, in *CreateFunctionInput) (*Functi
 	}
 	f.Code = code
 	f.Config.CodeSha256, f.Config.CodeSize = code.Sha256, code.Size
-	data, err := json.Marshal(f)
+	data, err := encodeRecord(f)
 	if err != nil {
 		return nil, fmt.Errorf("control: encode %s: %w", name, err)
 	}
@@ -386,14 +385,14 @@ func (r *Registry) update(ctx context.Context, name string, mutate func(*Functio
 		if err != nil {
 			return nil, fmt.Errorf("control: read %s: %w", name, err)
 		}
-		f, err := decodeRecord(e.Value(), e.Revision())
+		f, err := r.decodeRecord(e.Value(), e.Revision())
 		if err != nil {
 			return nil, fmt.Errorf("control: record %s: %w", name, err)
 		}
 		if err := mutate(f); err != nil {
 			return nil, err
 		}
-		data, err := json.Marshal(f)
+		data, err := encodeRecord(f)
 		if err != nil {
 			return nil, fmt.Errorf("control: encode %s: %w", name, err)
 		}

@@ -207,17 +207,18 @@ type Code struct {
 	Manifest json.RawMessage `json:"manifest,omitempty"`
 }
 
-// Function is one function's record: its $LATEST configuration, code and tags. A *Function
-// returned by the registry is shared and must not be modified.
+// Function is one function: its $LATEST configuration, code and tags. The bucket stores it as a
+// functionRecord (record.go), its own versioned type. A *Function returned by the registry is
+// shared and must not be modified.
 type Function struct {
-	Config FunctionConfiguration `json:"config"`
-	Code   Code                  `json:"code"`
+	Config FunctionConfiguration
+	Code   Code
 	// LayerCode is the stored archive of each of Config.Layers, in order: kept in the record so
 	// the function runs on after a layer version it uses is deleted, as in Lambda.
-	LayerCode []Code            `json:"layerCode,omitempty"`
-	Tags      map[string]string `json:"tags,omitempty"`
+	LayerCode []Code
+	Tags      map[string]string
 	// Modified is LastModified as a time.
-	Modified time.Time `json:"modified"`
+	Modified time.Time
 	// revision is the KV revision the record was read at.
 	revision uint64
 }
