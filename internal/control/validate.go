@@ -55,6 +55,12 @@ func validateConfig(c *FunctionConfiguration) error {
 	if c.Handler != "" && strings.ContainsAny(c.Handler, " \t\n\r\f\v") {
 		return constraintError(c.Handler, "handler", `Member must satisfy regular expression pattern: [^\s]+`)
 	}
+	if strings.IndexByte(c.Handler, 0) >= 0 {
+		// The handler reaches the runtime as _HANDLER, which no process environment can hold
+		// with a NUL in it; the value is not echoed, since it cannot be printed as it is.
+		return lambdaerr.InvalidParameter("1 validation error detected: Value at 'handler' failed to satisfy constraint: " +
+			"Member must not contain a NUL character")
+	}
 	if len(c.Description) > MaxDescriptionLen {
 		return constraintError(c.Description, "description", "Member must have length less than or equal to 256")
 	}
@@ -151,6 +157,11 @@ func validateEnvironment(vars map[string]string) error {
 			reserved = append(reserved, k)
 		}
 	}
+	if bad := unexecutableValues(vars); len(bad) > 0 {
+		return lambdaerr.InvalidParameter("Lambda was unable to configure your environment variables because the environment variables "+
+			"you have provided contain a NUL character, which a process environment cannot hold. Keys with such values: %s",
+			strings.Join(bad, ", "))
+	}
 	if len(reserved) > 0 {
 		sort.Strings(reserved)
 		return lambdaerr.InvalidParameter("Lambda was unable to configure your environment variables because the environment variables "+
@@ -163,6 +174,19 @@ func validateEnvironment(vars map[string]string) error {
 			"you have provided exceeded the 4KB limit. String measured: %s", measured)
 	}
 	return nil
+}
+
+// unexecutableValues is, sorted, the keys whose values exec would refuse: a NUL ends a C
+// string, so such a variable could never reach the runtime and every invoke would fail.
+func unexecutableValues(vars map[string]string) []string {
+	var bad []string
+	for k, v := range vars {
+		if strings.IndexByte(v, 0) >= 0 {
+			bad = append(bad, k)
+		}
+	}
+	sort.Strings(bad)
+	return bad
 }
 
 // validEnvKey matches [a-zA-Z]([a-zA-Z0-9_])+.

@@ -66,6 +66,17 @@ func TestCreateValidatesAsLambdaDoes(t *testing.T) {
 		{"an environment over 4 KB is rejected", func(in *control.CreateFunctionInput) {
 			in.Environment = &control.Environment{Variables: map[string]string{"BIG": strings.Repeat("x", 4100)}}
 		}, lambdaerr.InvalidParameterValue, "exceeded the 4KB limit"},
+		{"an environment value with a NUL is refused, as exec would refuse it", func(in *control.CreateFunctionInput) {
+			in.Environment = &control.Environment{Variables: map[string]string{"GOOD": "x", "BAD": "a\x00b"}}
+		}, lambdaerr.InvalidParameterValue, "contain a NUL character, which a process environment cannot hold. Keys with such values: BAD"},
+		{"an environment key with '=' breaks the key pattern", func(in *control.CreateFunctionInput) {
+			in.Environment = &control.Environment{Variables: map[string]string{"A=B": "x"}}
+		}, lambdaerr.InvalidParameterValue, "Map keys must satisfy constraint"},
+		{"an environment key with a NUL breaks the key pattern", func(in *control.CreateFunctionInput) {
+			in.Environment = &control.Environment{Variables: map[string]string{"AB\x00": "x"}}
+		}, lambdaerr.InvalidParameterValue, "Map keys must satisfy constraint"},
+		{"a handler with a NUL is refused", func(in *control.CreateFunctionInput) { in.Handler = "main\x00x" },
+			lambdaerr.InvalidParameterValue, "at 'handler' failed to satisfy constraint: Member must not contain a NUL character"},
 		{"arm64 is rejected clearly", func(in *control.CreateFunctionInput) { in.Architectures = []string{"arm64"} },
 			lambdaerr.InvalidParameterValue, "arm64 is not supported by this server"},
 		{"an image package is rejected", func(in *control.CreateFunctionInput) { in.PackageType = "Image" },
@@ -132,5 +143,39 @@ func TestParseFunctionNameDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per parse, want 0", allocs)
+	}
+}
+
+func TestUpdateConfigurationRefusesWhatExecWouldRefuseAndChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	r := openRegistry(t, statetest.New(t))
+	if _, err := r.Create(ctx, createInput(t, "fn")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the function to become Active", func() bool {
+		f, ok := r.Lookup("fn")
+		return ok && f.Config.State == control.StateActive
+	})
+	before, _ := r.Lookup("fn")
+	tests := []struct {
+		name string
+		in   control.UpdateFunctionConfigurationInput
+	}{
+		{"an environment value with a NUL", control.UpdateFunctionConfigurationInput{
+			Environment: &control.Environment{Variables: map[string]string{"KEY": "v\x00"}}}},
+		{"a handler with a NUL", control.UpdateFunctionConfigurationInput{Handler: ptr("x\x00y")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" is refused", func(t *testing.T) {
+			in := tt.in
+			in.FunctionName = "fn"
+			_, err := r.UpdateConfiguration(ctx, &in)
+			if errType(err) != lambdaerr.InvalidParameterValue || !strings.Contains(err.Error(), "NUL") {
+				t.Fatalf("got %v, want InvalidParameterValueException about the NUL", err)
+			}
+			if after, _ := r.Lookup("fn"); after.Config.RevisionId != before.Config.RevisionId {
+				t.Error("the refused update changed the function")
+			}
+		})
 	}
 }

@@ -166,7 +166,8 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 			if errors.As(err, &le) {
 				return nil, le
 			}
-			return nil, lambdaerr.New(lambdaerr.ServiceException, "the invocation could not be run: %v", err)
+			// err names sandboxes, paths and the like: it is logged above, never sent.
+			return nil, internalError(inv.RequestID)
 		}
 	}
 	f.invocations.Add(1)
@@ -185,6 +186,13 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 		resp.LogResult = base64.StdEncoding.EncodeToString(res.Log)
 	}
 	return resp, nil
+}
+
+// internalError is the ServiceException a caller gets when an invocation fails inside the
+// server: it says nothing of the server's internals, only the request id the log lines carry.
+func internalError(requestID string) *lambdaerr.Error {
+	return lambdaerr.New(lambdaerr.ServiceException,
+		"An internal error occurred while running the invocation. RequestId: %s", requestID)
 }
 
 // traceID is an X-Ray trace header for an invocation that was not traced by its caller.

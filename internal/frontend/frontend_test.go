@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -156,5 +157,23 @@ func TestTheCallersRequestIDIsTheInvocations(t *testing.T) {
 	}
 	if resp, _ = f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"}); resp.RequestID == "" || a.id != resp.RequestID {
 		t.Errorf("without one, a request ID is made and used throughout: worker %q, response %q", a.id, resp.RequestID)
+	}
+}
+
+func TestAnInternalFailureIsAServiceExceptionThatRevealsNothingButTheRequestID(t *testing.T) {
+	internal := errors.New("jail: sandbox 3f2a9c-internal-id: start /var/lib/ember/code/abc/bootstrap: invalid argument")
+	f := newFrontend(t, &assigner{err: internal}, 10)
+	_, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f", RequestID: "req-1"})
+	if errType(err) != lambdaerr.ServiceException {
+		t.Fatalf("got %v, want a ServiceException", err)
+	}
+	msg := err.Error()
+	for _, secret := range []string{"3f2a9c-internal-id", "/var/lib/ember", "jail"} {
+		if strings.Contains(msg, secret) {
+			t.Errorf("the message %q reveals %q", msg, secret)
+		}
+	}
+	if !strings.Contains(msg, "req-1") {
+		t.Errorf("the message %q does not give the request id", msg)
 	}
 }
