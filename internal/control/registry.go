@@ -167,6 +167,7 @@ func Open(ctx context.Context, st *state.State, cfg Config, code CodeWriter, opt
 		r.layers.close()
 		return nil, fmt.Errorf("control: %w", err)
 	}
+	r.resumeTransitions(ctx)
 	return r, nil
 }
 

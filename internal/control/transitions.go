@@ -12,6 +12,7 @@ const (
 	msgRevisionMismatch = "The Revision Id provided does not match the latest Revision Id. " +
 		"Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
 	msgCreating = "The function is being created."
+	msgUpdating = "The function is being updated."
 )
 
 // checkUpdatable reports whether f can be updated now, as Lambda does: the caller's RevisionId
@@ -37,8 +38,9 @@ func (r *Registry) startUpdate(f *Function) {
 	f.Config.LastModified = now.Format(LastModifiedLayout)
 	f.Config.RevisionId = newUUID()
 	f.Config.LastUpdateStatus = UpdateInProgress
-	f.Config.LastUpdateStatusReason = msgCreating
-	f.Config.LastUpdateStatusReasonCode = ReasonCreating
+	// Lambda's model has no reason code for an update under way, only the message.
+	f.Config.LastUpdateStatusReason = msgUpdating
+	f.Config.LastUpdateStatusReasonCode = ""
 }
 
 // afterWrite starts making a stored change ready, as configured.
