@@ -9,8 +9,11 @@
 // inflated ("Unzipped size must be smaller than 262144000 bytes"), and, naming the entry:
 // absolute or drive paths, ".." components, backslashes or NUL in names, names too long for a
 // Linux file system, duplicates, entries beneath a file or link, device and special files,
-// and symbolic links that are absolute or resolve (following the package's other links, as the
-// kernel would) above the package root. Lambda documents no cap on the number of entries;
+// and symbolic links with an empty target or a NUL in it. Links that point out of the package
+// (absolute, or climbing above its root) are kept as they are, as Lambda keeps them: they
+// resolve inside the sandbox (a virtualenv's python, node_modules/.bin). Nothing on the host
+// ever follows one: no entry may sit beneath a link, and extraction goes through an os.Root,
+// which refuses to leave its directory. Lambda documents no cap on the number of entries;
 // DefaultMaxFiles is Ember's.
 //
 // Storage format (never change it for stored data): the zip is cut with restic's Rabin chunker

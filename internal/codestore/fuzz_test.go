@@ -12,8 +12,8 @@ import (
 )
 
 // FuzzValidate feeds arbitrary bytes to validation. It must never panic, must refuse with
-// InvalidParameterValueException, and whatever it accepts must unpack completely inside the
-// root, with no link that resolves outside it.
+// InvalidParameterValueException, and whatever it accepts must unpack completely without
+// writing anything outside the root (links may point anywhere; none is ever written through).
 func FuzzValidate(f *testing.F) {
 	deflated, crc := deflateZeros(f, 4096)
 	seeds := [][]byte{
@@ -40,7 +40,8 @@ func FuzzValidate(f *testing.F) {
 			}
 			return
 		}
-		root := filepath.Join(t.TempDir(), "root")
+		parent := t.TempDir()
+		root := filepath.Join(parent, "root")
 		if err := os.Mkdir(root, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -48,34 +49,23 @@ func FuzzValidate(f *testing.F) {
 		if err := extract(root, p, s.maxUnzipped); err != nil {
 			t.Fatalf("an accepted package failed to unpack: %v", err)
 		}
-		checkInsideRoot(t, root)
+		checkNothingOutside(t, parent, root)
 	})
 }
 
-// checkInsideRoot walks an unpacked tree and fails if any symbolic link resolves outside it.
-// It resolves through an os.Root, which refuses to leave the directory, independently of the
-// validator's own reasoning.
-func checkInsideRoot(t *testing.T, root string) {
+// checkNothingOutside fails if extracting into root wrote anything else into parent, or left
+// anything in root that is not a directory, a regular file or a symbolic link.
+func checkNothingOutside(t *testing.T, parent, root string) {
 	t.Helper()
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		t.Fatal(err)
+	if ents, err := os.ReadDir(parent); err != nil || len(ents) != 1 {
+		t.Errorf("extraction wrote beside its root: %v, %v", ents, err)
 	}
-	defer r.Close()
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.Type()&fs.ModeSymlink == 0 {
-			if !d.IsDir() && !d.Type().IsRegular() {
-				t.Errorf("%s: unexpected file type %s", p, d.Type())
-			}
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		if _, err := r.Stat(rel); err != nil && strings.Contains(err.Error(), "escapes") {
-			target, _ := os.Readlink(p)
-			t.Errorf("link %s -> %s escapes the root: %v", rel, target, err)
+		if d.Type()&fs.ModeSymlink == 0 && !d.IsDir() && !d.Type().IsRegular() {
+			t.Errorf("%s: unexpected file type %s", p, d.Type())
 		}
 		return nil
 	})

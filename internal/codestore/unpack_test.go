@@ -222,3 +222,62 @@ func TestRemoveStaleClearsLeftoversButKeepsPackages(t *testing.T) {
 		t.Errorf("cache holds %v, want only %s", entries, d)
 	}
 }
+
+// TestLinksOutOfThePackageAreUnpackedAsLinksAndNeverFollowed unpacks links that point out of
+// the package (kept as they are, for the sandbox to resolve) and checks that extraction never
+// writes through a link to the host, even for entries validation would have refused.
+func TestLinksOutOfThePackageAreUnpackedAsLinksAndNeverFollowed(t *testing.T) {
+	ctx := context.Background()
+	host := t.TempDir() // stands in for the host's /etc
+	s := New(NewMemBlobs(), t.TempDir())
+	m, err := s.Put(ctx, buildZip(t,
+		exe("node_modules/pkg/bin/x", "#!/bin/sh\n"),
+		symlink("node_modules/.bin/x", "../pkg/bin/x"),
+		symlink("venv/bin/python", "/usr/bin/python3"),
+		symlink("hostdir", host),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := s.Unpacked(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"node_modules/.bin/x": "../pkg/bin/x",
+		"venv/bin/python":     "/usr/bin/python3",
+		"hostdir":             host,
+	} {
+		if got, err := os.Readlink(filepath.Join(dir, name)); err != nil || got != want {
+			t.Errorf("%s links to %q, %v; want %q", name, got, err, want)
+		}
+	}
+
+	t.Run("a package writing beneath a link to a host directory is refused", func(t *testing.T) {
+		_, err := s.Put(ctx, buildZip(t, symlink("evil", host), file("evil/passwd", "owned")))
+		wantInvalid(t, err, `Could not unzip uploaded file. Entry "evil/passwd" is inside "evil", which is not a directory.`)
+	})
+	t.Run("extraction does not write through a link even when validation let it", func(t *testing.T) {
+		p, err := s.parse(buildZip(t, symlink("evil", host), file("other", "owned")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Point the file entry beneath the link, as a validation mistake would.
+		for i := range p.entries {
+			if p.entries[i].name == "other" {
+				p.entries[i].name = "evil/passwd"
+			}
+		}
+		root := filepath.Join(t.TempDir(), "root")
+		if err := os.Mkdir(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { removeTree(root) })
+		if err := extract(root, p, s.maxUnzipped); err == nil {
+			t.Error("extract wrote beneath a link")
+		}
+	})
+	if ents, _ := os.ReadDir(host); len(ents) != 0 {
+		t.Errorf("the host directory was written: %v", ents)
+	}
+}

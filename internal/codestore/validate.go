@@ -25,8 +25,6 @@ const (
 const (
 	maxNameComponent = 255
 	maxPathLength    = 4095
-	// maxLinkHops is how many links the kernel follows while resolving one path (ELOOP).
-	maxLinkHops = 40
 )
 
 // Info describes a valid package.
@@ -148,7 +146,6 @@ func (s *Store) parse(data []byte) (*pkg, error) {
 		}
 	}
 
-	links := make(map[string]string)
 	var total int64
 	for i := range p.entries {
 		e := &p.entries[i]
@@ -171,7 +168,6 @@ func (s *Store) parse(data []byte) (*pkg, error) {
 				return nil, badEntry(e.file.Name, "is a symbolic link with a target longer than %d bytes", maxLinkTarget)
 			}
 			e.target = string(target)
-			links[e.name] = e.target
 		} else {
 			n, err := io.Copy(io.Discard, io.LimitReader(rc, s.maxUnzipped-total+1))
 			rc.Close()
@@ -189,17 +185,14 @@ func (s *Store) parse(data []byte) (*pkg, error) {
 	}
 	p.info.UnzippedSize = total
 
+	// A link's target is kept as it is, wherever it points: like Lambda, Ember lets a package
+	// ship links to places outside it (a virtualenv's python -> /usr/bin/python3,
+	// node_modules/.bin), which resolve inside the sandbox. On the host no link is ever
+	// followed: nothing is written beneath one (checked above) and extraction goes through an
+	// os.Root.
 	for _, e := range p.entries {
-		if e.kind != entrySymlink {
-			continue
-		}
-		switch {
-		case e.target == "" || strings.IndexByte(e.target, 0) >= 0:
+		if e.kind == entrySymlink && (e.target == "" || strings.IndexByte(e.target, 0) >= 0) {
 			return nil, badEntry(e.file.Name, "is a symbolic link with an invalid target")
-		case strings.HasPrefix(e.target, "/"):
-			return nil, badEntry(e.file.Name, "is a symbolic link to an absolute path")
-		case linkEscapes(links, e.name, e.target):
-			return nil, badEntry(e.file.Name, "is a symbolic link that points outside the package")
 		}
 	}
 	return p, nil
@@ -237,50 +230,3 @@ func cleanName(raw string) (string, error) {
 }
 
 func isASCIILetter(b byte) bool { return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' }
-
-// linkEscapes reports whether resolving the symbolic link name (whose target is target) the
-// way the kernel does, following the package's other links, can climb above the package root.
-// links maps each link's name to its target. Parent directories of every entry are real
-// directories (parse rejects entries beneath links), so only the target needs walking.
-func linkEscapes(links map[string]string, name, target string) bool {
-	var stack []string
-	if d := path.Dir(name); d != "." {
-		stack = strings.Split(d, "/")
-	}
-	hops := 0
-	// walk returns whether t escapes, and whether resolution stopped short (the kernel gives up
-	// with ELOOP after maxLinkHops links, so nothing past that point is reachable).
-	var walk func(t string) (escapes, stop bool)
-	walk = func(t string) (bool, bool) {
-		for _, c := range strings.Split(t, "/") {
-			switch c {
-			case "", ".":
-				continue
-			case "..":
-				if len(stack) == 0 {
-					return true, true
-				}
-				stack = stack[:len(stack)-1]
-				continue
-			}
-			stack = append(stack, c)
-			next, ok := links[strings.Join(stack, "/")]
-			if !ok {
-				continue
-			}
-			if hops++; hops > maxLinkHops {
-				return false, true
-			}
-			if strings.HasPrefix(next, "/") {
-				return true, true
-			}
-			stack = stack[:len(stack)-1]
-			if esc, stop := walk(next); stop {
-				return esc, true
-			}
-		}
-		return false, false
-	}
-	esc, _ := walk(target)
-	return esc
-}

@@ -3,6 +3,7 @@ package runtimes
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,9 +120,15 @@ func (r Runtime) Env() map[string]string {
 	return nil
 }
 
+// isExecutable reports whether p, in a package unpacked on the host, is an executable file.
+// A symbolic link counts without being followed: its target (say /usr/bin/python3) is
+// resolved inside the sandbox, where the host's file of that name means nothing.
 func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return false
+	}
+	return fi.Mode()&fs.ModeSymlink != 0 || fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // Lookup returns the runtime named name if this host can run it, detecting installed
