@@ -15,7 +15,7 @@ import (
 	"github.com/ember-serverless/ember/internal/api"
 	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/control/controltest"
-	"github.com/ember-serverless/ember/internal/frontend"
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 	"github.com/ember-serverless/ember/internal/state/statetest"
 )
@@ -25,12 +25,12 @@ const role = "arn:aws:iam::000000000000:role/lambda-role"
 // fakeInvoker answers every invocation with resp (or err) and remembers the last request.
 type fakeInvoker struct {
 	mu   sync.Mutex
-	last *frontend.Request
-	resp *frontend.Response
+	last *invoke.Request
+	resp *invoke.Response
 	err  error
 }
 
-func (f *fakeInvoker) Invoke(_ context.Context, req *frontend.Request) (*frontend.Response, error) {
+func (f *fakeInvoker) Invoke(_ context.Context, req *invoke.Request) (*invoke.Response, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.last = req
@@ -40,10 +40,10 @@ func (f *fakeInvoker) Invoke(_ context.Context, req *frontend.Request) (*fronten
 	if f.resp != nil {
 		return f.resp, nil
 	}
-	return &frontend.Response{StatusCode: 200, Payload: req.Payload, ExecutedVersion: "$LATEST"}, nil
+	return &invoke.Response{StatusCode: 200, Payload: req.Payload, ExecutedVersion: "$LATEST"}, nil
 }
 
-func (f *fakeInvoker) lastRequest() *frontend.Request {
+func (f *fakeInvoker) lastRequest() *invoke.Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.last
@@ -248,7 +248,7 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 func TestInvokePassesTheRequestAndWritesTheResponse(t *testing.T) {
 	f := newFixture(t)
 	f.create(t, "fn")
-	f.invoker.resp = &frontend.Response{StatusCode: 200, Payload: []byte(`{"errorMessage":"boom"}`), FunctionError: "Unhandled",
+	f.invoker.resp = &invoke.Response{StatusCode: 200, Payload: []byte(`{"errorMessage":"boom"}`), FunctionError: "Unhandled",
 		LogResult: "bG9ncw==", ExecutedVersion: "$LATEST"}
 	rec := f.do(t, "POST", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Afn/invocations?Qualifier=%24LATEST",
 		[]byte(`{"a":1}`), map[string]string{"X-Amz-Log-Type": "Tail", "X-Amz-Client-Context": "eyJjdXN0b20iOnt9fQ=="})
@@ -262,14 +262,14 @@ func TestInvokePassesTheRequestAndWritesTheResponse(t *testing.T) {
 		}
 	}
 	req := f.invoker.lastRequest()
-	if req.FunctionName != "arn:aws:lambda:us-east-1:000000000000:function:fn" || req.Qualifier != "$LATEST" ||
-		req.InvocationType != frontend.RequestResponse || req.LogType != "Tail" || req.ClientContext != "eyJjdXN0b20iOnt9fQ==" ||
+	if req.Function != "fn" || req.Qualifier != "$LATEST" ||
+		req.Type != invoke.RequestResponse || !req.Tail || req.ClientContext != "eyJjdXN0b20iOnt9fQ==" ||
 		string(req.Payload) != `{"a":1}` {
 		t.Errorf("invoker got %+v", req)
 	}
-	f.invoker.resp = &frontend.Response{StatusCode: 202}
+	f.invoker.resp = &invoke.Response{StatusCode: 202}
 	rec = f.do(t, "POST", "/2015-03-31/functions/fn/invocations", nil, map[string]string{"X-Amz-Invocation-Type": "Event"})
-	if rec.Code != 202 || f.invoker.lastRequest().InvocationType != frontend.Event || len(f.invoker.lastRequest().Payload) != 0 {
+	if rec.Code != 202 || f.invoker.lastRequest().Type != invoke.Event || len(f.invoker.lastRequest().Payload) != 0 {
 		t.Errorf("an Event with an empty body: %d %+v", rec.Code, f.invoker.lastRequest())
 	}
 }

@@ -4,7 +4,7 @@
 // wire (x-amzn-ErrorType header and a JSON body, from *lambdaerr.Error values).
 //
 // It owns no state: functions live in the registry (internal/control), invocations are run by an
-// injected frontend.Invoker, packages are read through a CodeReader, and CloudWatch Logs
+// injected invoke.Invoker, packages are read through a CodeReader, and CloudWatch Logs
 // requests are handed to an injected http.Handler. It must not reach into those packages'
 // internals, nor keep anything between requests beyond what its Server was built with.
 package api

@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"github.com/ember-serverless/ember/internal/control"
-	"github.com/ember-serverless/ember/internal/frontend"
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 )
 
@@ -16,10 +16,11 @@ import (
 const maxClientContext = 3583
 
 // decodeInvoke turns an Invoke request's path value, query, headers and body into a
-// frontend.Request, checking them as Lambda does. It is on the invoke hot path: it does not
+// invoke.Request, checking them as Lambda does: the function name is parsed here, once, and
+// the invocation type and log type are checked here, once. It is on the invoke hot path: it does not
 // allocate beyond the Request unless the request carries a query or a client context.
-func (s *Server) decodeInvoke(name, rawQuery string, h http.Header, body []byte) (*frontend.Request, error) {
-	_, fromName, err := s.names.ParseFunctionName(name, control.MaxNamespacedFunctionNameLen)
+func (s *Server) decodeInvoke(name, rawQuery string, h http.Header, body []byte) (*invoke.Request, error) {
+	function, fromName, err := s.names.ParseFunctionName(name, control.MaxNamespacedFunctionNameLen)
 	if err != nil {
 		return nil, err
 	}
@@ -35,20 +36,17 @@ func (s *Server) decodeInvoke(name, rawQuery string, h http.Header, body []byte)
 	if err != nil {
 		return nil, err
 	}
-	req := &frontend.Request{FunctionName: name, Qualifier: qualifier, InvocationType: frontend.RequestResponse, LogType: "None", Payload: body}
+	req := &invoke.Request{Function: function, Qualifier: qualifier, Type: invoke.RequestResponse, Payload: body}
 	if v := headerValue(h, "X-Amz-Invocation-Type"); v != "" {
-		switch v {
-		case frontend.RequestResponse, frontend.Event, frontend.DryRun:
-			req.InvocationType = v
-		default:
-			return nil, lambdaerr.InvalidParameter("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: "+
-				"Member must satisfy enum value set: [Event, RequestResponse, DryRun]", v)
+		if req.Type, err = invoke.ParseType(v); err != nil {
+			return nil, err
 		}
 	}
 	if v := headerValue(h, "X-Amz-Log-Type"); v != "" {
 		switch v {
-		case "None", "Tail":
-			req.LogType = v
+		case "None":
+		case "Tail":
+			req.Tail = true
 		default:
 			return nil, lambdaerr.InvalidParameter("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: "+
 				"Member must satisfy enum value set: [None, Tail]", v)
@@ -113,7 +111,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, body []byte) err
 		h["X-Amzn-Requestid"] = []string{resp.RequestID}
 	}
 	if resp.FunctionError != "" {
-		h["X-Amz-Function-Error"] = []string{resp.FunctionError}
+		h["X-Amz-Function-Error"] = []string{string(resp.FunctionError)}
 	}
 	if resp.LogResult != "" {
 		h["X-Amz-Log-Result"] = []string{resp.LogResult}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/auth"
 	"github.com/ember-serverless/ember/internal/control"
-	"github.com/ember-serverless/ember/internal/frontend"
+	"github.com/ember-serverless/ember/internal/invoke"
 )
 
 // Defaults and Lambda's limits, in one place.
@@ -123,7 +123,7 @@ func WithRegistry(r Registry) Option { return func(s *Server) { s.registry = r }
 func WithCodeReader(c CodeReader) Option { return func(s *Server) { s.code = c } }
 
 // WithInvoker sets what runs invocations (required).
-func WithInvoker(i frontend.Invoker) Option { return func(s *Server) { s.invoker = i } }
+func WithInvoker(i invoke.Invoker) Option { return func(s *Server) { s.invoker = i } }
 
 // WithAuthenticator sets the request authenticator (required; use AllowAll deliberately).
 func WithAuthenticator(a Authenticator) Option { return func(s *Server) { s.auth = a } }
@@ -144,7 +144,7 @@ type Server struct {
 	registry Registry
 	layers   Layers
 	code     CodeReader
-	invoker  frontend.Invoker
+	invoker  invoke.Invoker
 	auth     Authenticator
 	logs     http.Handler
 	logger   *slog.Logger

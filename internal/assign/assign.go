@@ -8,17 +8,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/worker"
 )
 
 // Host makes sandboxes: a worker, local or remote.
 type Host interface {
-	NewSandbox(ctx context.Context, cfg worker.SandboxConfig) (*worker.Sandbox, error)
+	NewSandbox(ctx context.Context, spec invoke.SandboxSpec) (*worker.Sandbox, error)
 }
 
 // Placement chooses the host a new sandbox goes on.
 type Placement interface {
-	Place(ctx context.Context, cfg worker.SandboxConfig) (Host, error)
+	Place(ctx context.Context, spec invoke.SandboxSpec) (Host, error)
 }
 
 // Config is what a Manager needs.
@@ -87,11 +88,11 @@ func New(cfg Config) (*Manager, error) {
 // out to have died while idle.
 const maxAttempts = 3
 
-// Invoke runs inv in a sandbox for the function version named by key, configured by cfg:
+// Invoke runs inv in a sandbox for the function version named by key, configured by spec:
 // an idle one if there is one, else a new one.
-func (m *Manager) Invoke(ctx context.Context, key string, cfg worker.SandboxConfig, inv *worker.Invocation) (*worker.Result, error) {
+func (m *Manager) Invoke(ctx context.Context, key string, spec invoke.SandboxSpec, inv *invoke.Invocation) (*invoke.Result, error) {
 	for attempt := 0; ; attempt++ {
-		sb, err := m.acquire(ctx, key, cfg)
+		sb, err := m.acquire(ctx, key, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +107,7 @@ func (m *Manager) Invoke(ctx context.Context, key string, cfg worker.SandboxConf
 }
 
 // acquire leases the most recently used idle sandbox of key's pool, or makes a new one.
-func (m *Manager) acquire(ctx context.Context, key string, cfg worker.SandboxConfig) (*worker.Sandbox, error) {
+func (m *Manager) acquire(ctx context.Context, key string, spec invoke.SandboxSpec) (*worker.Sandbox, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -114,9 +115,9 @@ func (m *Manager) acquire(ctx context.Context, key string, cfg worker.SandboxCon
 	}
 	p := m.pools[key]
 	if p == nil {
-		p = &pool{key: key, function: cfg.FunctionName}
+		p = &pool{key: key, function: spec.FunctionName}
 		m.pools[key] = p
-		m.retireLocked(cfg.FunctionName, key)
+		m.retireLocked(spec.FunctionName, key)
 	}
 	p.busy++
 	if n := len(p.idle); n > 0 {
@@ -128,10 +129,10 @@ func (m *Manager) acquire(ctx context.Context, key string, cfg worker.SandboxCon
 	}
 	m.mu.Unlock()
 
-	host, err := m.cfg.Placement.Place(ctx, cfg)
+	host, err := m.cfg.Placement.Place(ctx, spec)
 	if err == nil {
 		var sb *worker.Sandbox
-		if sb, err = host.NewSandbox(ctx, cfg); err == nil {
+		if sb, err = host.NewSandbox(ctx, spec); err == nil {
 			return sb, nil
 		}
 	}

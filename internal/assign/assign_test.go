@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/ember-serverless/ember/internal/gobuild"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/gobuild"
+	"github.com/ember-serverless/ember/internal/invoke"
 
 	"github.com/ember-serverless/ember/internal/assign"
 	"github.com/ember-serverless/ember/internal/placement"
@@ -48,18 +50,18 @@ func newManager(t *testing.T, idle time.Duration) (*assign.Manager, *worker.Work
 	return m, w
 }
 
-func cfg(name string) worker.SandboxConfig {
-	return worker.SandboxConfig{FunctionName: name, FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:" + name,
+func cfg(name string) invoke.SandboxSpec {
+	return invoke.SandboxSpec{FunctionName: name, FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:" + name,
 		Version: "$LATEST", Runtime: "provided.al2023", Command: []string{"/var/task/bootstrap"},
 		MemoryMB: 128, Timeout: 3 * time.Second, CodeDir: codeDir}
 }
 
 var n int
 
-func call(t *testing.T, m *assign.Manager, key string, c worker.SandboxConfig, op string) map[string]any {
+func call(t *testing.T, m *assign.Manager, key string, c invoke.SandboxSpec, op string) map[string]any {
 	t.Helper()
 	n++
-	res, err := m.Invoke(context.Background(), key, c, &worker.Invocation{RequestID: fmt.Sprint("r", n), Payload: []byte(`{"op":"` + op + `"}`)})
+	res, err := m.Invoke(context.Background(), key, c, &invoke.Invocation{RequestID: fmt.Sprint("r", n), Payload: []byte(`{"op":"` + op + `"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func TestConcurrentInvokesGetOneSandboxEach(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			n := fmt.Sprint(i)
-			m.Invoke(context.Background(), "k", cfg("f"), &worker.Invocation{RequestID: "c" + n, Payload: []byte(`{"op":"sleep","ms":300}`)})
+			m.Invoke(context.Background(), "k", cfg("f"), &invoke.Invocation{RequestID: "c" + n, Payload: []byte(`{"op":"sleep","ms":300}`)})
 		}()
 	}
 	wg.Wait()

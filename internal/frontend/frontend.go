@@ -15,31 +15,21 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 	"github.com/ember-serverless/ember/internal/runtimes"
-	"github.com/ember-serverless/ember/internal/worker"
 )
-
-// Version is one function version as the invoke path needs it.
-type Version struct {
-	// Key identifies the code and configuration; sandboxes are reused only for the same key.
-	Key string
-	// Version is what X-Amz-Executed-Version reports.
-	Version string
-	// Sandbox is what a new sandbox for it is made from.
-	Sandbox worker.SandboxConfig
-}
 
 // Resolver finds the function version an invoke names. Errors are *lambdaerr.Error values
 // (ResourceNotFoundException for a missing function, and so on). It is called on every invoke,
 // so it must answer from memory.
 type Resolver interface {
-	Resolve(ctx context.Context, function, qualifier string) (*Version, error)
+	Resolve(ctx context.Context, function, qualifier string) (*invoke.Version, error)
 }
 
 // Assigner runs an invocation in a sandbox of a version.
 type Assigner interface {
-	Invoke(ctx context.Context, key string, cfg worker.SandboxConfig, inv *worker.Invocation) (*worker.Result, error)
+	Invoke(ctx context.Context, key string, spec invoke.SandboxSpec, inv *invoke.Invocation) (*invoke.Result, error)
 }
 
 // DefaultConcurrencyLimit is the account's concurrent executions, as Lambda's default quota.
@@ -86,7 +76,7 @@ func (f *Frontend) Stats() Stats {
 	return Stats{Invocations: f.invocations.Load(), FunctionErrors: f.functionErrors.Load(), Throttles: f.throttles.Load()}
 }
 
-var _ Invoker = (*Frontend)(nil)
+var _ invoke.Invoker = (*Frontend)(nil)
 
 // New returns a frontend.
 func New(cfg Config) (*Frontend, error) {
@@ -108,31 +98,31 @@ func (f *Frontend) InFlight() int64 { return f.inflight.Load() }
 // ConcurrencyLimit is the account's limit on concurrent invocations.
 func (f *Frontend) ConcurrencyLimit() int { return f.cfg.ConcurrencyLimit }
 
-// Invoke resolves, admits and runs one invocation.
-func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) {
+// Invoke resolves, admits and runs one invocation. It is the invoke path's entry point for
+// every caller: the API with a decoded Invoke call, and pollers with events of their own.
+func (f *Frontend) Invoke(ctx context.Context, req *invoke.Request) (*invoke.Response, error) {
 	id := req.RequestID
 	if id == "" {
 		id = uuid.NewString()
 	}
-	v, err := f.cfg.Resolver.Resolve(ctx, req.FunctionName, req.Qualifier)
+	v, err := f.cfg.Resolver.Resolve(ctx, req.Function, req.Qualifier)
 	var ee *runtimes.EntrypointError
-	if errors.As(err, &ee) && req.InvocationType != DryRun {
-		return &Response{StatusCode: http.StatusOK, FunctionError: "Unhandled", RequestID: id, ExecutedVersion: "$LATEST",
-			Payload: worker.ErrorDoc(runtimes.ErrorTypeInvalidEntrypoint, "RequestId: "+id+" Error: "+ee.Message)}, nil
-	} else if ee != nil {
-		return &Response{StatusCode: http.StatusNoContent, ExecutedVersion: "$LATEST"}, nil
+	if errors.As(err, &ee) {
+		if req.Type == invoke.DryRun {
+			return &invoke.Response{StatusCode: http.StatusNoContent, ExecutedVersion: invoke.LatestVersion}, nil
+		}
+		res := invalidEntrypoint(id, ee)
+		return &invoke.Response{StatusCode: http.StatusOK, Payload: res.Payload, FunctionError: res.FunctionError,
+			RequestID: id, ExecutedVersion: invoke.LatestVersion}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	switch req.InvocationType {
-	case "", RequestResponse:
-	case DryRun:
-		return &Response{StatusCode: http.StatusNoContent, ExecutedVersion: v.Version}, nil
-	case Event:
+	switch req.Type {
+	case invoke.DryRun:
+		return &invoke.Response{StatusCode: http.StatusNoContent, ExecutedVersion: v.Version}, nil
+	case invoke.Event:
 		return nil, lambdaerr.InvalidParameter("InvocationType Event (asynchronous invocation) is not supported by this server yet; use RequestResponse")
-	default:
-		return nil, lambdaerr.InvalidParameter("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", req.InvocationType)
 	}
 	if n := f.inflight.Add(1); n > int64(f.cfg.ConcurrencyLimit) {
 		f.inflight.Add(-1)
@@ -146,18 +136,17 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 	if len(payload) == 0 {
 		payload = emptyEvent // Lambda hands a runtime {} when the caller sent nothing
 	}
-	inv := &worker.Invocation{
+	inv := &invoke.Invocation{
 		RequestID:     id,
 		Payload:       payload,
 		ClientContext: req.ClientContext,
 		TraceID:       traceID(),
-		Tail:          req.LogType == "Tail",
+		Tail:          req.Tail,
 	}
 	res, err := f.cfg.Assigner.Invoke(ctx, v.Key, v.Sandbox, inv)
 	if err != nil {
 		if errors.As(err, &ee) {
-			res = &worker.Result{FunctionError: "Unhandled", ErrorType: runtimes.ErrorTypeInvalidEntrypoint,
-				Payload: worker.ErrorDoc(runtimes.ErrorTypeInvalidEntrypoint, "RequestId: "+inv.RequestID+" Error: "+ee.Message)}
+			res = invalidEntrypoint(inv.RequestID, ee)
 		} else {
 			if ctx.Err() == nil {
 				f.logger.Error("invoke failed", "function", v.Sandbox.FunctionName, "request_id", inv.RequestID, "err", err)
@@ -174,7 +163,7 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 	if res.FunctionError != "" {
 		f.functionErrors.Add(1)
 	}
-	resp := &Response{
+	resp := &invoke.Response{
 		StatusCode:      http.StatusOK,
 		Payload:         res.Payload,
 		FunctionError:   res.FunctionError,
@@ -193,6 +182,13 @@ func (f *Frontend) Invoke(ctx context.Context, req *Request) (*Response, error) 
 func internalError(requestID string) *lambdaerr.Error {
 	return lambdaerr.New(lambdaerr.ServiceException,
 		"An internal error occurred while running the invocation. RequestId: %s", requestID)
+}
+
+// invalidEntrypoint is the result of an invocation of a version with nothing to run: a
+// function error, as Lambda reports it, not an API error.
+func invalidEntrypoint(requestID string, ee *runtimes.EntrypointError) *invoke.Result {
+	return &invoke.Result{FunctionError: invoke.FunctionErrorUnhandled, ErrorType: invoke.RuntimeInvalidEntrypoint,
+		Payload: invoke.ErrorDocument(invoke.RuntimeInvalidEntrypoint, "RequestId: "+requestID+" Error: "+ee.Message)}
 }
 
 // traceID is an X-Ray trace header for an invocation that was not traced by its caller.

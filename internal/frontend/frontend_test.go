@@ -3,6 +3,7 @@ package frontend_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,29 +11,29 @@ import (
 	"testing"
 
 	"github.com/ember-serverless/ember/internal/frontend"
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 	"github.com/ember-serverless/ember/internal/runtimes"
-	"github.com/ember-serverless/ember/internal/worker"
 )
 
 type resolver struct{}
 
-func (resolver) Resolve(_ context.Context, fn, q string) (*frontend.Version, error) {
+func (resolver) Resolve(_ context.Context, fn, q string) (*invoke.Version, error) {
 	if fn != "f" {
 		return nil, lambdaerr.NotFound("Function", fn)
 	}
-	return &frontend.Version{Key: "k", Version: "$LATEST", Sandbox: worker.SandboxConfig{FunctionName: fn}}, nil
+	return &invoke.Version{Key: "k", Version: "$LATEST", Sandbox: invoke.SandboxSpec{FunctionName: fn}}, nil
 }
 
 // assigner answers with res, err; when gate is set, it holds every invoke until gate closes.
 type assigner struct {
-	res     *worker.Result
+	res     *invoke.Result
 	err     error
 	gate    chan struct{}
 	entered chan struct{}
 }
 
-func (a *assigner) Invoke(ctx context.Context, key string, cfg worker.SandboxConfig, inv *worker.Invocation) (*worker.Result, error) {
+func (a *assigner) Invoke(ctx context.Context, key string, cfg invoke.SandboxSpec, inv *invoke.Invocation) (*invoke.Result, error) {
 	if a.gate != nil {
 		a.entered <- struct{}{}
 		<-a.gate
@@ -58,18 +59,18 @@ func errType(err error) lambdaerr.Type {
 }
 
 func TestInvokeTypes(t *testing.T) {
-	a := &assigner{res: &worker.Result{Payload: []byte(`"ok"`), Log: []byte("START\nEND\n")}}
+	a := &assigner{res: &invoke.Result{Payload: []byte(`"ok"`), Log: []byte("START\nEND\n")}}
 	f := newFrontend(t, a, 10)
 	cases := []struct {
 		name    string
-		req     frontend.Request
+		req     invoke.Request
 		status  int
 		errType lambdaerr.Type
 	}{
-		{"a request-response invoke answers 200 with the payload", frontend.Request{FunctionName: "f"}, http.StatusOK, ""},
-		{"a dry run answers 204 and runs nothing", frontend.Request{FunctionName: "f", InvocationType: frontend.DryRun}, http.StatusNoContent, ""},
-		{"an unknown function is ResourceNotFound", frontend.Request{FunctionName: "nope"}, 0, lambdaerr.ResourceNotFound},
-		{"an unknown invocation type is rejected", frontend.Request{FunctionName: "f", InvocationType: "Later"}, 0, lambdaerr.InvalidParameterValue},
+		{"a request-response invoke answers 200 with the payload", invoke.Request{Function: "f"}, http.StatusOK, ""},
+		{"a dry run answers 204 and runs nothing", invoke.Request{Function: "f", Type: invoke.DryRun}, http.StatusNoContent, ""},
+		{"an unknown function is ResourceNotFound", invoke.Request{Function: "nope"}, 0, lambdaerr.ResourceNotFound},
+		{"an Event invoke is refused until the asynchronous path exists", invoke.Request{Function: "f", Type: invoke.Event}, 0, lambdaerr.InvalidParameterValue},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,31 +89,31 @@ func TestInvokeTypes(t *testing.T) {
 }
 
 func TestTailIsTheBase64OfTheLog(t *testing.T) {
-	f := newFrontend(t, &assigner{res: &worker.Result{Payload: []byte(`1`), Log: []byte("START\nEND\n")}}, 10)
-	resp, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f", LogType: "Tail"})
+	f := newFrontend(t, &assigner{res: &invoke.Result{Payload: []byte(`1`), Log: []byte("START\nEND\n")}}, 10)
+	resp, err := f.Invoke(context.Background(), &invoke.Request{Function: "f", Tail: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := base64.StdEncoding.DecodeString(resp.LogResult); string(got) != "START\nEND\n" || resp.RequestID == "" {
 		t.Errorf("LogResult %q decodes to %q; request id %q", resp.LogResult, got, resp.RequestID)
 	}
-	resp, _ = f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"})
+	resp, _ = f.Invoke(context.Background(), &invoke.Request{Function: "f"})
 	if resp.LogResult != "" {
 		t.Errorf("without Tail there is no LogResult, got %q", resp.LogResult)
 	}
 }
 
 func TestInvokesOverTheConcurrencyLimitAreThrottled(t *testing.T) {
-	a := &assigner{res: &worker.Result{Payload: []byte(`1`)}, gate: make(chan struct{}), entered: make(chan struct{}, 2)}
+	a := &assigner{res: &invoke.Result{Payload: []byte(`1`)}, gate: make(chan struct{}), entered: make(chan struct{}, 2)}
 	f := newFrontend(t, a, 2)
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"}) }()
+		go func() { defer wg.Done(); f.Invoke(context.Background(), &invoke.Request{Function: "f"}) }()
 	}
 	<-a.entered
 	<-a.entered
-	_, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"})
+	_, err := f.Invoke(context.Background(), &invoke.Request{Function: "f"})
 	var le *lambdaerr.Error
 	if !errors.As(err, &le) || le.Type != lambdaerr.TooManyRequests || le.HTTPStatus() != http.StatusTooManyRequests ||
 		le.Reason != "ConcurrentInvocationLimitExceeded" {
@@ -121,7 +122,7 @@ func TestInvokesOverTheConcurrencyLimitAreThrottled(t *testing.T) {
 	close(a.gate)
 	wg.Wait()
 	a.gate = nil
-	if _, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"}); err != nil {
+	if _, err := f.Invoke(context.Background(), &invoke.Request{Function: "f"}); err != nil {
 		t.Errorf("after the others finished an invoke is admitted again, got %v", err)
 	}
 	if f.InFlight() != 0 {
@@ -131,18 +132,23 @@ func TestInvokesOverTheConcurrencyLimitAreThrottled(t *testing.T) {
 
 func TestAMissingBootstrapIsAFunctionError(t *testing.T) {
 	f := newFrontend(t, &assigner{err: &runtimes.EntrypointError{Message: "Couldn't find valid bootstrap(s)"}}, 10)
-	resp, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"})
-	if err != nil || resp.FunctionError != "Unhandled" || resp.StatusCode != 200 {
+	resp, err := f.Invoke(context.Background(), &invoke.Request{Function: "f"})
+	if err != nil || resp.FunctionError != invoke.FunctionErrorUnhandled || resp.StatusCode != 200 {
 		t.Fatalf("got %+v, %v", resp, err)
+	}
+	var doc struct{ ErrorType, ErrorMessage string }
+	if json.Unmarshal(resp.Payload, &doc) != nil || doc.ErrorType != string(invoke.RuntimeInvalidEntrypoint) ||
+		!strings.Contains(doc.ErrorMessage, "Couldn't find valid bootstrap(s)") {
+		t.Errorf("the payload is %s, want Lambda's error document for Runtime.InvalidEntrypoint", resp.Payload)
 	}
 }
 
 // seenID records the request ID the worker was handed.
 type seenID struct{ id string }
 
-func (s *seenID) Invoke(_ context.Context, _ string, _ worker.SandboxConfig, inv *worker.Invocation) (*worker.Result, error) {
+func (s *seenID) Invoke(_ context.Context, _ string, _ invoke.SandboxSpec, inv *invoke.Invocation) (*invoke.Result, error) {
 	s.id = inv.RequestID
-	return &worker.Result{Payload: []byte(`1`)}, nil
+	return &invoke.Result{Payload: []byte(`1`)}, nil
 }
 
 func TestTheCallersRequestIDIsTheInvocations(t *testing.T) {
@@ -151,11 +157,11 @@ func TestTheCallersRequestIDIsTheInvocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f", RequestID: "given-id"})
+	resp, err := f.Invoke(context.Background(), &invoke.Request{Function: "f", RequestID: "given-id"})
 	if err != nil || a.id != "given-id" || resp.RequestID != "given-id" {
 		t.Fatalf("worker saw %q, response says %q (%v); want the caller's", a.id, resp.RequestID, err)
 	}
-	if resp, _ = f.Invoke(context.Background(), &frontend.Request{FunctionName: "f"}); resp.RequestID == "" || a.id != resp.RequestID {
+	if resp, _ = f.Invoke(context.Background(), &invoke.Request{Function: "f"}); resp.RequestID == "" || a.id != resp.RequestID {
 		t.Errorf("without one, a request ID is made and used throughout: worker %q, response %q", a.id, resp.RequestID)
 	}
 }
@@ -163,7 +169,7 @@ func TestTheCallersRequestIDIsTheInvocations(t *testing.T) {
 func TestAnInternalFailureIsAServiceExceptionThatRevealsNothingButTheRequestID(t *testing.T) {
 	internal := errors.New("jail: sandbox 3f2a9c-internal-id: start /var/lib/ember/code/abc/bootstrap: invalid argument")
 	f := newFrontend(t, &assigner{err: internal}, 10)
-	_, err := f.Invoke(context.Background(), &frontend.Request{FunctionName: "f", RequestID: "req-1"})
+	_, err := f.Invoke(context.Background(), &invoke.Request{Function: "f", RequestID: "req-1"})
 	if errType(err) != lambdaerr.ServiceException {
 		t.Fatalf("got %v, want a ServiceException", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"context"
 
 	"github.com/ember-serverless/ember/internal/assign"
-	"github.com/ember-serverless/ember/internal/worker"
+	"github.com/ember-serverless/ember/internal/invoke"
 )
 
 var _ assign.Placement = Local{}
@@ -16,4 +16,4 @@ var _ assign.Placement = Local{}
 type Local struct{ Host assign.Host }
 
 // Place returns the local host.
-func (l Local) Place(context.Context, worker.SandboxConfig) (assign.Host, error) { return l.Host, nil }
+func (l Local) Place(context.Context, invoke.SandboxSpec) (assign.Host, error) { return l.Host, nil }

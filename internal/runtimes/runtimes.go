@@ -60,11 +60,8 @@ func (e *UnavailableError) Error() string { return e.Message }
 // Unwrap makes errors.Is(err, ErrUnavailable) true.
 func (e *UnavailableError) Unwrap() error { return ErrUnavailable }
 
-// ErrorTypeInvalidEntrypoint is the function error Lambda reports when there is nothing to run.
-const ErrorTypeInvalidEntrypoint = "Runtime.InvalidEntrypoint"
-
 // EntrypointError says a function version has no runtime to start. It is reported as the
-// invocation's function error, not as an API error.
+// invocation's function error (invoke.RuntimeInvalidEntrypoint), not as an API error.
 type EntrypointError struct{ Message string }
 
 func (e *EntrypointError) Error() string { return e.Message }

@@ -9,9 +9,9 @@ import (
 	"github.com/ember-serverless/ember/internal/codestore"
 	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/frontend"
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 	"github.com/ember-serverless/ember/internal/runtimes"
-	"github.com/ember-serverless/ember/internal/worker"
 )
 
 var _ frontend.Resolver = (*resolver)(nil)
@@ -25,15 +25,15 @@ type resolver struct {
 	clientDirs map[string]string
 
 	mu    sync.Mutex
-	cache map[string]*frontend.Version // by function name; valid for its Key
+	cache map[string]*invoke.Version // by function name; valid for its Key
 }
 
 func newResolver(reg *control.Registry, code *codestore.Store, clientDirs map[string]string) *resolver {
-	return &resolver{reg: reg, code: code, clientDirs: clientDirs, cache: map[string]*frontend.Version{}}
+	return &resolver{reg: reg, code: code, clientDirs: clientDirs, cache: map[string]*invoke.Version{}}
 }
 
 // Resolve finds the version an invoke names.
-func (r *resolver) Resolve(ctx context.Context, name, qualifier string) (*frontend.Version, error) {
+func (r *resolver) Resolve(ctx context.Context, name, qualifier string) (*invoke.Version, error) {
 	f, err := r.reg.Resolve(name, qualifier)
 	if err != nil {
 		return nil, err
@@ -66,7 +66,7 @@ func (r *resolver) forget(name string) {
 	r.mu.Unlock()
 }
 
-func (r *resolver) build(ctx context.Context, f *control.Function, key string) (*frontend.Version, error) {
+func (r *resolver) build(ctx context.Context, f *control.Function, key string) (*invoke.Version, error) {
 	rt, err := runtimes.Lookup(f.Config.Runtime)
 	if err != nil {
 		return nil, lambdaerr.New(lambdaerr.InvalidRuntime, "The runtime parameter of %s is not supported by this server.", f.Config.Runtime)
@@ -103,10 +103,10 @@ func (r *resolver) build(ctx context.Context, f *control.Function, key string) (
 	if f.Config.EphemeralStorage != nil {
 		eph = f.Config.EphemeralStorage.Size
 	}
-	return &frontend.Version{
+	return &invoke.Version{
 		Key:     key,
 		Version: control.LatestVersion,
-		Sandbox: worker.SandboxConfig{
+		Sandbox: invoke.SandboxSpec{
 			FunctionName:       f.Name(),
 			FunctionARN:        f.Config.FunctionArn,
 			Version:            control.LatestVersion,

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/invoke"
 )
 
 // Extensions API headers.
@@ -447,7 +449,7 @@ func (s *Sandbox) handleEventNext(w http.ResponseWriter, r *http.Request) {
 
 // extensionError reads who reports an extension's error, and its type: ok is false, and the
 // request answered, when it is no extension of this sandbox.
-func (s *Sandbox) extensionError(w http.ResponseWriter, r *http.Request) (errType string, ok bool) {
+func (s *Sandbox) extensionError(w http.ResponseWriter, r *http.Request) (errType invoke.ErrorType, ok bool) {
 	x := s.ext.Load()
 	if x == nil {
 		runtimeError(w, http.StatusForbidden, errExtUnknownID, "Unknown extension "+r.Header.Get(hdrExtID))
@@ -456,7 +458,7 @@ func (s *Sandbox) extensionError(w http.ResponseWriter, r *http.Request) (errTyp
 	if x.byHeader(w, r) == nil {
 		return "", false
 	}
-	if errType = r.Header.Get(hdrExtErrorType); errType == "" {
+	if errType = invoke.ErrorType(r.Header.Get(hdrExtErrorType)); errType == "" {
 		errType = errExtUnknown
 	}
 	return errType, true
@@ -475,7 +477,7 @@ func (s *Sandbox) handleExtInitError(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !json.Valid(doc) || len(doc) == 0 {
-		doc = ErrorDoc(errType, strings.TrimSpace(string(doc)))
+		doc = invoke.ErrorDocument(errType, strings.TrimSpace(string(doc)))
 	}
 	select {
 	case s.initErr <- initError{errType: errType, body: doc}:

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/sandbox/process"
 	"github.com/ember-serverless/ember/internal/worker"
 )
@@ -28,7 +29,7 @@ func newExtSandboxTimeout(t *testing.T, timeout time.Duration, env map[string]st
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := w.NewSandbox(context.Background(), worker.SandboxConfig{
+	sb, err := w.NewSandbox(context.Background(), invoke.SandboxSpec{
 		FunctionName: "fn", FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:fn",
 		Version: "$LATEST", Runtime: "provided.al2023", Handler: "bootstrap",
 		Command: []string{"/var/task/bootstrap"}, MemoryMB: 128, Timeout: timeout,
@@ -66,8 +67,8 @@ func waitForLog(t *testing.T, ml *memLog, want ...string) string {
 
 func TestAnExtensionGetsEveryInvokeAndTheTelemetryOfEach(t *testing.T) {
 	sb, ml := newExtSandbox(t, nil)
-	first := invoke(t, sb, `{"op":"log","lines":1,"text":"MARKER-FOR-EXT"}`, false)
-	second := invoke(t, sb, `{"op":"echo","text":"b"}`, false)
+	first := invokeIn(t, sb, `{"op":"log","lines":1,"text":"MARKER-FOR-EXT"}`, false)
+	second := invokeIn(t, sb, `{"op":"echo","text":"b"}`, false)
 	if first.FunctionError != "" || !strings.Contains(string(second.Payload), `"calls":2`) {
 		t.Fatalf("the function should answer as without extensions: %s / %s", first.Payload, second.Payload)
 	}
@@ -95,9 +96,9 @@ func TestAnExtensionGetsEveryInvokeAndTheTelemetryOfEach(t *testing.T) {
 
 func TestTheNextInvokeWaitsUntilTheExtensionsAreDoneWithTheLast(t *testing.T) {
 	sb, ml := newExtSandbox(t, map[string]string{"EXT_SLEEP_MS": "200"})
-	invoke(t, sb, `{"op":"echo"}`, false)
+	invokeIn(t, sb, `{"op":"echo"}`, false)
 	r1 := fmt.Sprintf("req-%d", reqN)
-	invoke(t, sb, `{"op":"echo"}`, false)
+	invokeIn(t, sb, `{"op":"echo"}`, false)
 	r2 := fmt.Sprintf("req-%d", reqN)
 	text := waitForLog(t, ml, "EXT done "+r1, "START RequestId: "+r2)
 	if strings.Index(text, "EXT done "+r1) > strings.Index(text, "START RequestId: "+r2) {
@@ -107,7 +108,7 @@ func TestTheNextInvokeWaitsUntilTheExtensionsAreDoneWithTheLast(t *testing.T) {
 
 func TestAnExtensionsInitErrorIsTheInvokesError(t *testing.T) {
 	sb, _ := newExtSandbox(t, map[string]string{"EXT_INIT_ERROR": "1"})
-	res := invoke(t, sb, `{"op":"echo"}`, true)
+	res := invokeIn(t, sb, `{"op":"echo"}`, true)
 	if res.FunctionError != "Unhandled" || res.ErrorType != "Extension.Crash" || res.Reusable {
 		t.Fatalf("want an unhandled Extension.Crash that ends the sandbox, got %+v %s", res, res.Payload)
 	}
@@ -118,7 +119,7 @@ func TestAnExtensionsInitErrorIsTheInvokesError(t *testing.T) {
 
 func TestTheExtensionsAPIRejectsWhatLambdaRejects(t *testing.T) {
 	sb, ml := newExtSandbox(t, nil)
-	res := invoke(t, sb, `{"op":"env"}`, false)
+	res := invokeIn(t, sb, `{"op":"env"}`, false)
 	var got struct{ Env map[string]string }
 	if err := json.Unmarshal(res.Payload, &got); err != nil {
 		t.Fatal(err)
@@ -171,7 +172,7 @@ func TestTheExtensionsAPIRejectsWhatLambdaRejects(t *testing.T) {
 
 func TestAFunctionWithoutExtensionsHasNoExtensionsAPIState(t *testing.T) {
 	sb, _ := newSandbox(t, 3*time.Second, nil)
-	res := invoke(t, sb, `{"op":"env"}`, false)
+	res := invokeIn(t, sb, `{"op":"env"}`, false)
 	var got struct{ Env map[string]string }
 	if err := json.Unmarshal(res.Payload, &got); err != nil {
 		t.Fatal(err)
@@ -197,18 +198,18 @@ func TestAFunctionWithoutExtensionsHasNoExtensionsAPIState(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "Extension.RegistrationClosed") {
 		t.Errorf("registering after the init phase: %d %s", resp.StatusCode, body)
 	}
-	if again := invoke(t, sb, `{"op":"echo"}`, false); !again.Reusable || again.FunctionError != "" {
+	if again := invokeIn(t, sb, `{"op":"echo"}`, false); !again.Reusable || again.FunctionError != "" {
 		t.Errorf("the sandbox should still work: %+v", again)
 	}
 }
 
 func TestATimedOutInvokeShutsTheExtensionsDownForTimeout(t *testing.T) {
 	sb, ml := newExtSandboxTimeout(t, 300*time.Millisecond, nil)
-	ok := invoke(t, sb, `{"op":"error","text":"x"}`, false)
+	ok := invokeIn(t, sb, `{"op":"error","text":"x"}`, false)
 	r1 := fmt.Sprintf("req-%d", reqN)
-	res := invoke(t, sb, `{"op":"sleep","ms":5000}`, false)
+	res := invokeIn(t, sb, `{"op":"sleep","ms":5000}`, false)
 	r2 := fmt.Sprintf("req-%d", reqN)
-	if ok.FunctionError != "Unhandled" || res.ErrorType != worker.ErrorTypeTimeout || res.Reusable {
+	if ok.FunctionError != "Unhandled" || res.ErrorType != invoke.SandboxTimedout || res.Reusable {
 		t.Fatalf("want a handled error then a timeout; got %+v, %+v", ok, res)
 	}
 	waitForLog(t, ml, "EXT telemetry platform.runtimeDone "+r1+" failure",

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/invoke"
 )
 
 // What one sandbox may hold of the server through its Runtime API. The server serves every
@@ -33,7 +35,7 @@ const (
 	// MaxRuntimeBodyBytes bounds the request body bytes one sandbox may have in flight, over
 	// every connection together: one full response (6 MB) and an error document's worth more.
 	// A body that would go past it fails.
-	MaxRuntimeBodyBytes = MaxResponseSize + 2*maxErrorSize
+	MaxRuntimeBodyBytes = invoke.MaxResponseSize + 2*maxErrorSize
 )
 
 // runtimeAPIServer is the HTTP server of one sandbox's Runtime API, with its limits.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/worker"
 )
 
@@ -75,18 +76,18 @@ func TestAFunctionCannotExhaustTheServerThroughItsRuntimeAPI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			attacker, _ := newSandbox(t, 2*time.Minute, nil)
 			bystander, _ := newSandbox(t, 2*time.Minute, nil)
-			invoke(t, bystander, `{"op":"echo","text":"warm"}`, false)
+			invokeIn(t, bystander, `{"op":"echo","text":"warm"}`, false)
 			dir := t.TempDir()
 			before := measure(t)
 
 			type outcome struct {
-				res *worker.Result
+				res *invoke.Result
 				err error
 			}
 			done := make(chan outcome, 1)
 			go func() {
 				payload := fmt.Sprintf(`{"op":%q,"n":%d,"dir":%q}`, tt.op, tt.conns, dir)
-				res, err := attacker.Invoke(context.Background(), &worker.Invocation{RequestID: "attack-" + tt.op, Payload: []byte(payload)})
+				res, err := attacker.Invoke(context.Background(), &invoke.Invocation{RequestID: "attack-" + tt.op, Payload: []byte(payload)})
 				if err == nil && res.Finish != nil {
 					res.Finish()
 				}
@@ -98,11 +99,11 @@ func TestAFunctionCannotExhaustTheServerThroughItsRuntimeAPI(t *testing.T) {
 			during := measure(t)
 
 			// Another function's warm sandbox answers, and a new one starts and answers.
-			if res := invoke(t, bystander, `{"op":"echo","text":"still here"}`, false); !strings.Contains(string(res.Payload), "still here") {
+			if res := invokeIn(t, bystander, `{"op":"echo","text":"still here"}`, false); !strings.Contains(string(res.Payload), "still here") {
 				t.Errorf("another function's warm invoke during the attack answered %s", res.Payload)
 			}
 			cold, _ := newSandbox(t, time.Minute, nil)
-			if res := invoke(t, cold, `{"op":"echo","text":"cold"}`, false); !strings.Contains(string(res.Payload), `"cold"`) {
+			if res := invokeIn(t, cold, `{"op":"echo","text":"cold"}`, false); !strings.Contains(string(res.Payload), `"cold"`) {
 				t.Errorf("another function's cold start during the attack answered %s", res.Payload)
 			}
 			tt.check(t, before, during)
@@ -118,7 +119,7 @@ func TestAFunctionCannotExhaustTheServerThroughItsRuntimeAPI(t *testing.T) {
 				t.Fatalf("the attack opened no connection: %s", o.res.Payload)
 			}
 			t.Logf("attack: %v; server use before %+v, during %+v", counts, before, during)
-			if res := invoke(t, attacker, `{"op":"echo","text":"after"}`, false); !strings.Contains(string(res.Payload), `"after"`) {
+			if res := invokeIn(t, attacker, `{"op":"echo","text":"after"}`, false); !strings.Contains(string(res.Payload), `"after"`) {
 				t.Errorf("the attacking function's next invoke answered %s", res.Payload)
 			}
 		})

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/logs"
 )
 
@@ -39,7 +41,10 @@ type logCapture struct {
 	// closing, when set, makes the last invocation's closing lines (END, REPORT), written
 	// after its caller has its answer (Defer) and before anything else of the sandbox's.
 	closing func() []string
-	done    chan struct{}
+	// heldSince is when closing was set (Unix nanoseconds), 0 while there is none: written
+	// under mu, read without it by the worker's sweep of closing lines held too long.
+	heldSince atomic.Int64
+	done      chan struct{}
 	// tee, when set, also gets every line of the function's own output (not the platform's
 	// lines), for the Telemetry API. It must copy what it keeps.
 	tee func([]byte)
@@ -153,8 +158,8 @@ func (lc *logCapture) emitLocked(line []byte) {
 	if lc.tail != nil {
 		t := append(*lc.tail, line...)
 		t = append(t, '\n')
-		if len(t) > 2*TailSize {
-			t = append(t[:0], t[len(t)-TailSize:]...)
+		if len(t) > 2*invoke.TailSize {
+			t = append(t[:0], t[len(t)-invoke.TailSize:]...)
 		}
 		*lc.tail = t
 	}
@@ -233,8 +238,8 @@ func (lc *logCapture) End(lines ...string) []byte {
 	var out []byte
 	if lc.tail != nil {
 		out = *lc.tail
-		if len(out) > TailSize {
-			out = out[len(out)-TailSize:]
+		if len(out) > invoke.TailSize {
+			out = out[len(out)-invoke.TailSize:]
 		}
 		lc.tail = nil
 	}
@@ -242,11 +247,28 @@ func (lc *logCapture) End(lines ...string) []byte {
 }
 
 // Defer ends an invocation whose caller wants no tail with the lines closing returns, written
-// by Finish or, at the latest, before the sandbox's next line of any kind.
-func (lc *logCapture) Defer(closing func() []string) {
+// by Finish or, at the latest, before the sandbox's next line of any kind, or by the worker's
+// sweep once they have been held for maxHeld (a caller that forgot Finish). now is when the
+// invocation ended.
+func (lc *logCapture) Defer(closing func() []string, now time.Time) {
 	lc.mu.Lock()
 	lc.closeLocked()
 	lc.closing = closing
+	lc.heldSince.Store(now.UnixNano())
+	lc.mu.Unlock()
+}
+
+// finishHeldSince writes the closing lines Defer left if they have been held since cutoff
+// (Unix nanoseconds) or before. It costs an atomic load when there are none.
+func (lc *logCapture) finishHeldSince(cutoff int64) {
+	if at := lc.heldSince.Load(); at == 0 || at > cutoff {
+		return
+	}
+	lc.mu.Lock()
+	if at := lc.heldSince.Load(); at != 0 && at <= cutoff {
+		lc.closeLocked()
+		lc.sendLocked()
+	}
 	lc.mu.Unlock()
 }
 
@@ -266,6 +288,7 @@ func (lc *logCapture) closeLocked() bool {
 	}
 	lines := lc.closing()
 	lc.closing = nil
+	lc.heldSince.Store(0)
 	lc.drainLocked()
 	lc.closingLinesLocked(lines)
 	return true

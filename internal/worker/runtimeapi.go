@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/invoke"
 )
 
 // Runtime API headers.
@@ -119,23 +121,23 @@ func (s *Sandbox) handleResponse(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	body, err := s.body.readAll(r.Body, MaxResponseSize)
+	body, err := s.body.readAll(r.Body, invoke.MaxResponseSize)
 	if err != nil {
 		bodyError(w, err)
 		return
 	}
-	if len(body) > MaxResponseSize {
-		msg := fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", MaxResponseSize)
-		c.complete(ErrorDoc(ErrorTypeResponseTooBig, msg), true, ErrorTypeResponseTooBig)
+	if len(body) > invoke.MaxResponseSize {
+		msg := fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", invoke.MaxResponseSize)
+		c.complete(invoke.ErrorDocument(invoke.FunctionResponseSizeTooLarge, msg), true, invoke.FunctionResponseSizeTooLarge)
 		runtimeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", msg)
 		return
 	}
 	if t := r.Trailer.Get(hdrErrorType); t != "" {
 		doc, err := base64.StdEncoding.DecodeString(r.Trailer.Get(hdrErrorBody))
 		if err != nil || len(doc) == 0 {
-			doc = ErrorDoc(t, "the function's response stream failed")
+			doc = invoke.ErrorDocument(invoke.ErrorType(t), "the function's response stream failed")
 		}
-		c.complete(doc, true, t)
+		c.complete(doc, true, invoke.ErrorType(t))
 	} else if !c.complete(body, false, "") {
 		runtimeError(w, http.StatusBadRequest, "InvalidStateTransition", "the invocation has already been answered")
 		return
@@ -177,26 +179,26 @@ func (s *Sandbox) handleInitError(w http.ResponseWriter, r *http.Request) {
 
 // readErrorDoc reads an error document (its first maxErrorSize bytes) and its type: the
 // Lambda-Runtime-Function-Error-Type header if set, else the document's errorType.
-func (s *Sandbox) readErrorDoc(r *http.Request) ([]byte, string, error) {
+func (s *Sandbox) readErrorDoc(r *http.Request) ([]byte, invoke.ErrorType, error) {
 	doc, err := s.body.readAll(r.Body, maxErrorSize-1)
 	if errors.Is(err, errBodyBudget) {
 		return nil, "", err
 	}
-	errType := r.Header.Get(hdrErrorType)
+	errType := invoke.ErrorType(r.Header.Get(hdrErrorType))
 	var parsed struct {
-		ErrorType string `json:"errorType"`
+		ErrorType invoke.ErrorType `json:"errorType"`
 	}
 	if json.Unmarshal(doc, &parsed) == nil && parsed.ErrorType != "" && errType == "" {
 		errType = parsed.ErrorType
 	}
 	if !json.Valid(doc) {
 		if errType == "" {
-			errType = ErrorTypeUnknown
+			errType = invoke.RuntimeUnknown
 		}
-		doc = ErrorDoc(errType, string(doc))
+		doc = invoke.ErrorDocument(errType, string(doc))
 	}
 	if errType == "" {
-		errType = ErrorTypeUnknown
+		errType = invoke.RuntimeUnknown
 	}
 	return doc, errType, nil
 }

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -12,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/sandbox"
 )
 
@@ -19,7 +19,7 @@ import (
 // for it, and the invocation it is running.
 type Sandbox struct {
 	id     string
-	cfg    SandboxConfig
+	cfg    invoke.SandboxSpec
 	w      *Worker
 	sb     sandbox.Sandbox
 	log    *logCapture
@@ -53,14 +53,14 @@ type Sandbox struct {
 
 // call is an invocation in flight in a sandbox.
 type call struct {
-	inv      *Invocation
+	inv      *invoke.Invocation
 	picked   chan struct{} // closed when the runtime has received the invocation
 	done     chan struct{} // closed when the runtime has answered
 	pickedAt time.Time
 	deadline time.Time
 	once     sync.Once
 	payload  []byte
-	errType  string
+	errType  invoke.ErrorType
 	failed   bool
 }
 
@@ -74,7 +74,7 @@ func (c *call) isPicked() bool {
 	}
 }
 
-func (c *call) complete(payload []byte, failed bool, errType string) bool {
+func (c *call) complete(payload []byte, failed bool, errType invoke.ErrorType) bool {
 	ok := false
 	c.once.Do(func() {
 		c.payload, c.failed, c.errType = payload, failed, errType
@@ -85,7 +85,7 @@ func (c *call) complete(payload []byte, failed bool, errType string) bool {
 }
 
 type initError struct {
-	errType string
+	errType invoke.ErrorType
 	body    []byte
 }
 
@@ -93,7 +93,7 @@ type initError struct {
 func (s *Sandbox) ID() string { return s.id }
 
 // Config is the function version the sandbox runs.
-func (s *Sandbox) Config() SandboxConfig { return s.cfg }
+func (s *Sandbox) Config() invoke.SandboxSpec { return s.cfg }
 
 // Initialized reports whether the runtime has finished its init and asked for an invocation.
 func (s *Sandbox) Initialized() bool { return s.initDone.Load() }
@@ -127,7 +127,7 @@ func (s *Sandbox) Thaw() error { return s.sb.Thaw() }
 // invocation runs in a sandbox at a time: the caller must hold the sandbox exclusively. It
 // returns ErrSandboxGone, having run nothing, when a warm sandbox turns out to be dead, so the
 // caller can retry on another.
-func (s *Sandbox) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
+func (s *Sandbox) Invoke(ctx context.Context, inv *invoke.Invocation) (*invoke.Result, error) {
 	if !s.Usable() {
 		s.destroy()
 		return nil, ErrSandboxGone
@@ -166,7 +166,7 @@ func (s *Sandbox) takeBack(c *call) bool {
 
 // awaitInit waits for a new runtime to ask for its first invocation. over is true when the
 // invocation ended there: the runtime failed to initialise, or ctx ended.
-func (s *Sandbox) awaitInit(ctx context.Context, c *call) (res *Result, err error, over bool) {
+func (s *Sandbox) awaitInit(ctx context.Context, c *call) (res *invoke.Result, err error, over bool) {
 	t := time.NewTimer(s.w.cfg.InitTimeout)
 	defer t.Stop()
 	select {
@@ -183,10 +183,10 @@ func (s *Sandbox) awaitInit(ctx context.Context, c *call) (res *Result, err erro
 		default:
 		}
 		errType, msg := s.exitError(c.inv.RequestID)
-		return s.initFailed(c, "error", ErrorDoc(errType, msg), errType), nil, true
+		return s.initFailed(c, "error", invoke.ErrorDocument(errType, msg), errType), nil, true
 	case <-t.C:
 		msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, s.w.cfg.InitTimeout.Seconds())
-		return s.initFailed(c, "timeout", ErrorDoc(ErrorTypeTimeout, msg), ErrorTypeTimeout), nil, true
+		return s.initFailed(c, "timeout", invoke.ErrorDocument(invoke.SandboxTimedout, msg), invoke.SandboxTimedout), nil, true
 	case <-ctx.Done():
 		s.takeBack(c)
 		s.destroy()
@@ -196,10 +196,10 @@ func (s *Sandbox) awaitInit(ctx context.Context, c *call) (res *Result, err erro
 
 // initFailed ends a sandbox whose init failed (status "error" or "timeout") and makes the
 // invocation's result of it.
-func (s *Sandbox) initFailed(c *call, status string, body []byte, errType string) *Result {
+func (s *Sandbox) initFailed(c *call, status string, body []byte, errType invoke.ErrorType) *invoke.Result {
 	line := "INIT_REPORT Init Duration: " + ms(time.Since(s.started)) + "\tPhase: init\tStatus: " + status
 	if status == "error" {
-		line += "\tError Type: " + errType
+		line += "\tError Type: " + string(errType)
 	}
 	s.log.Line(line)
 	if x := s.ext.Load(); x != nil {
@@ -209,23 +209,23 @@ func (s *Sandbox) initFailed(c *call, status string, body []byte, errType string
 	return s.failedInit(c, body, errType)
 }
 
-func (s *Sandbox) failedInit(c *call, body []byte, errType string) *Result {
+func (s *Sandbox) failedInit(c *call, body []byte, errType invoke.ErrorType) *invoke.Result {
 	s.log.Begin(s.startLine(c.inv.RequestID), c.inv.Tail, true)
 	d := time.Since(s.started)
 	tail := s.log.End("END RequestId: "+c.inv.RequestID, s.reportLine(c.inv.RequestID, 0, d, true))
-	return &Result{Payload: body, FunctionError: "Unhandled", ErrorType: errType, Log: tail, InitDuration: d}
+	return &invoke.Result{Payload: body, FunctionError: invoke.FunctionErrorUnhandled, ErrorType: errType, Log: tail, InitDuration: d}
 }
 
 // await waits for the runtime's answer to c. The runtime may not have taken c yet: until it
 // does, ctx ending or the sandbox dying takes c back (ctx's error, or ErrSandboxGone so that
 // the invoke is retried on another sandbox, then; either way without having run).
-func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*Result, error) {
+func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*invoke.Result, error) {
 	// Timeout from now ends at or before c.deadline (Timeout from when the runtime took c):
 	// when it fires, the rest is waited for.
 	t := time.NewTimer(s.cfg.Timeout)
 	defer t.Stop()
 	giveUp := ctx.Done()
-	res := &Result{Reusable: true}
+	res := &invoke.Result{Reusable: true}
 	if cold {
 		res.InitDuration = s.initDuration
 	}
@@ -237,7 +237,7 @@ func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*Result, error
 			waiting = false
 			res.Payload = c.payload
 			if c.failed {
-				res.FunctionError = "Unhandled"
+				res.FunctionError = invoke.FunctionErrorUnhandled
 				res.ErrorType = c.errType
 			}
 		case <-s.sb.Done():
@@ -249,15 +249,15 @@ func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*Result, error
 			waiting = false
 			s.log.waitEOF(100 * time.Millisecond)
 			errType, msg := s.exitError(c.inv.RequestID)
-			if !c.complete(ErrorDoc(errType, msg), true, errType) {
+			if !c.complete(invoke.ErrorDocument(errType, msg), true, errType) {
 				// The runtime answered and then exited: the answer stands, the sandbox goes.
 				<-c.done
 			}
-			res.Payload, res.FunctionError, res.ErrorType = c.payload, "Unhandled", c.errType
+			res.Payload, res.FunctionError, res.ErrorType = c.payload, invoke.FunctionErrorUnhandled, c.errType
 			if !c.failed {
 				res.FunctionError, res.ErrorType = "", ""
 			} else if c.errType == errType {
-				extra = append(extra, msg, errType)
+				extra = append(extra, msg, string(errType))
 			}
 			res.Reusable = false
 			status = "error"
@@ -278,19 +278,20 @@ func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*Result, error
 			waiting = false
 			secs := float64(s.cfg.Timeout) / float64(time.Second)
 			msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, secs)
-			if c.complete(ErrorDoc(ErrorTypeTimeout, msg), true, ErrorTypeTimeout) {
+			if c.complete(invoke.ErrorDocument(invoke.SandboxTimedout, msg), true, invoke.SandboxTimedout) {
 				extra = append(extra, fmt.Sprintf("%s %s Task timed out after %.2f seconds",
 					time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), c.inv.RequestID, secs))
 				res.Reusable = false
 				status, reason = "timeout", shutdownTimeout
 			}
-			res.Payload, res.FunctionError, res.ErrorType = c.payload, "Unhandled", c.errType
+			res.Payload, res.FunctionError, res.ErrorType = c.payload, invoke.FunctionErrorUnhandled, c.errType
 			if !c.failed {
 				res.FunctionError, res.ErrorType = "", ""
 			}
 		}
 	}
-	res.Duration = time.Since(c.pickedAt)
+	ended := time.Now()
+	res.Duration = ended.Sub(c.pickedAt)
 	s.mu.Lock()
 	delete(s.calls, c.inv.RequestID)
 	s.mu.Unlock()
@@ -308,7 +309,7 @@ func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*Result, error
 	if !c.inv.Tail && x == nil && len(extra) == 0 && res.Reusable {
 		// Nobody waits for END and REPORT: the caller gets its answer first, and they are
 		// written after it (see Result.Finish).
-		s.log.Defer(closing)
+		s.log.Defer(closing, ended)
 		res.Finish = s.log.Finish
 		return res, nil
 	}
@@ -324,19 +325,19 @@ func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*Result, error
 }
 
 // exitError names why the runtime is gone, as Lambda words it.
-func (s *Sandbox) exitError(requestID string) (errType, msg string) {
+func (s *Sandbox) exitError(requestID string) (errType invoke.ErrorType, msg string) {
 	st := s.sb.Exit()
 	how := "exit status " + strconv.Itoa(st.Code)
 	if st.Signal != "" {
 		how = "signal: " + st.Signal
 	}
 	if st.OOM {
-		return ErrorTypeOutOfMemory, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", requestID, how)
+		return invoke.RuntimeOutOfMemory, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", requestID, how)
 	}
 	if st.Code == 0 && st.Signal == "" {
-		return ErrorTypeExit, fmt.Sprintf("RequestId: %s Error: Runtime exited without providing a reason", requestID)
+		return invoke.RuntimeExitError, fmt.Sprintf("RequestId: %s Error: Runtime exited without providing a reason", requestID)
 	}
-	return ErrorTypeExit, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", requestID, how)
+	return invoke.RuntimeExitError, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", requestID, how)
 }
 
 func (s *Sandbox) startLine(requestID string) string {
@@ -373,15 +374,6 @@ func (s *Sandbox) peakMemory(fresh bool) int64 {
 
 func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
-}
-
-// ErrorDoc is the JSON error document Lambda returns for a failure of the platform's.
-func ErrorDoc(errType, msg string) []byte {
-	b, _ := json.Marshal(struct {
-		ErrorType    string `json:"errorType"`
-		ErrorMessage string `json:"errorMessage"`
-	}{errType, msg})
-	return b
 }
 
 // Destroy ends the sandbox and everything in it. Extensions subscribed to SHUTDOWN get it

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/sandbox"
 )
 
@@ -442,7 +443,7 @@ func (s *Sandbox) telStart(x *extensions, c *call) {
 	x.tel.emit(telPlatform, "platform.start", rec)
 }
 
-func (s *Sandbox) telDone(x *extensions, c *call, status string, res *Result, cold bool) {
+func (s *Sandbox) telDone(x *extensions, c *call, status string, res *invoke.Result, cold bool) {
 	d := res.Duration
 	x.tel.emit(telPlatform, "platform.runtimeDone", map[string]any{
 		"requestId": c.inv.RequestID, "status": status,

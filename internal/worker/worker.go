@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/logs"
 	"github.com/ember-serverless/ember/internal/sandbox"
 )
@@ -52,7 +53,14 @@ type Worker struct {
 	logger *slog.Logger
 	live   sync.Map // id → *Sandbox
 	count  atomic.Int64
+
+	stop      chan struct{} // closed by Close: ends sweepHeld
+	closeOnce sync.Once
 }
+
+// maxHeld is how long an invocation's END and REPORT wait for its caller's Result.Finish
+// before the worker writes them itself.
+const maxHeld = time.Second
 
 // New returns a worker.
 func New(cfg Config) (*Worker, error) {
@@ -65,25 +73,29 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, logger: cfg.Logger}, nil
+	w := &Worker{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{})}
+	go w.sweepHeld()
+	return w, nil
 }
 
-// SandboxConfig describes the function version a sandbox runs.
-type SandboxConfig struct {
-	FunctionName string
-	FunctionARN  string
-	Version      string
-	Runtime      string
-	Handler      string
-	// Command is the runtime process as seen inside the sandbox.
-	Command            []string
-	MemoryMB           int
-	Timeout            time.Duration
-	EphemeralStorageMB int
-	// Env holds the function's own variables; the worker adds Lambda's.
-	Env       map[string]string
-	CodeDir   string
-	LayerDirs []string
+// sweepHeld writes the closing lines of invocations whose caller has not called Finish within
+// maxHeld, so that a caller forgetting it delays them but never loses them. It costs a warm
+// invoke nothing: the sandboxes are looked at twice per maxHeld, with an atomic load each.
+func (w *Worker) sweepHeld() {
+	t := time.NewTicker(maxHeld / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case now := <-t.C:
+			cutoff := now.Add(-maxHeld).UnixNano()
+			w.live.Range(func(_, v any) bool {
+				v.(*Sandbox).log.finishHeldSince(cutoff)
+				return true
+			})
+		}
+	}
 }
 
 // Sandboxes is how many sandboxes this worker holds now.
@@ -91,7 +103,7 @@ func (w *Worker) Sandboxes() int { return int(w.count.Load()) }
 
 // NewSandbox creates a sandbox for cfg and starts its runtime. The runtime's init runs while
 // the first invocation waits for it.
-func (w *Worker) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, error) {
+func (w *Worker) NewSandbox(ctx context.Context, cfg invoke.SandboxSpec) (*Sandbox, error) {
 	id := newID()
 	group := "/aws/lambda/" + cfg.FunctionName
 	stream := time.Now().UTC().Format("2006/01/02") + "/[" + cfg.Version + "]" + id
@@ -179,7 +191,7 @@ func (w *Worker) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 }
 
 // environment is what Lambda sets in a runtime's environment, then the function's own.
-func (w *Worker) environment(cfg SandboxConfig, group, stream string) []string {
+func (w *Worker) environment(cfg invoke.SandboxSpec, group, stream string) []string {
 	env := []string{
 		"AWS_LAMBDA_FUNCTION_NAME=" + cfg.FunctionName,
 		"AWS_LAMBDA_FUNCTION_VERSION=" + cfg.Version,
@@ -210,6 +222,7 @@ func (w *Worker) environment(cfg SandboxConfig, group, stream string) []string {
 
 // Close destroys every sandbox.
 func (w *Worker) Close(ctx context.Context) {
+	w.closeOnce.Do(func() { close(w.stop) })
 	w.live.Range(func(_, v any) bool {
 		v.(*Sandbox).Destroy(ctx)
 		return true

@@ -5,13 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ember-serverless/ember/internal/gobuild"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/gobuild"
+	"github.com/ember-serverless/ember/internal/invoke"
 
 	"github.com/ember-serverless/ember/internal/logs"
 	"github.com/ember-serverless/ember/internal/sandbox/process"
@@ -90,7 +92,7 @@ func newSandbox(t *testing.T, timeout time.Duration, env map[string]string) (*wo
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := w.NewSandbox(context.Background(), worker.SandboxConfig{
+	sb, err := w.NewSandbox(context.Background(), invoke.SandboxSpec{
 		FunctionName: "fn", FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:fn",
 		Version: "$LATEST", Runtime: "provided.al2023", Handler: "bootstrap",
 		Command: []string{"/var/task/bootstrap"}, MemoryMB: 128, Timeout: timeout,
@@ -105,10 +107,10 @@ func newSandbox(t *testing.T, timeout time.Duration, env map[string]string) (*wo
 
 var reqN int
 
-func invoke(t *testing.T, sb *worker.Sandbox, payload string, tail bool) *worker.Result {
+func invokeIn(t *testing.T, sb *worker.Sandbox, payload string, tail bool) *invoke.Result {
 	t.Helper()
 	reqN++
-	res, err := sb.Invoke(context.Background(), &worker.Invocation{
+	res, err := sb.Invoke(context.Background(), &invoke.Invocation{
 		RequestID: fmt.Sprintf("req-%d", reqN), Payload: []byte(payload), Tail: tail})
 	if err != nil {
 		t.Fatalf("invoke %s: %v", payload, err)
@@ -121,14 +123,14 @@ func invoke(t *testing.T, sb *worker.Sandbox, payload string, tail bool) *worker
 
 func TestASandboxAnswersAndIsReusedWarm(t *testing.T) {
 	sb, ml := newSandbox(t, 3*time.Second, nil)
-	first := invoke(t, sb, `{"op":"echo","text":"a"}`, true)
+	first := invokeIn(t, sb, `{"op":"echo","text":"a"}`, true)
 	if first.FunctionError != "" || !strings.Contains(string(first.Payload), `"calls":1`) {
 		t.Fatalf("first invoke: %+v %s", first, first.Payload)
 	}
 	if first.InitDuration == 0 || !strings.Contains(string(first.Log), "Init Duration:") {
 		t.Errorf("a cold invoke reports its init duration; log:\n%s", first.Log)
 	}
-	second := invoke(t, sb, `{"op":"echo","text":"b"}`, true)
+	second := invokeIn(t, sb, `{"op":"echo","text":"b"}`, true)
 	if !strings.Contains(string(second.Payload), `"calls":2`) {
 		t.Errorf("the second invoke should reuse the warm process; got %s", second.Payload)
 	}
@@ -151,14 +153,14 @@ func TestASandboxAnswersAndIsReusedWarm(t *testing.T) {
 // of output, or with its END and REPORT when it writes none.
 func TestAnInvocationsStartReachesTheStoreWithItsNextLines(t *testing.T) {
 	sb, ml := newSandbox(t, 3*time.Second, nil)
-	invoke(t, sb, `{"op":"echo"}`, false)
-	invoke(t, sb, `{"op":"echo"}`, false)
+	invokeIn(t, sb, `{"op":"echo"}`, false)
+	invokeIn(t, sb, `{"op":"echo"}`, false)
 	quiet := fmt.Sprintf("req-%d", reqN)
 	got := ml.writeWith("START RequestId: " + quiet)
 	if len(got) != 3 || !strings.HasPrefix(got[1], "END RequestId: "+quiet) || !strings.HasPrefix(got[2], "REPORT RequestId: "+quiet) {
 		t.Errorf("a quiet invocation's lines were written as %q; want START, END and REPORT in one write", got)
 	}
-	res := invoke(t, sb, `{"op":"log","lines":2,"text":"x"}`, true)
+	res := invokeIn(t, sb, `{"op":"log","lines":2,"text":"x"}`, true)
 	loud := fmt.Sprintf("req-%d", reqN)
 	got = ml.writeWith("START RequestId: " + loud)
 	if len(got) < 2 || got[1] != "line 0 x" {
@@ -178,12 +180,12 @@ func TestAnInvocationsStartReachesTheStoreWithItsNextLines(t *testing.T) {
 // ends.
 func TestTheClosingLinesFollowTheAnswer(t *testing.T) {
 	sb, ml := newSandbox(t, 3*time.Second, nil)
-	invoke(t, sb, `{"op":"echo"}`, false)
-	run := func(payload string) (string, *worker.Result) {
+	invokeIn(t, sb, `{"op":"echo"}`, false)
+	run := func(payload string) (string, *invoke.Result) {
 		t.Helper()
 		reqN++
 		id := fmt.Sprintf("req-%d", reqN)
-		res, err := sb.Invoke(context.Background(), &worker.Invocation{RequestID: id, Payload: []byte(payload)})
+		res, err := sb.Invoke(context.Background(), &invoke.Invocation{RequestID: id, Payload: []byte(payload)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,9 +220,32 @@ func TestTheClosingLinesFollowTheAnswer(t *testing.T) {
 	}
 }
 
+// A caller that forgets Result.Finish (a poller calling the path directly, say) delays an
+// idle sandbox's END and REPORT by about a second; it cannot lose them nor hold them until the
+// sandbox's next invocation.
+func TestAForgottenFinishStillWritesTheClosingLines(t *testing.T) {
+	sb, ml := newSandbox(t, 3*time.Second, nil)
+	invokeIn(t, sb, `{"op":"echo"}`, false)
+	res, err := sb.Invoke(context.Background(), &invoke.Invocation{RequestID: "forgotten", Payload: []byte(`{"op":"echo"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Finish == nil {
+		t.Fatal("a warm invocation without a tail has no Finish: nothing to forget")
+	}
+	log := waitForLog(t, ml, "END RequestId: forgotten", "REPORT RequestId: forgotten\t")
+	if strings.Index(log, "START RequestId: forgotten") > strings.Index(log, "END RequestId: forgotten") {
+		t.Errorf("END before START:\n%s", log)
+	}
+	res.Finish() // late: writes nothing more
+	if got := strings.Count(ml.text(), "REPORT RequestId: forgotten\t"); got != 1 {
+		t.Errorf("%d REPORT lines after a late Finish:\n%s", got, ml.text())
+	}
+}
+
 func TestTheRuntimeSeesLambdasEnvironmentAndHeaders(t *testing.T) {
 	sb, _ := newSandbox(t, 3*time.Second, map[string]string{"MY_VAR": "x y"})
-	res := invoke(t, sb, `{"op":"env"}`, false)
+	res := invokeIn(t, sb, `{"op":"env"}`, false)
 	var got struct {
 		Env        map[string]string
 		RequestID  string `json:"requestId"`
@@ -258,7 +283,7 @@ func TestFailuresAreReportedAsLambdaReportsThem(t *testing.T) {
 	cases := []struct {
 		name, payload string
 		timeout       time.Duration
-		errType       string
+		errType       invoke.ErrorType
 		message       string
 		reusable      bool
 	}{
@@ -270,8 +295,8 @@ func TestFailuresAreReportedAsLambdaReportsThem(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sb, _ := newSandbox(t, tc.timeout, nil)
-			invoke(t, sb, `{"op":"echo"}`, false) // warm it up
-			res := invoke(t, sb, tc.payload, true)
+			invokeIn(t, sb, `{"op":"echo"}`, false) // warm it up
+			res := invokeIn(t, sb, tc.payload, true)
 			if res.FunctionError != "Unhandled" || res.ErrorType != tc.errType {
 				t.Fatalf("got error %q type %q, want Unhandled %q; payload %s", res.FunctionError, res.ErrorType, tc.errType, res.Payload)
 			}
@@ -298,7 +323,7 @@ func TestFailuresAreReportedAsLambdaReportsThem(t *testing.T) {
 
 func TestAnExitLeavesItsLastWordsInTheLog(t *testing.T) {
 	sb, _ := newSandbox(t, 3*time.Second, nil)
-	res := invoke(t, sb, `{"op":"exit"}`, true)
+	res := invokeIn(t, sb, `{"op":"exit"}`, true)
 	if !strings.Contains(string(res.Log), "exiting now") {
 		t.Errorf("the log lacks the function's last line:\n%s", res.Log)
 	}
@@ -306,7 +331,7 @@ func TestAnExitLeavesItsLastWordsInTheLog(t *testing.T) {
 
 func TestAFailedInitIsTheInvokesError(t *testing.T) {
 	sb, _ := newSandbox(t, 3*time.Second, map[string]string{"INIT_FAIL": "1"})
-	res := invoke(t, sb, `{}`, true)
+	res := invokeIn(t, sb, `{}`, true)
 	if res.FunctionError != "Unhandled" || res.ErrorType != "Runtime.ExitError" || res.Reusable {
 		t.Fatalf("got %+v %s", res, res.Payload)
 	}
@@ -318,7 +343,7 @@ func TestAFailedInitIsTheInvokesError(t *testing.T) {
 func TestAnInitErrorReportedBeforeExitingIsTheInvokesError(t *testing.T) {
 	for i := 0; i < 5; i++ { // the report and the exit race; the report must win every time
 		sb, _ := newSandbox(t, 3*time.Second, map[string]string{"INIT_POST": "1"})
-		res := invoke(t, sb, `{}`, false)
+		res := invokeIn(t, sb, `{}`, false)
 		if res.ErrorType != "Custom.Init" || !strings.Contains(string(res.Payload), "bad config") {
 			t.Fatalf("got %s %s, want the reported init error", res.ErrorType, res.Payload)
 		}
@@ -327,7 +352,7 @@ func TestAnInitErrorReportedBeforeExitingIsTheInvokesError(t *testing.T) {
 
 func TestTheTailHoldsEveryLineUpToItsLastFourKilobytes(t *testing.T) {
 	sb, _ := newSandbox(t, 3*time.Second, nil)
-	res := invoke(t, sb, `{"op":"log","lines":3,"text":"hi"}`, true)
+	res := invokeIn(t, sb, `{"op":"log","lines":3,"text":"hi"}`, true)
 	log := string(res.Log)
 	for _, want := range []string{"line 0 hi\n", "line 2 hi\n", "no newline at the end\n"} {
 		if !strings.Contains(log, want) {
@@ -337,9 +362,9 @@ func TestTheTailHoldsEveryLineUpToItsLastFourKilobytes(t *testing.T) {
 	if strings.Index(log, "line 2 hi") > strings.Index(log, "END RequestId") {
 		t.Errorf("the function's output comes after END:\n%s", log)
 	}
-	big := invoke(t, sb, `{"op":"log","lines":2000,"text":"padding padding padding"}`, true)
-	if len(big.Log) != worker.TailSize {
-		t.Errorf("tail is %d bytes, want %d", len(big.Log), worker.TailSize)
+	big := invokeIn(t, sb, `{"op":"log","lines":2000,"text":"padding padding padding"}`, true)
+	if len(big.Log) != invoke.TailSize {
+		t.Errorf("tail is %d bytes, want %d", len(big.Log), invoke.TailSize)
 	}
 	if !strings.HasSuffix(strings.TrimRight(string(big.Log), "\t\n"), "MB") {
 		t.Errorf("tail should end with the REPORT line:\n%s", big.Log[len(big.Log)-200:])
@@ -355,7 +380,7 @@ func TestTheFirstInvokeIsColdEvenWhenInitFinishedBeforeIt(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	res := invoke(t, sb, `{"op":"echo"}`, true)
+	res := invokeIn(t, sb, `{"op":"echo"}`, true)
 	if res.InitDuration == 0 || !strings.Contains(string(res.Log), "Init Duration:") {
 		t.Errorf("the sandbox's first invoke must report its init; log:\n%s", res.Log)
 	}
@@ -387,7 +412,7 @@ func TestTheTimeoutCountsFromWhenTheRuntimeTakesTheEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := w.NewSandbox(context.Background(), worker.SandboxConfig{
+	sb, err := w.NewSandbox(context.Background(), invoke.SandboxSpec{
 		FunctionName: "slow", FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:slow",
 		Version: "$LATEST", Runtime: "provided.al2023", Handler: "bootstrap",
 		Command: []string{"/var/task/bootstrap"}, MemoryMB: 128, Timeout: time.Second, CodeDir: dir,
@@ -398,18 +423,18 @@ func TestTheTimeoutCountsFromWhenTheRuntimeTakesTheEvent(t *testing.T) {
 	t.Cleanup(func() { sb.Destroy(context.Background()) })
 
 	// The runtime dawdles 1.5 s before its next /next: longer than the timeout.
-	if res := invoke(t, sb, "first 1500", false); res.FunctionError != "" {
+	if res := invokeIn(t, sb, "first 1500", false); res.FunctionError != "" {
 		t.Fatalf("first invoke: %+v %s", res, res.Payload)
 	}
 	// A caller that gives up before then: the event is taken back, never run.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	_, err = sb.Invoke(ctx, &worker.Invocation{RequestID: "given-up", Payload: []byte("given-up 0")})
+	_, err = sb.Invoke(ctx, &invoke.Invocation{RequestID: "given-up", Payload: []byte("given-up 0")})
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("an invoke given up before the runtime took it = %v, want its context's error", err)
 	}
 	// Taken at about 1.5 s, answered at once: not a timeout, though 1 s has long passed.
-	res := invoke(t, sb, "second 0", false)
+	res := invokeIn(t, sb, "second 0", false)
 	if res.FunctionError != "" || string(res.Payload) != "second 0" {
 		t.Fatalf("an event taken late but answered at once: %+v %s", res, res.Payload)
 	}
