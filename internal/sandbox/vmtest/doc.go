@@ -39,7 +39,8 @@
 //
 // The test binaries are built on the host (go test -c, static) with the test function the
 // suites run in sandboxes (sandboxtest.RuntimeEnv names it in the VM, which has no go tool),
-// and packed with ./guestinit, the VM's /init, into an initramfs (newc cpio). The guest gets
+// and packed with ./guestinit, the VM's /init, into an initramfs (newc cpio, written by
+// ../vmimage, which also finds the kernel and its modules). The guest gets
 // no host file system: only the host programs the tests' scripts run, with their libraries,
 // Python 3.11 when the host has it, and the loop, overlay and virtio modules; its /tmp is an
 // ext4 disk, as the jail's disk-backed /tmp wants. The init powers the VM off when done and

@@ -5,8 +5,12 @@ package vmtest
 import (
 	"context"
 	"fmt"
+	"github.com/ember-serverless/ember/internal/gobuild"
+	"github.com/ember-serverless/ember/internal/sandbox/vmimage"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,7 +23,7 @@ const QEMU = "qemu-system-x86_64"
 // VM is one boot of a kernel under QEMU's microvm machine with software emulation (TCG):
 // no firmware, no PCI, a serial console, and virtio-mmio devices described by ACPI.
 type VM struct {
-	Kernel    *Kernel
+	Kernel    *vmimage.Kernel
 	Initramfs string // cpio archive
 	// Disk is a raw image attached as a virtio block device (/dev/vda), or "".
 	Disk     string
@@ -29,7 +33,7 @@ type VM struct {
 
 // Args is QEMU's command line for the VM.
 func (vm VM) Args() ([]string, error) {
-	khz, err := TSCKHz()
+	khz, err := vmimage.TSCKHz()
 	if err != nil {
 		return nil, err
 	}
@@ -81,4 +85,16 @@ func (vm VM) Run(ctx context.Context, console io.Writer) error {
 		return fmt.Errorf("vmtest: %s: %w", QEMU, err)
 	}
 	return nil
+}
+
+// KernelEnv names a directory holding an unpacked kernel package and its uncompressed image
+// (vmlinux); without it the VM boots the one scripts/setup unpacks into .cache/vmtest/kernel.
+const KernelEnv = "EMBER_VMTEST_KERNEL"
+
+// kernelDir is $EMBER_VMTEST_KERNEL, or else the module's .cache/vmtest/kernel.
+func kernelDir() string {
+	if dir := os.Getenv(KernelEnv); dir != "" {
+		return dir
+	}
+	return filepath.Join(gobuild.ModuleRoot(), ".cache", "vmtest", "kernel")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/ember-serverless/ember/internal/gobuild"
 	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
+	"github.com/ember-serverless/ember/internal/sandbox/vmimage"
 )
 
 // guestPath is the guest's PATH, where the tests look for host tools.
@@ -104,8 +105,8 @@ func TestTheSandboxTestsPassOnCgroupV2InAVM(t *testing.T) {
 	if _, err := exec.LookPath(QEMU); err != nil {
 		need("needs %s (Debian package qemu-system-x86; scripts/setup installs it): %v", QEMU, err)
 	}
-	kernel, err := FindKernel()
-	if errors.Is(err, ErrNoKernel) {
+	kernel, err := vmimage.FindKernel(kernelDir())
+	if errors.Is(err, vmimage.ErrNoKernel) {
 		need("needs a kernel to boot: %v", err)
 	}
 	if err != nil {
@@ -218,10 +219,10 @@ func checkSuite(t *testing.T, s suite, p placement, res *Result, python bool) {
 
 // buildInitramfs writes the guest's initramfs: its init, the test binaries and the test
 // function, the kernel modules, the host tools, and Python when the host has it (reported).
-func buildInitramfs(t *testing.T, kernel *Kernel, out string) (python bool) {
+func buildInitramfs(t *testing.T, kernel *vmimage.Kernel, out string) (python bool) {
 	t.Helper()
 	bin := t.TempDir()
-	r := NewInitramfs()
+	r := vmimage.NewInitramfs()
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -1,4 +1,4 @@
-package vmtest
+package vmimage
 
 import (
 	"bufio"
@@ -11,13 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/ember-serverless/ember/internal/gobuild"
 )
-
-// KernelEnv names a directory holding an unpacked kernel package and its uncompressed image
-// (vmlinux), as scripts/setup makes in .cache/vmtest/kernel.
-const KernelEnv = "EMBER_VMTEST_KERNEL"
 
 // ErrNoKernel is wrapped when there is no kernel to boot.
 var ErrNoKernel = errors.New("no kernel for the VM")
@@ -32,13 +26,10 @@ type Kernel struct {
 	ModDir string
 }
 
-// FindKernel returns the kernel in $EMBER_VMTEST_KERNEL, or else in the module's
-// .cache/vmtest/kernel, wrapping ErrNoKernel when there is none.
-func FindKernel() (*Kernel, error) {
-	dir := os.Getenv(KernelEnv)
-	if dir == "" {
-		dir = filepath.Join(gobuild.ModuleRoot(), ".cache", "vmtest", "kernel")
-	}
+// FindKernel returns the kernel in dir, a directory holding an unpacked kernel package and its
+// uncompressed image (vmlinux), as scripts/setup makes in .cache/vmtest/kernel; it wraps
+// ErrNoKernel when there is none.
+func FindKernel(dir string) (*Kernel, error) {
 	k := &Kernel{Vmlinux: filepath.Join(dir, "vmlinux")}
 	if _, err := os.Stat(k.Vmlinux); err != nil {
 		return nil, fmt.Errorf("%w: %v (scripts/setup fetches Debian's cloud kernel there)", ErrNoKernel, err)
@@ -67,11 +58,11 @@ func (k *Kernel) Modules(names ...string) ([]string, error) {
 			return nil
 		}
 		if depth > 16 {
-			return fmt.Errorf("vmtest: module %s: dependencies too deep", name)
+			return fmt.Errorf("vmimage: module %s: dependencies too deep", name)
 		}
 		f, ok := files[name]
 		if !ok {
-			return fmt.Errorf("vmtest: kernel %s has no module %s", k.Release, name)
+			return fmt.Errorf("vmimage: kernel %s has no module %s", k.Release, name)
 		}
 		deps, err := moduleDepends(f)
 		if err != nil {
@@ -99,7 +90,7 @@ func (k *Kernel) index() (builtin map[string]bool, files map[string]string, err 
 	builtin, files = map[string]bool{}, map[string]string{}
 	b, err := os.ReadFile(filepath.Join(k.ModDir, "modules.builtin"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("vmtest: %w", err)
+		return nil, nil, fmt.Errorf("vmimage: %w", err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -115,7 +106,7 @@ func (k *Kernel) index() (builtin map[string]bool, files map[string]string, err 
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("vmtest: %w", err)
+		return nil, nil, fmt.Errorf("vmimage: %w", err)
 	}
 	return builtin, files, nil
 }
@@ -129,16 +120,16 @@ func modName(s string) string {
 func moduleDepends(path string) ([]string, error) {
 	f, err := elf.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("vmtest: module %s: %w", path, err)
+		return nil, fmt.Errorf("vmimage: module %s: %w", path, err)
 	}
 	defer f.Close()
 	sec := f.Section(".modinfo")
 	if sec == nil {
-		return nil, fmt.Errorf("vmtest: module %s has no .modinfo", path)
+		return nil, fmt.Errorf("vmimage: module %s has no .modinfo", path)
 	}
 	b, err := sec.Data()
 	if err != nil {
-		return nil, fmt.Errorf("vmtest: module %s: %w", path, err)
+		return nil, fmt.Errorf("vmimage: module %s: %w", path, err)
 	}
 	for _, kv := range bytes.Split(b, []byte{0}) {
 		if v, ok := bytes.CutPrefix(kv, []byte("depends=")); ok {
@@ -163,7 +154,7 @@ func TSCKHz() (int, error) {
 	}
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
-		return 0, fmt.Errorf("vmtest: %w", err)
+		return 0, fmt.Errorf("vmimage: %w", err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -171,10 +162,10 @@ func TSCKHz() (int, error) {
 		if ok && strings.TrimSpace(k) == "cpu MHz" {
 			mhz, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil || mhz <= 0 {
-				return 0, fmt.Errorf("vmtest: /proc/cpuinfo: cpu MHz %q", v)
+				return 0, fmt.Errorf("vmimage: /proc/cpuinfo: cpu MHz %q", v)
 			}
 			return int(mhz * 1000), nil
 		}
 	}
-	return 0, errors.New("vmtest: the host's TSC frequency is neither in sysfs nor in /proc/cpuinfo")
+	return 0, errors.New("vmimage: the host's TSC frequency is neither in sysfs nor in /proc/cpuinfo")
 }

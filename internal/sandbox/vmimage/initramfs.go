@@ -1,4 +1,4 @@
-package vmtest
+package vmimage
 
 import (
 	"bytes"
@@ -40,7 +40,7 @@ func (r *Initramfs) add(p string, e *entry) error {
 	}
 	if old, ok := r.entries[p]; ok {
 		if old.mode.Type() != e.mode.Type() {
-			return fmt.Errorf("vmtest: initramfs: %s is both %v and %v", p, old.mode.Type(), e.mode.Type())
+			return fmt.Errorf("vmimage: initramfs: %s is both %v and %v", p, old.mode.Type(), e.mode.Type())
 		}
 		return nil
 	}
@@ -80,7 +80,7 @@ func (r *Initramfs) HostPath(p string) error {
 
 func (r *Initramfs) hostPath(p string, links int) error {
 	if links > 40 {
-		return fmt.Errorf("vmtest: initramfs: %s: too many levels of symbolic links", p)
+		return fmt.Errorf("vmimage: initramfs: %s: too many levels of symbolic links", p)
 	}
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	cur := "/"
@@ -89,13 +89,13 @@ func (r *Initramfs) hostPath(p string, links int) error {
 		last := i == len(parts)-1
 		fi, err := os.Lstat(next)
 		if err != nil {
-			return fmt.Errorf("vmtest: initramfs: %w", err)
+			return fmt.Errorf("vmimage: initramfs: %w", err)
 		}
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(next)
 			if err != nil {
-				return fmt.Errorf("vmtest: initramfs: %w", err)
+				return fmt.Errorf("vmimage: initramfs: %w", err)
 			}
 			if err := r.Symlink(next, target); err != nil {
 				return err
@@ -114,7 +114,7 @@ func (r *Initramfs) hostPath(p string, links int) error {
 		case fi.Mode().IsRegular() && last:
 			return r.File(next, next, perm(fi.Mode()))
 		default:
-			return fmt.Errorf("vmtest: initramfs: %s is neither a directory, a file nor a link", next)
+			return fmt.Errorf("vmimage: initramfs: %s is neither a directory, a file nor a link", next)
 		}
 	}
 	return nil
@@ -184,7 +184,7 @@ func (r *Initramfs) WriteFile(name string) error {
 	}
 	if err := r.write(f); err != nil {
 		f.Close()
-		return fmt.Errorf("vmtest: initramfs: %w", err)
+		return fmt.Errorf("vmimage: initramfs: %w", err)
 	}
 	return f.Close()
 }
