@@ -1,0 +1,252 @@
+//go:build linux
+
+package microvm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ember-serverless/ember/internal/runtimes"
+	"github.com/ember-serverless/ember/internal/sandbox/microvm/agent"
+	"github.com/ember-serverless/ember/internal/sandbox/microvm/wire"
+	"github.com/ember-serverless/ember/internal/sandbox/vmimage"
+)
+
+// guestModules are the kernel modules the guest loads (with what they depend on): the virtio
+// transport, its disks and serial ports, and loop and overlay for the jail's /tmp and layers.
+// ext4 is built into Debian's cloud kernel.
+var guestModules = []string{"virtio_mmio", "virtio_blk", "virtio_console", "loop", "overlay"}
+
+// writeInitramfs packs the agent as /init with the guest's modules.
+func writeInitramfs(k *vmimage.Kernel, agentPath, out string) error {
+	r := vmimage.NewInitramfs()
+	if err := r.File("/init", agentPath, 0o755); err != nil {
+		return err
+	}
+	mods, err := k.Modules(guestModules...)
+	if err != nil {
+		return err
+	}
+	var order []string
+	for _, m := range mods {
+		if err := r.File(filepath.Join(agent.ModulesDir, filepath.Base(m)), m, 0o644); err != nil {
+			return err
+		}
+		order = append(order, filepath.Base(m))
+	}
+	if err := r.Bytes(agent.ModulesOrder, []byte(strings.Join(order, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	return r.WriteFile(out)
+}
+
+// rootTree is the root image's content: the guest tools with the libraries they load, the
+// runtimes' interpreters, and the empty directories the agent mounts on.
+func rootTree(tools []string, runtimePaths map[string][]string) (*vmimage.Initramfs, error) {
+	r := vmimage.NewInitramfs()
+	for _, d := range []string{"/dev", "/proc", "/sys", "/run", "/tmp", "/ember", "/etc"} {
+		if err := r.Dir(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var elfs []string
+	for _, t := range tools {
+		p, err := exec.LookPath(t)
+		if err != nil {
+			continue // not on this host: the guest goes without
+		}
+		if isELF(p) {
+			elfs = append(elfs, p)
+		} else if err := r.HostPath(p); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.HostPath("/bin/sh"); err != nil {
+		return nil, err
+	}
+	paths, err := runtimes.ELFClosure(elfs...)
+	if err != nil {
+		return nil, err
+	}
+	for _, rt := range slices.Sorted(maps.Keys(runtimePaths)) {
+		paths = append(paths, runtimePaths[rt]...)
+	}
+	for _, p := range paths {
+		if err := r.HostPath(p); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat("/etc/mke2fs.conf"); err == nil {
+		if err := r.File("/etc/mke2fs.conf", "/etc/mke2fs.conf", 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func isELF(p string) bool {
+	f, err := elf.Open(p)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// makeExt4 makes out a read-only ext4 image of dir: no journal, sized to what it holds.
+func makeExt4(dir, out string) error {
+	var bytes_, files int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		files++
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			bytes_ += (fi.Size() + 4095) &^ 4095
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sizeMB := bytes_*5/4>>20 + files*4096*2>>20 + 8
+	tmp := out + ".tmp"
+	os.Remove(tmp)
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(sizeMB << 20)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-N", strconv.FormatInt(files+256, 10),
+		"-E", "root_owner=0:0", "-d", dir, tmp)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("mkfs.ext4 -d %s: %w: %s", dir, err, bytes.TrimSpace(b))
+	}
+	return os.Rename(tmp, out)
+}
+
+// rootImage returns the root image, making it if the cache has none for this configuration.
+func (b *Backend) rootImage() (string, error) {
+	tree, err := rootTree(b.cfg.GuestTools, b.cfg.RuntimeHostPaths)
+	if err != nil {
+		return "", fmt.Errorf("microvm: root image: %w", err)
+	}
+	h := sha256.New()
+	fmt.Fprintln(h, "root v1", b.cfg.GuestTools, b.cfg.RuntimeHostPaths)
+	out := filepath.Join(b.cfg.CacheDir, "root-"+hex.EncodeToString(h.Sum(nil))[:16]+".ext4")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	stage, err := os.MkdirTemp(b.cfg.CacheDir, "stage-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(stage)
+	if err := tree.WriteDir(stage); err != nil {
+		return "", fmt.Errorf("microvm: root image: %w", err)
+	}
+	if err := makeExt4(stage, out); err != nil {
+		return "", fmt.Errorf("microvm: root image: %w", err)
+	}
+	return out, nil
+}
+
+// fnImage returns the function image of a code directory, its layers and its runtime's client,
+// making it if the cache has none. Code and layer directories do not change once made (the
+// code store unpacks each code hash into a directory of its own); the key also holds their
+// modification times, so that a directory reused for other content is imaged again.
+func (b *Backend) fnImage(code string, layers []string, runtimeDir string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintln(h, "fn v1")
+	for _, d := range append([]string{code, runtimeDir}, layers...) {
+		if d == "" {
+			fmt.Fprintln(h, "-")
+			continue
+		}
+		fi, err := os.Stat(d)
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+		}
+		fmt.Fprintln(h, d, fi.ModTime().UnixNano())
+	}
+	out := filepath.Join(b.cfg.CacheDir, "fn-"+hex.EncodeToString(h.Sum(nil))[:24]+".ext4")
+	b.imageMu.Lock()
+	defer b.imageMu.Unlock()
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	stage, err := os.MkdirTemp(b.cfg.CacheDir, "stage-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(stage)
+	if err := os.Chmod(stage, 0o755); err != nil {
+		return "", err
+	}
+	copies := map[string]string{wire.FnCodeDir: code}
+	if runtimeDir != "" {
+		copies[wire.FnRuntimeDir] = runtimeDir
+	}
+	for i, l := range layers {
+		copies[filepath.Join(wire.FnLayersDir, strconv.Itoa(i))] = l
+	}
+	if len(layers) > 0 {
+		if err := os.Mkdir(filepath.Join(stage, wire.FnLayersDir), 0o755); err != nil {
+			return "", err
+		}
+	}
+	for dst, src := range copies {
+		to := filepath.Join(stage, dst)
+		if err := os.MkdirAll(to, 0o755); err != nil {
+			return "", err
+		}
+		// cp keeps modes and links: the image must show what the jail would.
+		if b, err := exec.Command("cp", "-a", "--no-preserve=ownership", src+"/.", to+"/").CombinedOutput(); err != nil {
+			return "", fmt.Errorf("microvm: function image: copy %s: %w: %s", src, err, bytes.TrimSpace(b))
+		}
+	}
+	if err := makeExt4(stage, out); err != nil {
+		return "", fmt.Errorf("microvm: function image: %w", err)
+	}
+	return out, nil
+}
+
+// makeScratch makes a VM's scratch disk: a sparse ext4 image the guest's jail keeps the /tmp
+// file systems of its sandbox in (and a few spares of the default size, as on a host).
+func makeScratch(out string, ephemeralMB int) error {
+	sizeMB := int64(max(ephemeralMB, 512))*4 + 256
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(sizeMB << 20)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-E", "lazy_itable_init=1,nodiscard", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.ext4 %s: %w: %s", out, err, bytes.TrimSpace(b))
+	}
+	return nil
+}
