@@ -234,3 +234,48 @@ func (e *entry) write(cw *cpio.Writer, name string) error {
 	}
 	return err
 }
+
+// WriteDir writes the tree into dir, an empty directory, as files: the content of a file
+// system image (mkfs.ext4 -d) rather than of an archive.
+func (r *Initramfs) WriteDir(dir string) error {
+	for _, p := range slices.Sorted(maps.Keys(r.entries)) {
+		e, dst := r.entries[p], filepath.Join(dir, p)
+		var err error
+		switch {
+		case e.mode.IsDir():
+			if err = os.Mkdir(dst, 0o755); err == nil {
+				err = os.Chmod(dst, perm(e.mode))
+			}
+		case e.mode&fs.ModeSymlink != 0:
+			err = os.Symlink(e.link, dst)
+		case e.src != "":
+			err = copyFile(e.src, dst, e.mode.Perm())
+		default:
+			err = os.WriteFile(dst, e.data, e.mode.Perm())
+		}
+		if err != nil {
+			return fmt.Errorf("vmimage: %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string, perm fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(dst, perm) // past the umask
+}

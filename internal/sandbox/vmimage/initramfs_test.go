@@ -88,3 +88,32 @@ func TestAnInitramfsHoldsHostPathsWithTheirLinkedParentsAndTargets(t *testing.T)
 		seen[p] = true
 	}
 }
+
+func TestATreeWrittenAsADirectoryHoldsItsFilesLinksAndModes(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "tool")
+	os.WriteFile(src, []byte("#!/bin/sh\n"), 0o700)
+	r := NewInitramfs()
+	for _, err := range []error{
+		r.File("/usr/bin/tool", src, 0o755),
+		r.Symlink("/bin", "usr/bin"),
+		r.Bytes("/etc/motd", []byte("hi"), 0o644),
+		r.Dir("/tmp", os.ModeSticky|0o777),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	if err := r.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "bin", "tool")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("bin/tool through the link: %v, %v", fi, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc", "motd")); string(b) != "hi" {
+		t.Errorf("etc/motd = %q", b)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "tmp")); err != nil || fi.Mode()&os.ModeSticky == 0 || fi.Mode().Perm() != 0o777 {
+		t.Errorf("tmp: %v, %v", fi, err)
+	}
+}
