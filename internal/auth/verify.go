@@ -74,15 +74,31 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b 
 // parsed, UnrecognizedClientException for an unknown key, InvalidSignatureException for a
 // wrong signature, a signing time out of range or an expired presigned URL.
 func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
+	return v.verify(r, body, false)
+}
+
+// Precheck checks what of r's signature can be checked before its body is read: that it is
+// well formed, names a known access key, the right region and service, and a signing time in
+// range. When r declares its payload hash (X-Amz-Content-Sha256: a SHA-256 or
+// UNSIGNED-PAYLOAD), the signature itself is checked as well. It lets a server refuse an
+// unauthenticated request without holding its body; Verify must still be called with the body.
+// The AWS CLI and SDKs do not send X-Amz-Content-Sha256 to Lambda, so for them the signature
+// waits for the body.
+func (v *Verifier) Precheck(r *http.Request) error {
+	_, err := v.verify(r, nil, true)
+	return err
+}
+
+func (v *Verifier) verify(r *http.Request, body []byte, noBody bool) (Identity, error) {
 	if h := r.Header["Authorization"]; len(h) > 0 && strings.TrimSpace(h[0]) != "" {
 		if hasQueryParam(r.URL.RawQuery, "X-Amz-Algorithm") || hasQueryParam(r.URL.RawQuery, "X-Amz-Signature") {
 			return Identity{}, errIncomplete("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
 		}
-		return v.verifyHeader(r, body, h[0])
+		return v.verifyHeader(r, body, h[0], noBody)
 	}
 	if hasQueryParam(r.URL.RawQuery, "X-Amz-Algorithm") || hasQueryParam(r.URL.RawQuery, "X-Amz-Credential") ||
 		hasQueryParam(r.URL.RawQuery, "X-Amz-Signature") {
-		return v.verifyPresigned(r, body)
+		return v.verifyPresigned(r, body, noBody)
 	}
 	return Identity{}, errMissingToken()
 }
@@ -116,14 +132,17 @@ type signing struct {
 	// presigned request that does not declare its payload hash).
 	tryUnsigned bool
 	hasHost     bool // set by canonicalRequest: whether host is a signed header
+	// noBody says the body has not been read: the signature is checked only when the payload
+	// hash is declared.
+	noBody bool
 }
 
-func (v *Verifier) verifyHeader(r *http.Request, body []byte, h string) (Identity, error) {
+func (v *Verifier) verifyHeader(r *http.Request, body []byte, h string, noBody bool) (Identity, error) {
 	a, err := parseAuthorization(h)
 	if err != nil {
 		return Identity{}, err
 	}
-	s := signing{auth: a}
+	s := signing{auth: a, noBody: noBody}
 	if d := r.Header["X-Amz-Date"]; len(d) > 0 {
 		s.amzDate = d[0]
 		s.time, err = time.Parse(iso8601Basic, s.amzDate)
@@ -139,14 +158,14 @@ func (v *Verifier) verifyHeader(r *http.Request, body []byte, h string) (Identit
 	} else {
 		return Identity{}, errIncomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", h)
 	}
-	s.payloadHash, err = givenPayloadHash(body, r.Header["X-Amz-Content-Sha256"])
+	s.payloadHash, err = givenPayloadHash(body, r.Header["X-Amz-Content-Sha256"], noBody)
 	if err != nil {
 		return Identity{}, err
 	}
 	return v.check(r, body, &s)
 }
 
-func (v *Verifier) verifyPresigned(r *http.Request, body []byte) (Identity, error) {
+func (v *Verifier) verifyPresigned(r *http.Request, body []byte, noBody bool) (Identity, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return Identity{}, errIncomplete("The query string is malformed: %v", err)
@@ -176,6 +195,7 @@ func (v *Verifier) verifyPresigned(r *http.Request, body []byte) (Identity, erro
 		},
 		amzDate:   q.Get("X-Amz-Date"),
 		presigned: true,
+		noBody:    noBody,
 	}
 	s.time, err = time.Parse(iso8601Basic, s.amzDate)
 	if err != nil {
@@ -198,7 +218,7 @@ func (v *Verifier) verifyPresigned(r *http.Request, body []byte) (Identity, erro
 	if h, ok := q["X-Amz-Content-Sha256"]; ok {
 		given = h
 	}
-	s.payloadHash, err = givenPayloadHash(body, given)
+	s.payloadHash, err = givenPayloadHash(body, given, noBody)
 	if err != nil {
 		return Identity{}, err
 	}
@@ -222,8 +242,9 @@ func parseDateHeader(s string) (time.Time, error) {
 }
 
 // givenPayloadHash returns the payload hash a request declares in X-Amz-Content-Sha256: ""
-// when it declares none, UNSIGNED-PAYLOAD, or a hex SHA-256 that must match body.
-func givenPayloadHash(body []byte, given []string) (string, error) {
+// when it declares none, UNSIGNED-PAYLOAD, or a hex SHA-256 that must match body (unless noBody:
+// the body is not read yet).
+func givenPayloadHash(body []byte, given []string, noBody bool) (string, error) {
 	if len(given) == 0 || given[0] == "" {
 		return "", nil
 	}
@@ -238,7 +259,7 @@ func givenPayloadHash(body []byte, given []string) (string, error) {
 	if _, err := hex.Decode(want[:], []byte(g)); err != nil {
 		return "", errInvalidSignature("%s", msgHashMismatch)
 	}
-	if sha256.Sum256(body) != want {
+	if !noBody && sha256.Sum256(body) != want {
 		return "", errInvalidSignature("%s", msgHashMismatch)
 	}
 	return g, nil
@@ -286,6 +307,10 @@ func (v *Verifier) check(r *http.Request, body []byte, s *signing) (Identity, er
 	}
 	if _, err := hex.Decode(want[:], []byte(s.auth.signature)); err != nil {
 		return Identity{}, errSignatureMismatch()
+	}
+	if s.noBody && s.payloadHash == "" {
+		// The payload hash, and so the signature, needs the body.
+		return Identity{AccessKeyID: sc.accessKeyID, Region: sc.region, Service: sc.service}, nil
 	}
 	key := v.signingKey(secret, sc)
 
