@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 )
@@ -80,20 +81,50 @@ func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqID := newRequestID()
 		w.Header()["X-Amzn-Requestid"] = []string{reqID}
-		body, err := readBody(r, limit)
+		err := s.authenticate(w, r, rt, limit, func(body []byte) error { return h(s, w, r, body) })
 		if err == errTooLarge {
 			err = tooLarge(rt.op)
-		}
-		if err == nil && !rt.public {
-			err = s.auth.Authenticate(r, body)
-		}
-		if err == nil {
-			err = h(s, w, r, body)
 		}
 		if err != nil {
 			s.writeError(w, r, rt.op, reqID, err)
 		}
 	})
+}
+
+// authenticate reads r's body and checks its signature, then calls handle with the body. A
+// request with a large body (or one of unknown length) is prechecked before its body is read,
+// so that an unauthenticated client cannot make the server hold one; the body must arrive
+// within its deadline; the bytes of bodies not yet authenticated count against the server's
+// budget until the signature is verified.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rt route, limit int64, handle func(body []byte) error) error {
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if hasBody && !rt.public && (r.ContentLength < 0 || r.ContentLength > precheckAbove) {
+		if r.ContentLength > limit {
+			return errTooLarge
+		}
+		if pc, ok := s.auth.(Prechecker); ok {
+			if err := pc.Precheck(r); err != nil {
+				return err
+			}
+		}
+	}
+	var held int64
+	var body []byte
+	var err error
+	if hasBody {
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(bodyDeadline(time.Now(), r.ContentLength))
+		body, err = s.readBody(r, limit, &held)
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if err == nil && !rt.public {
+		err = s.auth.Authenticate(r, body)
+	}
+	s.inFlight.Add(-held)
+	if err != nil {
+		return err
+	}
+	return handle(body)
 }
 
 var errTooLarge = lambdaerr.New(lambdaerr.RequestTooLarge, "request too large")
@@ -105,32 +136,6 @@ func invokeTooLarge(op string) error {
 func codeTooLarge(op string) error {
 	return &lambdaerr.Error{Type: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
 		Message: "Request must be smaller than " + strconv.Itoa(MaxCodeRequest) + " bytes for the " + op + " operation"}
-}
-
-// readBody reads the whole body, up to limit bytes, in one allocation when the length is known.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	defer r.Body.Close()
-	if r.ContentLength > limit {
-		return nil, errTooLarge
-	}
-	if r.ContentLength >= 0 {
-		buf := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, buf); err != nil {
-			return nil, lambdaerr.New(lambdaerr.InvalidRequestContent, "Could not read request body")
-		}
-		return buf, nil
-	}
-	buf, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, lambdaerr.New(lambdaerr.InvalidRequestContent, "Could not read request body")
-	}
-	if int64(len(buf)) > limit {
-		return nil, errTooLarge
-	}
-	return buf, nil
 }
 
 // fallback serves CloudWatch Logs requests when a logs handler is set, and answers every other

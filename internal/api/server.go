@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ember-serverless/ember/internal/auth"
@@ -51,6 +52,9 @@ type Config struct {
 	CodeURLSecret []byte
 	// ConcurrentExecutions is the account's concurrency limit that GetAccountSettings reports.
 	ConcurrentExecutions int
+	// MaxUnauthenticatedBytes bounds the body bytes held at once for requests not yet
+	// authenticated; 0 means DefaultMaxUnauthenticatedBytes.
+	MaxUnauthenticatedBytes int64
 }
 
 // Validate reports the first thing wrong with the config.
@@ -66,6 +70,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConcurrentExecutions < 0 {
 		return fmt.Errorf("api: concurrent executions %d: must not be negative", c.ConcurrentExecutions)
+	}
+	if c.MaxUnauthenticatedBytes < 0 {
+		return fmt.Errorf("api: unauthenticated body budget %d: must not be negative", c.MaxUnauthenticatedBytes)
 	}
 	return nil
 }
@@ -151,6 +158,8 @@ type Server struct {
 	now      func() time.Time
 	names    control.Config
 	mux      *http.ServeMux
+	// inFlight is the body bytes held for requests not yet authenticated.
+	inFlight atomic.Int64
 }
 
 // New builds a Server from cfg and its dependencies.
@@ -163,6 +172,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	if cfg.ConcurrentExecutions == 0 {
 		cfg.ConcurrentExecutions = DefaultConcurrentExecutions
+	}
+	if cfg.MaxUnauthenticatedBytes == 0 {
+		cfg.MaxUnauthenticatedBytes = DefaultMaxUnauthenticatedBytes
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
