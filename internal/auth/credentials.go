@@ -65,8 +65,25 @@ func RootFilePath(dataDir string) string { return filepath.Join(dataDir, RootFil
 // EMBER_ROOT_SECRET_ACCESS_KEY when both are set (read through getenv; setting only one of
 // them is an error); else from dataDir/root-credentials.json; else a new key is generated,
 // written to that file with mode 0600, and created is true so that the caller prints it once.
-// Two processes racing to create the file agree on one key.
+// Two processes racing to create the file agree on one key. A server that may still fail to
+// start uses LoadRoot, GenerateKey and StoreRoot instead, so that it writes a new key only
+// once it is serving (and so prints it).
 func LoadOrCreateRoot(dataDir string, getenv func(string) string) (cred Credentials, created bool, err error) {
+	cred, found, err := LoadRoot(dataDir, getenv)
+	if err != nil || found {
+		return cred, false, err
+	}
+	cred, err = GenerateKey()
+	if err != nil {
+		return Credentials{}, false, err
+	}
+	return StoreRoot(dataDir, cred)
+}
+
+// LoadRoot returns the root key from EMBER_ROOT_ACCESS_KEY_ID and EMBER_ROOT_SECRET_ACCESS_KEY
+// when both are set (read through getenv; setting only one of them is an error), else from
+// dataDir/root-credentials.json. found is false when neither holds one.
+func LoadRoot(dataDir string, getenv func(string) string) (cred Credentials, found bool, err error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -77,26 +94,27 @@ func LoadOrCreateRoot(dataDir string, getenv func(string) string) (cred Credenti
 		if err := cred.Validate(); err != nil {
 			return Credentials{}, false, fmt.Errorf("root key from %s/%s: %w", EnvRootAccessKeyID, EnvRootSecretAccessKey, err)
 		}
-		return cred, false, nil
+		return cred, true, nil
 	case id != "":
 		return Credentials{}, false, fmt.Errorf("%s is set but %s is not: %w", EnvRootAccessKeyID, EnvRootSecretAccessKey, ErrInvalidCredentials)
 	case secret != "":
 		return Credentials{}, false, fmt.Errorf("%s is set but %s is not: %w", EnvRootSecretAccessKey, EnvRootAccessKeyID, ErrInvalidCredentials)
 	}
-
 	cred, err = ReadRootFile(dataDir)
 	if err == nil {
-		return cred, false, nil
+		return cred, true, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return Credentials{}, false, err
 	}
+	return Credentials{}, false, nil
+}
 
-	cred, err = GenerateKey()
-	if err != nil {
-		return Credentials{}, false, err
-	}
-	won, err := writeRootFile(dataDir, cred)
+// StoreRoot writes c, a generated root key, to dataDir/root-credentials.json with mode 0600,
+// unless that file already exists: then it returns the file's key and stored is false. Two
+// processes racing to store a key agree on one.
+func StoreRoot(dataDir string, c Credentials) (cred Credentials, stored bool, err error) {
+	won, err := writeRootFile(dataDir, c)
 	if err != nil {
 		return Credentials{}, false, err
 	}
@@ -105,7 +123,7 @@ func LoadOrCreateRoot(dataDir string, getenv func(string) string) (cred Credenti
 		cred, err = ReadRootFile(dataDir)
 		return cred, false, err
 	}
-	return cred, true, nil
+	return c, true, nil
 }
 
 // ReadRootFile reads the root key from dataDir/root-credentials.json. A missing file is an error
