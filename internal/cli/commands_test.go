@@ -193,13 +193,15 @@ func TestServerCommandBuildsTheConfigFromDefaultsAndFlags(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var out bytes.Buffer
-	code := Main(context.Background(), []string{"server", "--listen", "127.0.0.1:1234", "--data-dir", dir, "--isolation", "none", "--idle-timeout", "30s"},
+	code := Main(context.Background(), []string{"server", "--listen", "127.0.0.1:1234", "--data-dir", dir, "--isolation", "none", "--idle-timeout", "30s",
+		"--metrics-listen", "127.0.0.1:9778", "--max-connections", "50"},
 		IO{In: strings.NewReader(""), Out: &out, Err: &out})
 	if code != 0 {
 		t.Fatalf("exit = %d: %s", code, out.String())
 	}
 	want := server.DefaultConfig()
 	want.Listen, want.DataDir, want.Isolation, want.IdleTimeout = "127.0.0.1:1234", dir, "none", 30e9
+	want.MetricsListen, want.MaxConnections = "127.0.0.1:9778", 50
 	if got != want {
 		t.Errorf("config = %+v, want %+v", got, want)
 	}

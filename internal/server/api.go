@@ -18,8 +18,9 @@ import (
 	"github.com/ember-serverless/ember/internal/logs"
 )
 
-// newAPI builds the HTTP handler: the Lambda API, the CloudWatch Logs subset behind the same
-// authentication, and /metrics.
+// newAPI builds the HTTP handler: the Lambda API and the CloudWatch Logs subset behind the same
+// authentication. Every path needs a signature, /metrics included: metrics are served on their
+// own listener (serveMetrics).
 func newAPI(cfg Config, s *Server, code *codestore.Store, fe *frontend.Frontend, keys auth.Keys, logger *slog.Logger) (http.Handler, error) {
 	secret, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "code-url-secret"))
 	if err != nil {
@@ -39,16 +40,7 @@ func newAPI(cfg Config, s *Server, code *codestore.Store, fe *frontend.Frontend,
 	if err != nil {
 		return nil, err
 	}
-	// /metrics is the one path outside the Lambda API; a second ServeMux in front of the API's
-	// own would cost every invoke another route lookup.
-	metrics, lambda := s.metricsHandler(fe), a.Handler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			metrics.ServeHTTP(w, r)
-			return
-		}
-		lambda.ServeHTTP(w, r)
-	}), nil
+	return a.Handler(), nil
 }
 
 // loadOrCreateSecret reads a 32-byte secret from path, creating it on first use.

@@ -36,6 +36,11 @@ type Config struct {
 	NATSURL string
 	// DebugListen, when set, is a HOST:PORT serving Go's pprof profiles, apart from the API.
 	DebugListen string
+	// MetricsListen, when set, is a HOST:PORT serving Prometheus metrics at /metrics, apart
+	// from the API (which needs a signature for every path).
+	MetricsListen string
+	// MaxConnections bounds the API's open connections; past it, new ones wait to be accepted.
+	MaxConnections int
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/ember, or ~/.local/share/ember.
@@ -59,6 +64,8 @@ func DefaultConfig() Config {
 		AccountID:   DefaultAccountID,
 		Isolation:   DefaultIsolation,
 		IdleTimeout: DefaultIdleTimeout,
+
+		MaxConnections: DefaultMaxConnections,
 	}
 }
 
@@ -71,6 +78,14 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
 			return fmt.Errorf("debug listen address %q: %w", c.DebugListen, err)
 		}
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("metrics listen address %q: %w", c.MetricsListen, err)
+		}
+	}
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("max connections %d: must not be negative", c.MaxConnections)
 	}
 	if c.DataDir == "" {
 		return errors.New("a data dir is required")

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ember-serverless/ember/internal/api"
 	"github.com/ember-serverless/ember/internal/frontend"
 )
 
@@ -17,6 +20,14 @@ func (s *Server) metricsHandler(fe *frontend.Frontend) http.Handler {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_api_connections", Help: "Connections the API holds open."},
+			func() float64 { return float64(s.conns.open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ember_api_connections_evicted_total",
+			Help: "Idle API connections closed to make room for new ones at the connection cap."},
+			func() float64 { return float64(s.conns.evicted.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ember_api_connections_refused_total",
+			Help: "API connections closed at once because every held one had a request in progress."},
+			func() float64 { return float64(s.conns.refused.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_sandboxes", Help: "Sandboxes alive on this worker."},
 			func() float64 { return float64(s.worker.Sandboxes()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_sandboxes_idle", Help: "Warm sandboxes waiting for an invoke."},
@@ -34,3 +45,32 @@ func (s *Server) metricsHandler(fe *frontend.Frontend) http.Handler {
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
+
+// serveMetrics serves /metrics on its own listener, never on the API's: metrics need no
+// signature, so whoever reaches addr can read them (the default is not to serve them at all).
+func (s *Server) serveMetrics(addr string, fe *frontend.Frontend) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsHandler(fe))
+	capped := capConns(ln, 64)
+	s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: api.ReadHeaderTimeout, IdleTimeout: api.IdleTimeout,
+		MaxHeaderBytes: api.MaxHeaderBytes, ConnState: capped.ConnState}
+	go s.metrics.Serve(capped)
+	s.metricsAddr = ln.Addr().String()
+	s.logger.Info("serving metrics", "addr", s.metricsAddr)
+	return nil
+}
+
+// MetricsAddr is where metrics are served, or "" when they are not.
+func (s *Server) MetricsAddr() string {
+	if s.metrics == nil {
+		return ""
+	}
+	return s.metricsAddr
+}
+
+// OpenConnections is how many connections the API holds open now.
+func (s *Server) OpenConnections() int { return s.conns.open() }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/api"
 	"github.com/ember-serverless/ember/internal/assign"
 	"github.com/ember-serverless/ember/internal/auth"
 	"github.com/ember-serverless/ember/internal/codestore"
@@ -39,18 +40,21 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) er
 
 // Server is a running Ember: every role in one process.
 type Server struct {
-	cfg      Config
-	logger   *slog.Logger
-	ln       net.Listener
-	http     *http.Server
-	state    *state.State
-	logs     *logs.Store
-	registry *control.Registry
-	worker   *worker.Worker
-	assign   *assign.Manager
-	backend  sandbox.Backend
-	served   chan error
-	debug    *http.Server
+	cfg         Config
+	logger      *slog.Logger
+	ln          net.Listener
+	conns       *connCap // ln, holding at most MaxConnections
+	http        *http.Server
+	state       *state.State
+	logs        *logs.Store
+	registry    *control.Registry
+	worker      *worker.Worker
+	assign      *assign.Manager
+	backend     sandbox.Backend
+	served      chan error
+	debug       *http.Server
+	metrics     *http.Server
+	metricsAddr string
 }
 
 // Start starts every role and begins serving; it returns once the API is listening.
@@ -75,9 +79,16 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	creds, created, err := auth.LoadOrCreateRoot(cfg.DataDir, os.Getenv)
+	// A generated root key is written, and printed, only once the server is serving: a start
+	// that fails before (a busy port) must not leave a key behind that nobody was shown.
+	creds, found, err := auth.LoadRoot(cfg.DataDir, os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("root credentials: %w", err)
+	}
+	if !found {
+		if creds, err = auth.GenerateKey(); err != nil {
+			return nil, fmt.Errorf("root credentials: %w", err)
+		}
 	}
 
 	s := &Server{cfg: cfg, logger: logger, served: make(chan error, 1), backend: backend}
@@ -136,10 +147,18 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		return nil, err
 	}
 
-	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second,
+	maxConns := cfg.MaxConnections
+	if maxConns == 0 {
+		maxConns = DefaultMaxConnections
+	}
+	s.conns = capConns(ln, maxConns)
+	s.ln = s.conns
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: api.ReadHeaderTimeout, IdleTimeout: api.IdleTimeout,
+		MaxHeaderBytes: api.MaxHeaderBytes, ConnState: s.conns.ConnState,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 	go func() { s.served <- s.http.Serve(s.ln) }()
 
@@ -147,6 +166,22 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		if err := s.serveDebug(cfg.DebugListen); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.MetricsListen != "" {
+		if err := s.serveMetrics(cfg.MetricsListen, fe); err != nil {
+			return nil, err
+		}
+	}
+	created := false
+	if !found {
+		stored, ok, err := auth.StoreRoot(cfg.DataDir, creds)
+		if err != nil {
+			return nil, fmt.Errorf("root credentials: %w", err)
+		}
+		if !ok && stored != creds {
+			return nil, fmt.Errorf("root credentials: another process created %s while this server started", auth.RootFilePath(cfg.DataDir))
+		}
+		created = ok
 	}
 
 	endpoint := "http://" + s.ln.Addr().String()
@@ -173,6 +208,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.debug != nil {
 		s.debug.Close()
+	}
+	if s.metrics != nil {
+		s.metrics.Close()
 	}
 	if s.assign != nil {
 		s.assign.Close()

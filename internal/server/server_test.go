@@ -43,13 +43,17 @@ func buildZip(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-func start(t *testing.T, dir string) (*server.Server, *lambda.Client) {
+func start(t *testing.T, dir string, tweaks ...func(*server.Config)) (*server.Server, *lambda.Client) {
 	t.Helper()
 	t.Setenv("EMBER_ROOT_ACCESS_KEY_ID", "AKIDEMBERTEST0000000")
 	t.Setenv("EMBER_ROOT_SECRET_ACCESS_KEY", "secretsecretsecretsecretsecretsecret0000")
 	cfg := server.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = dir
+	cfg.MetricsListen = "127.0.0.1:0"
+	for _, f := range tweaks {
+		f(&cfg)
+	}
 	s, err := server.Start(context.Background(), cfg, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +128,7 @@ func TestAFunctionIsCreatedInvokedAndSurvivesARestart(t *testing.T) {
 // scrape reads the server's Prometheus metrics.
 func scrape(t *testing.T, s *server.Server) string {
 	t.Helper()
-	resp, err := http.Get("http://" + s.Addr() + "/metrics")
+	resp, err := http.Get("http://" + s.MetricsAddr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
