@@ -39,7 +39,7 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory holding state, code and credentials")
 	f.StringVar(&cfg.Region, "region", cfg.Region, "region that appears in ARNs")
 	f.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account id that appears in ARNs")
-	f.StringVar(&cfg.Isolation, "isolation", cfg.Isolation, "sandbox backend: jail (Linux namespaces, cgroups, seccomp), gvisor, or none (plain processes, no isolation)")
+	f.StringVar(&cfg.Isolation, "isolation", cfg.Isolation, "sandbox backend: jail (Linux namespaces, cgroups, seccomp), gvisor, microvm (a QEMU microVM per sandbox, the jail inside), or none (plain processes, no isolation)")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle sandbox is kept warm")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS cluster URL (default: embedded server)")
 	f.StringVar(&cfg.DebugListen, "debug-listen", cfg.DebugListen, "HOST:PORT to serve Go's pprof profiles on (default: off)")

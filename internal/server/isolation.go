@@ -13,6 +13,7 @@ import (
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 	"github.com/ember-serverless/ember/internal/sandbox/gvisor"
 	"github.com/ember-serverless/ember/internal/sandbox/jail"
+	"github.com/ember-serverless/ember/internal/sandbox/microvm"
 	"github.com/ember-serverless/ember/internal/sandbox/process"
 )
 
@@ -51,9 +52,48 @@ func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger
 			return nil, fmt.Errorf("isolation gvisor: %w", err)
 		}
 		return b, nil
+	case "microvm":
+		hostPaths, err := runtimeHostPaths(runtimeDirs)
+		if err != nil {
+			return nil, err
+		}
+		exe, _ := os.Executable()
+		b, err := microvm.New(microvm.Config{
+			KernelDir:        microVMKernel(exe),
+			AgentPath:        filepath.Join(filepath.Dir(exe), microvm.AgentProgram),
+			StateDir:         filepath.Join(dataDir, "microvm", "vms"),
+			CacheDir:         filepath.Join(dataDir, "microvm", "images"),
+			MemDir:           filepath.Join("/dev/shm", "ember-"+dataDirKey(dataDir)),
+			RuntimeDirs:      runtimeDirs,
+			RuntimeHostPaths: hostPaths,
+		}, logger.With("role", "microvm"))
+		if err != nil {
+			return nil, fmt.Errorf("isolation microvm: %w", err)
+		}
+		return b, nil
 	default:
-		return nil, fmt.Errorf("isolation %q: not available on this server (choose jail, gvisor or none)", isolation)
+		return nil, fmt.Errorf("isolation %q: not available on this server (choose jail, gvisor, microvm or none)", isolation)
 	}
+}
+
+// MicroVMKernelEnv names the directory of the microVMs' guest kernel (an unpacked
+// linux-image-cloud-amd64 package with its uncompressed vmlinux, as scripts/setup makes).
+const MicroVMKernelEnv = "EMBER_MICROVM_KERNEL"
+
+// microVMKernel is $EMBER_MICROVM_KERNEL, else the kernel scripts/setup unpacked into the
+// source tree the binary was built in (bin/ember beside .cache/vmtest/kernel), else
+// /var/lib/ember/kernel.
+func microVMKernel(exe string) string {
+	if d := os.Getenv(MicroVMKernelEnv); d != "" {
+		return d
+	}
+	if exe != "" {
+		d := filepath.Join(filepath.Dir(filepath.Dir(exe)), ".cache", "vmtest", "kernel")
+		if _, err := os.Stat(filepath.Join(d, "vmlinux")); err == nil {
+			return d
+		}
+	}
+	return "/var/lib/ember/kernel"
 }
 
 // runtimeHostPaths lists, for each managed runtime, the host files its interpreter needs: a
