@@ -75,6 +75,12 @@ func (r *Registry) Resolve(nameOrARN, qualifier string) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.ResolveName(name, q)
+}
+
+// ResolveName is Resolve for a name already parsed (a bare function name, never an ARN) and
+// the one qualifier the request named: the invoke path's, whose API parsed them once.
+func (r *Registry) ResolveName(name, q string) (*Function, error) {
 	f, ok := r.Lookup(name)
 	if !ok {
 		return nil, r.notFound(name, "")

@@ -12,8 +12,13 @@
 // registry.go opens the registry, cache.go keeps the in-memory copy current and publishes
 // deletions (OnDelete), functions.go holds the create/update/delete operations and
 // transitions.go the Pending/InProgress transitions a change goes through until it is ready.
+// resolve.go turns a function's record into the version the invoke path runs (Resolver: the
+// sandbox spec, with the runtime's command, the merged environment and the unpacked code and
+// layers), once per revision, and unpacks a function's code before it becomes Active
+// (PrepareCode).
 //
 // It owns the Lambda wire types of a function's configuration (FunctionConfiguration and the
 // request shapes of the function operations). It must not know about HTTP (that is internal/api)
-// nor how code is chunked and stored (that is internal/codestore, reached through CodeWriter).
+// nor how code is chunked and stored (that is internal/codestore, reached through CodeWriter and
+// Unpacker).
 package control

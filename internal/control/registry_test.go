@@ -127,6 +127,19 @@ func TestAFunctionCanBeNamedByNamePartialARNOrARN(t *testing.T) {
 			t.Errorf("Resolve(%q) = %v, %v", ref, f, err)
 		}
 	}
+	// The invoke path's API has parsed the name already: ResolveName takes it as it is.
+	if f, err := r.ResolveName("named", "$LATEST"); err != nil || f.Name() != "named" {
+		t.Errorf("ResolveName(named, $LATEST) = %v, %v", f, err)
+	}
+	for _, q := range []string{"2", "prod"} {
+		if _, err := r.ResolveName("named", q); errType(err) != lambdaerr.ResourceNotFound ||
+			!strings.Contains(err.Error(), "function:named:"+q) {
+			t.Errorf("ResolveName(named, %s) = %v, want ResourceNotFound for the qualified ARN", q, err)
+		}
+	}
+	if _, err := r.ResolveName("arn:aws:lambda:us-east-1:000000000000:function:named", ""); errType(err) != lambdaerr.ResourceNotFound {
+		t.Errorf("ResolveName of an ARN = %v: it parses nothing, so no function has that name", err)
+	}
 }
 
 func TestUpdatesRespectRevisionIdsAndUpdatesInProgress(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/ember-serverless/ember/internal/frontend"
 	"github.com/ember-serverless/ember/internal/logs"
 	"github.com/ember-serverless/ember/internal/placement"
+	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/state"
 	"github.com/ember-serverless/ember/internal/worker"
@@ -117,7 +118,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	}
 	if s.registry, err = control.Open(ctx, s.state, control.Config{Region: cfg.Region, AccountID: cfg.AccountID},
 		control.Codestore{Store: code}, control.WithLogger(logger.With("role", "control")),
-		control.WithPrepare(prepareCode(code))); err != nil {
+		control.WithPrepare(control.PrepareCode(code))); err != nil {
 		return nil, err
 	}
 	var suffix string
@@ -132,10 +133,14 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		Logger: logger.With("role", "assign")}); err != nil {
 		return nil, err
 	}
-	res := newResolver(s.registry, code, clientDirs(backend, runtimeDirs))
+	res, err := control.NewResolver(control.ResolverConfig{Functions: s.registry, Code: code,
+		Runtimes: runtimes.Default(), ClientDirs: clientDirs(backend, runtimeDirs)})
+	if err != nil {
+		return nil, err
+	}
 	// A deleted function's resolved version and warm sandboxes go with it.
 	s.registry.OnDelete(func(name string) {
-		res.forget(name)
+		res.Forget(name)
 		s.assign.Forget(name)
 	})
 	fe, err := frontend.New(frontend.Config{Resolver: res, Assigner: s.assign, Logger: logger.With("role", "frontend")})
