@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // pythonWithBotocore is the interpreter the botocore tests run; Debian's awscli package provides
@@ -18,7 +20,7 @@ func requireBotocore(t *testing.T) {
 	t.Helper()
 	probe := "try:\n import botocore.auth\nexcept ImportError:\n import awscli, botocore.auth\n"
 	if err := exec.Command(pythonWithBotocore, "-c", probe).Run(); err != nil {
-		t.Skipf("needs %s with botocore (install awscli or python3-botocore): %v", pythonWithBotocore, err)
+		testenv.Need(t, "needs %s with botocore (Debian package awscli or python3-botocore): %v", pythonWithBotocore, err)
 	}
 }
 

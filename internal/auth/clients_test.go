@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // clientServer is a loopback stand-in for Ember's API: it verifies every request, answers
@@ -124,9 +124,7 @@ func TestVerifyAcceptsTheAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the AWS CLI several times; skipped with -short")
 	}
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skip("needs the AWS CLI at /usr/bin/aws (CI installs awscli)")
-	}
+	testenv.NeedCommand(t, awsCLI, "awscli")
 	v := &Verifier{Keys: testKeys, Region: testRegion} // real clock: the CLI signs with it
 	srv := newClientServer(t, v)
 	home := t.TempDir()

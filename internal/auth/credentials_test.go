@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 func env(m map[string]string) func(string) string {
@@ -193,7 +195,7 @@ func TestConfigureHintQuotesValuesTheShellWouldInterpret(t *testing.T) {
 		strings.SplitN(hint, "\n", 3)[1] + "\nprintf '|%s' \"$AWS_SECRET_ACCESS_KEY\"\n"
 	out, err := exec.Command("/bin/sh", "-c", script).Output()
 	if err != nil {
-		t.Skipf("needs /bin/sh: %v", err)
+		testenv.Need(t, "needs /bin/sh: %v", err)
 	}
 	if want := "AKIAX|" + c.SecretAccessKey; string(out) != want {
 		t.Fatalf("the shell read %q, want %q", out, want)
@@ -204,9 +206,7 @@ func TestConfigureHintLinesConfigureTheAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the AWS CLI several times; skipped with -short")
 	}
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Skip("needs the AWS CLI at /usr/bin/aws (CI installs awscli)")
-	}
+	testenv.NeedCommand(t, "/usr/bin/aws", "awscli")
 	home := t.TempDir()
 	c := Credentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
 	var script strings.Builder

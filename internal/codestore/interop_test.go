@@ -6,15 +6,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // TestPackagesMadeByInfoZIPUnpackFaithfully builds a package the way users do, with Info-ZIP's
 // zip -r -y (symlinks stored as links), and checks exec bits, links and contents survive.
 func TestPackagesMadeByInfoZIPUnpackFaithfully(t *testing.T) {
-	zipTool, err := exec.LookPath("zip")
-	if err != nil {
-		t.Skip("needs Info-ZIP's zip on PATH (Debian package zip)")
-	}
+	zipTool := testenv.NeedCommand(t, "zip", "zip")
 	src := t.TempDir()
 	must := func(err error) {
 		t.Helper()

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 const awsCLI = "/usr/bin/aws"
@@ -18,9 +20,7 @@ const awsCLI = "/usr/bin/aws"
 // configuration from the host.
 func awsCommand(t *testing.T, ctx context.Context, url string, args ...string) *exec.Cmd {
 	t.Helper()
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skipf("needs the AWS CLI v2 at %s (Debian package awscli): %v", awsCLI, err)
-	}
+	testenv.NeedCommand(t, awsCLI, "awscli")
 	dir := t.TempDir()
 	config, creds := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
 	for _, f := range []string{config, creds} {

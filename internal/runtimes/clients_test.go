@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/runtimes"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // fakeAPI is a Runtime API that hands out queued events and records the client's answers.
@@ -144,7 +145,7 @@ func lookupOrSkip(t *testing.T, name string) runtimes.Runtime {
 	t.Helper()
 	rt, err := runtimes.Detect(context.Background(), nil).Lookup(name)
 	if err != nil {
-		t.Skipf("needs %s: %v", name, err)
+		testenv.Need(t, "needs %s: %v", name, err)
 	}
 	return rt
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ember-serverless/ember/internal/runtimes"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // fakeInterpreters makes a directory of scripts that print a version as node and python do.
@@ -160,13 +161,11 @@ func TestInstallWritesEachClientReadableByEveryone(t *testing.T) {
 }
 
 func TestHostPathsHoldTheInterpreterAndEveryLibraryItLoads(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/ldd"); err != nil {
-		t.Skip("needs ldd (libc-bin) to compare with")
-	}
+	testenv.NeedCommand(t, "/usr/bin/ldd", "libc-bin") // to compare with
 	table := runtimes.Detect(context.Background(), nil)
 	managed := table.Managed()
 	if len(managed) == 0 {
-		t.Skip("no Node.js or Python interpreter installed")
+		testenv.Need(t, "no Node.js or Python interpreter installed (Debian package python3)")
 	}
 	for _, rt := range managed {
 		t.Run(rt.Name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/gobuild"
 	"github.com/ember-serverless/ember/internal/invoke"
+	"github.com/ember-serverless/ember/internal/testenv"
 
 	"github.com/ember-serverless/ember/internal/logs"
 	"github.com/ember-serverless/ember/internal/sandbox/process"
@@ -401,9 +402,7 @@ while True:
 // The function's timeout runs from when the runtime takes the event, however late that is,
 // and an invoke whose caller gives up before the runtime takes it is never run.
 func TestTheTimeoutCountsFromWhenTheRuntimeTakesTheEvent(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("needs /usr/bin/python3 for the test runtime")
-	}
+	testenv.NeedCommand(t, "/usr/bin/python3", "python3") // the test runtime is a Python script
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte(slowNextRuntime), 0o755); err != nil {
 		t.Fatal(err)

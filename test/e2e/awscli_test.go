@@ -21,9 +21,7 @@ func decodeCLI(t *testing.T, r cliResult, v any) {
 }
 
 func TestTheAWSCLIDrivesEmber(t *testing.T) {
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skipf("the AWS CLI v2 is not installed at %s (scripts/setup installs it): %v", awsCLI, err)
-	}
+	needAWSCLI(t)
 	s := sharedServer(t)
 	dir := t.TempDir()
 	zipPath := filepath.Join(dir, "echo.zip")

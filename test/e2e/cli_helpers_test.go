@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // cliTimeout bounds one CLI command.
@@ -68,12 +70,16 @@ func (s *emberServer) ember(t *testing.T, args ...string) cliResult {
 // awsCLI is /usr/bin/aws, the AWS CLI v2 CI installs.
 const awsCLI = "/usr/bin/aws"
 
+// needAWSCLI skips the test without the AWS CLI v2, or fails it under CI.
+func needAWSCLI(t *testing.T) {
+	t.Helper()
+	testenv.NeedCommand(t, awsCLI, "awscli")
+}
+
 // aws runs the AWS CLI v2 against s with the root credentials, isolated from any user config.
 func (s *emberServer) aws(t *testing.T, args ...string) cliResult {
 	t.Helper()
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skipf("the AWS CLI v2 is not installed at %s (scripts/setup installs it): %v", awsCLI, err)
-	}
+	needAWSCLI(t)
 	home := t.TempDir()
 	empty := filepath.Join(home, "empty")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {

@@ -36,9 +36,7 @@ func buildExtension(t *testing.T) []byte {
 // extension, runs a function with it, and reads from the function's log (where the extension
 // prints) that it got each INVOKE, platform telemetry, and SHUTDOWN when the function went.
 func TestAnExtensionFromALayerSeesEveryInvokeWithTheAWSCLI(t *testing.T) {
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skipf("the AWS CLI v2 is not installed at %s (scripts/setup installs it): %v", awsCLI, err)
-	}
+	needAWSCLI(t)
 	s := sharedServer(t)
 	dir := t.TempDir()
 	layer := uniqueName("ext-layer")

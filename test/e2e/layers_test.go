@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ember-serverless/ember/internal/runtimes"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // readGreeting is a custom runtime in bash (its /dev/tcp, no other tool) that answers every
@@ -65,9 +66,7 @@ func functionBinary(t *testing.T, name string) []byte {
 // TestLayersWithTheAWSCLI publishes layers with the AWS CLI and runs functions whose runtime
 // and data come from them.
 func TestLayersWithTheAWSCLI(t *testing.T) {
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skipf("the AWS CLI v2 is not installed at %s (scripts/setup installs it): %v", awsCLI, err)
-	}
+	needAWSCLI(t)
 	s := sharedServer(t)
 	dir := t.TempDir()
 	base := uniqueName("layer-base")
@@ -170,9 +169,7 @@ func TestLayersWithTheAWSCLI(t *testing.T) {
 	})
 
 	t.Run("a function reads a file its layers provide, the later layer's copy", func(t *testing.T) {
-		if _, err := os.Stat("/bin/bash"); err != nil {
-			t.Skip("the test's runtime is a bash script and /bin/bash is missing")
-		}
+		testenv.NeedCommand(t, "/bin/bash", "bash") // the test's runtime is a bash script
 		if isolation(t) == "none" {
 			t.Skip("isolation=none mounts nothing: a function opening /opt/... reads the host's /opt")
 		}
@@ -251,9 +248,7 @@ func cliInvoke(t *testing.T, s *emberServer, dir, name, payload string) string {
 // TestLayersProvideNodeAndPythonDependencies runs a Node.js and a Python handler that import a
 // module only a layer has, from /opt/nodejs/node_modules and /opt/python as on Lambda.
 func TestLayersProvideNodeAndPythonDependencies(t *testing.T) {
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skipf("the AWS CLI v2 is not installed at %s (scripts/setup installs it): %v", awsCLI, err)
-	}
+	needAWSCLI(t)
 	s := sharedServer(t)
 	installed := runtimes.Detect(context.Background(), nil)
 	tests := []struct {
@@ -278,7 +273,7 @@ func TestLayersProvideNodeAndPythonDependencies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.runtime, func(t *testing.T) {
 			if _, err := installed.Lookup(tt.runtime); err != nil {
-				t.Skipf("this host cannot run %s: %v", tt.runtime, err)
+				testenv.Need(t, "this host cannot run %s: %v", tt.runtime, err)
 			}
 			if !tt.mapped && isolation(t) == "none" {
 				t.Skipf("isolation=none mounts nothing: %s would search the host's /opt", tt.runtime)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ember-serverless/ember/internal/runtimes"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // zipDir zips the regular files of a fixture directory under test/functions.
@@ -128,16 +129,14 @@ var managedRuntimes = []managedRuntime{
 }
 
 func TestManagedRuntimesRunHandlersWrittenAsAWSDocumentsThem(t *testing.T) {
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skipf("the AWS CLI v2 is not installed at %s (scripts/setup installs it): %v", awsCLI, err)
-	}
+	needAWSCLI(t)
 	s := sharedServer(t)
 	installed := runtimes.Detect(context.Background(), nil)
 	for _, mr := range managedRuntimes {
 		t.Run(mr.runtime, func(t *testing.T) {
 			t.Parallel()
 			if _, err := installed.Lookup(mr.runtime); err != nil {
-				t.Skipf("this host cannot run %s: %v", mr.runtime, err)
+				testenv.Need(t, "this host cannot run %s: %v", mr.runtime, err)
 			}
 			t.Run("a handler gets the event and every context field, and its log lines are in the tail", func(t *testing.T) {
 				name := createWithCLI(t, s, mr.runtime, mr.handler, mr.dir+"/hello")

@@ -4,6 +4,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 func TestParseStatCPU(t *testing.T) {
@@ -31,7 +33,7 @@ func TestParseStatCPU(t *testing.T) {
 
 func TestProcessCPUReadsThisProcess(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
-		t.Skip("needs Linux /proc")
+		testenv.Need(t, "needs Linux /proc: %v", err)
 	}
 	if _, err := processCPU(os.Getpid()); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // TestMain lets the test binary act as a memory hog when re-executed by a test.
@@ -86,12 +88,10 @@ func TestMountinfoAndProcCgroupParseIntoHostPaths(t *testing.T) {
 
 func liveManager(t *testing.T) Manager {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups")
-	}
+	testenv.NeedRoot(t, "to create cgroups")
 	m, err := Detect(Config{Prefix: fmt.Sprintf("ember-test-%d", os.Getpid())})
 	if err != nil {
-		t.Skipf("no usable cgroups on this host: %v", err)
+		testenv.Need(t, "no usable cgroups on this host: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := m.Close(); err != nil {

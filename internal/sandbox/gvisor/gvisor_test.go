@@ -14,6 +14,7 @@ import (
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -37,7 +38,7 @@ func newTestBackend(t *testing.T) *Backend {
 		Cgroups:     cgroups.Config{Prefix: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
 	}, nil)
 	if errors.Is(err, ErrUnsupported) {
-		t.Skipf("this host cannot run gVisor sandboxes: %v", err)
+		testenv.Need(t, "this host cannot run gVisor sandboxes (Debian package runsc): %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -86,9 +87,7 @@ func TestGVisorPassesTheBackendConformanceSuite(t *testing.T) {
 }
 
 func TestNewFailsClearlyWithoutRunsc(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: New checks for root before runsc")
-	}
+	testenv.NeedRoot(t, "New checks for root before runsc")
 	_, err := New(Config{StateDir: t.TempDir(), Runsc: "/nonexistent/runsc"}, nil)
 	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "runsc") {
 		t.Fatalf("New = %v, want ErrUnsupported naming runsc", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -40,7 +41,7 @@ func newTestBackend(t *testing.T) *Backend {
 		Cgroups:    cgroups.Config{Prefix: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
 	}, nil)
 	if errors.Is(err, ErrUnsupported) {
-		t.Skipf("this host cannot run jails: %v", err)
+		testenv.Need(t, "this host cannot run jails: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +185,7 @@ func TestTmpIsADiskOfEphemeralStorageSizeNotMemory(t *testing.T) {
 	b := newTestBackend(t)
 	if !b.TmpOnDisk() {
 		if _, err := os.Stat("/dev/loop-control"); err != nil {
-			t.Skipf("no loop devices here, so /tmp is a tmpfs: %v", err)
+			testenv.Need(t, "no loop devices here, so /tmp is a tmpfs: %v", err)
 		}
 		t.Fatal("this host has loop devices, yet the backend fell back to a tmpfs /tmp (see its warning)")
 	}
@@ -354,7 +355,7 @@ func TestAManagedRuntimeSeesItsInterpreterAndNothingElseOfTheHost(t *testing.T) 
 	b := newTestBackend(t)
 	rt, err := runtimes.Lookup("python3.11")
 	if err != nil {
-		t.Skipf("needs Python 3.11 at /usr/bin: %v", err)
+		testenv.Need(t, "needs Python 3.11 at /usr/bin (Debian package python3): %v", err)
 	}
 	paths, err := rt.HostPaths()
 	if err != nil {
@@ -388,9 +389,7 @@ print(json.dumps({p: os.path.exists(p) for p in ["/bin/sh", "/usr/bin/perl", "/u
 
 // The init program given by Config.InitPath is checked: it runs as root in every sandbox.
 func TestAnInitProgramOthersCouldWriteIsRefused(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	testenv.NeedRoot(t, "only root can make the root-owned init programs the checks compare")
 	p := filepath.Join(t.TempDir(), "ember-init")
 	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,11 +16,9 @@ import (
 // cannot (not root, no loop devices).
 func newTestTmpDisks(t *testing.T) *tmpDisks {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("making /tmp file systems needs root")
-	}
+	testenv.NeedRoot(t, "making /tmp file systems")
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		t.Skipf("no loop devices: %v", err)
+		testenv.Need(t, "no loop devices: %v", err)
 	}
 	d, err := newTmpDisks(t.TempDir())
 	if err != nil {

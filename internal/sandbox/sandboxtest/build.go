@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 const runtimePkg = "github.com/ember-serverless/ember/internal/sandbox/sandboxtest/testruntime"
@@ -29,7 +31,7 @@ func BuildRuntime(t testing.TB) string {
 	if err != nil {
 		gobin = filepath.Join(goRoot(), "bin", "go")
 		if _, err := os.Stat(gobin); err != nil {
-			t.Skip("needs the go tool to build the test function")
+			testenv.Need(t, "needs the go tool to build the test function: %v", err)
 		}
 	}
 	dir := CodeDir(t)

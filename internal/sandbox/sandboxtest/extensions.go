@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // ExtensionsCase is how RunExtensions runs on one backend.
@@ -25,9 +26,7 @@ type ExtensionsCase struct {
 // at sandbox.localdomain through its sandbox.Dialer, and that nothing but the sandbox's own
 // loopback is reachable that way. It needs /usr/bin/python3 for the extension's listener.
 func RunExtensions(t *testing.T, b sandbox.Backend, caps Capabilities, c ExtensionsCase) {
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("needs /usr/bin/python3 for the extension's listener")
-	}
+	testenv.NeedCommand(t, "/usr/bin/python3", "python3") // the extension's listener
 	code, layer := CodeDir(t), CodeDir(t)
 	files := map[string]string{
 		filepath.Join(code, "bootstrap"): "#!/bin/sh\necho runtime-started\nexec sleep 60\n",

@@ -22,6 +22,7 @@ import (
 	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
 	"github.com/ember-serverless/ember/internal/sandbox/vmimage"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // guestPath is the guest's PATH, where the tests look for host tools.
@@ -94,20 +95,12 @@ func runName(s suite, p placement) string { return filepath.Base(s.pkg) + "/" + 
 // TestTheSandboxTestsPassOnCgroupV2InAVM boots Debian's cloud kernel under QEMU with cgroup2
 // on /sys/fs/cgroup and runs the cgroups and jail packages' tests there; see the package doc.
 func TestTheSandboxTestsPassOnCgroupV2InAVM(t *testing.T) {
-	need := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s; CI is set, so scripts/setup should have provided it", msg)
-		}
-		t.Skip(msg)
-	}
 	if _, err := exec.LookPath(QEMU); err != nil {
-		need("needs %s (Debian package qemu-system-x86; scripts/setup installs it): %v", QEMU, err)
+		testenv.Need(t, "needs %s (Debian package qemu-system-x86; scripts/setup installs it): %v", QEMU, err)
 	}
 	kernel, err := vmimage.FindKernel(kernelDir())
 	if errors.Is(err, vmimage.ErrNoKernel) {
-		need("needs a kernel to boot: %v", err)
+		testenv.Need(t, "needs a kernel to boot: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
