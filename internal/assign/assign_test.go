@@ -12,6 +12,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/gobuild"
 	"github.com/ember-serverless/ember/internal/invoke"
+	"github.com/ember-serverless/ember/internal/testenv"
 
 	"github.com/ember-serverless/ember/internal/assign"
 	"github.com/ember-serverless/ember/internal/placement"
@@ -70,15 +71,15 @@ func call(t *testing.T, m *assign.Manager, key string, c invoke.SandboxSpec, op 
 	return out
 }
 
-func waitFor(t *testing.T, what string, f func() bool) {
+// waitSandboxes waits until the worker has n sandboxes and the manager n idle ones at most.
+func waitSandboxes(t *testing.T, m *assign.Manager, w *worker.Worker, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testenv.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if got, idle := w.Sandboxes(), m.Stats().Idle; got != n || idle > n {
+			return fmt.Errorf("%d sandboxes (%d idle), want %d", got, idle, n)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestSequentialInvokesReuseOneWarmSandbox(t *testing.T) {
@@ -119,13 +120,13 @@ func TestANewConfigurationRetiresTheOldSandboxes(t *testing.T) {
 	if got := call(t, m, "v2", cfg("f"), "echo")["calls"]; got != float64(1) {
 		t.Fatalf("an invoke after an update ran in an old sandbox (call %v)", got)
 	}
-	waitFor(t, "the old sandbox to be destroyed", func() bool { return w.Sandboxes() == 1 })
+	waitSandboxes(t, m, w, 1) // the old one destroyed
 }
 
 func TestIdleSandboxesAreReclaimed(t *testing.T) {
 	m, w := newManager(t, 50*time.Millisecond)
 	call(t, m, "k", cfg("f"), "echo")
-	waitFor(t, "the idle sandbox to be reclaimed", func() bool { return w.Sandboxes() == 0 && m.Stats().Idle == 0 })
+	waitSandboxes(t, m, w, 0) // the idle one reclaimed
 }
 
 func TestAnInvokeAfterACrashGetsAFreshSandbox(t *testing.T) {
@@ -142,5 +143,5 @@ func TestForgetDestroysAFunctionsSandboxes(t *testing.T) {
 	call(t, m, "k", cfg("f"), "echo")
 	call(t, m, "g", cfg("g"), "echo")
 	m.Forget("f")
-	waitFor(t, "f's sandbox to be destroyed", func() bool { return w.Sandboxes() == 1 })
+	waitSandboxes(t, m, w, 1) // f's destroyed, g's kept
 }

@@ -291,7 +291,7 @@ func TestAFunctionsLayersAreCheckedAsLambdaDoes(t *testing.T) {
 		if len(f.Config.Layers) != 1 || f.Config.Layers[0].Arn != layerARN+"small:2" || f.Config.Layers[0].CodeSize == 0 || len(f.LayerCode) != 1 {
 			t.Fatalf("created with Layers %+v, layer code %v", f.Config.Layers, f.LayerCode)
 		}
-		eventually(t, "Active", func() bool { g, _ := reg.Lookup("uses-layers"); return g.Ready() })
+		waitConfig(t, reg, "uses-layers", isState(control.StateActive, ""))
 		if err := l.Delete(ctx, "small", 2); err != nil {
 			t.Fatal(err)
 		}
@@ -322,10 +322,7 @@ func TestAFunctionsLayersAreCheckedAsLambdaDoes(t *testing.T) {
 			if strings.Join(got, " ") != st.want || len(f.LayerCode) != len(got) {
 				t.Errorf("after an update with %v the layers are %v (%d archives), want %q", st.layers, got, len(f.LayerCode), st.want)
 			}
-			eventually(t, "Successful", func() bool {
-				g, _ := reg.Lookup("uses-layers")
-				return g.Config.LastUpdateStatus == control.UpdateSuccessful
-			})
+			waitConfig(t, reg, "uses-layers", isUpdated)
 		}
 	})
 
@@ -342,10 +339,7 @@ func TestAFunctionsLayersAreCheckedAsLambdaDoes(t *testing.T) {
 			Layers: []string{layerARN + "s3:1"}}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "Successful", func() bool {
-			g, _ := reg.Lookup("uses-layers")
-			return g.Config.LastUpdateStatus == control.UpdateSuccessful
-		})
+		waitConfig(t, reg, "uses-layers", isUpdated)
 		_, err := reg.UpdateCode(ctx, &control.UpdateFunctionCodeInput{FunctionName: "uses-layers",
 			ZipFile: controltest.Zip(t, map[string]string{"bootstrap": strings.Repeat("#", 200)})})
 		if errType(err) != lambdaerr.InvalidParameterValue || !strings.Contains(err.Error(), "The actual size is 314572800 bytes.") {

@@ -14,6 +14,7 @@ import (
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 	"github.com/ember-serverless/ember/internal/state"
 	"github.com/ember-serverless/ember/internal/state/statetest"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 const role = "arn:aws:iam::000000000000:role/lambda-role"
@@ -46,16 +47,41 @@ func errType(err error) lambdaerr.Type {
 	return ""
 }
 
-// eventually polls f until it returns true or the deadline passes.
-func eventually(t *testing.T, what string, f func() bool) {
+// waitConfig polls r's cache until name's configuration satisfies ok, which says what it lacks.
+func waitConfig(t *testing.T, r *control.Registry, name string, ok func(f *control.Function, found bool) error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testenv.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		f, found := r.Lookup(name)
+		if err := ok(f, found); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		return nil
+	})
+}
+
+// isState is a waitConfig condition: the function is in state (and its reason code is code,
+// unless code is empty).
+func isState(state, code string) func(*control.Function, bool) error {
+	return func(f *control.Function, found bool) error {
+		switch {
+		case !found:
+			return errors.New("not in the cache")
+		case f.Config.State != state || code != "" && f.Config.StateReasonCode != code:
+			return fmt.Errorf("state %q (%q), want %q (%q)", f.Config.State, f.Config.StateReasonCode, state, code)
+		}
+		return nil
 	}
+}
+
+// isUpdated is a waitConfig condition: the function's last update succeeded.
+func isUpdated(f *control.Function, found bool) error {
+	switch {
+	case !found:
+		return errors.New("not in the cache")
+	case f.Config.LastUpdateStatus != control.UpdateSuccessful:
+		return fmt.Errorf("last update %q, want %q", f.Config.LastUpdateStatus, control.UpdateSuccessful)
+	}
+	return nil
 }
 
 func TestCreateReturnsPendingThenTheFunctionBecomesActive(t *testing.T) {
@@ -268,16 +294,15 @@ func TestAChangeMadeByAnotherRegistryReachesTheCache(t *testing.T) {
 	if _, err := a.Create(context.Background(), createInput(t, "shared")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the other registry to see the function Active", func() bool {
-		f, ok := b.Lookup("shared")
-		return ok && f.Config.State == control.StateActive
-	})
+	waitConfig(t, b, "shared", isState(control.StateActive, "")) // the other registry sees it Active
 	if err := a.Delete(context.Background(), "shared", ""); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the other registry to see the delete", func() bool {
-		_, ok := b.Lookup("shared")
-		return !ok
+	waitConfig(t, b, "shared", func(_ *control.Function, found bool) error { // the other registry sees the delete
+		if found {
+			return errors.New("still in the other registry's cache")
+		}
+		return nil
 	})
 }
 
@@ -294,10 +319,7 @@ func TestPrepareRunsInTheBackgroundAndItsFailureFailsTheFunction(t *testing.T) {
 		t.Fatalf("state before prepare ends: %q, want Pending", f.Config.State)
 	}
 	close(release)
-	eventually(t, "the function to fail", func() bool {
-		f, _ := r.Lookup("slow")
-		return f.Config.State == control.StateFailed && f.Config.StateReasonCode == "InvalidZipFileException"
-	})
+	waitConfig(t, r, "slow", isState(control.StateFailed, "InvalidZipFileException"))
 }
 
 func TestListPagesInNameOrder(t *testing.T) {

@@ -3,11 +3,11 @@ package logs
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,22 +105,16 @@ func TestAWSLogsTailPrintsTheGroupsEvents(t *testing.T) {
 	})
 }
 
-// syncBuffer is a bytes.Buffer safe to write from a command and read from the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// printed reports, as testenv.CheckFor's condition, whether aws logs tail has printed every
+// one of events.
+func printed(stdout, stderr *testenv.Buffer, events ...Event) error {
+	out := stdout.String()
+	for _, ev := range events {
+		if !strings.Contains(out, tailLine(ev)) {
+			return fmt.Errorf("aws logs tail has not printed %q:\n%s%s", tailLine(ev), out, stderr.String())
+		}
+	}
+	return nil
 }
 
 func TestAWSLogsTailFollowShowsNewEventsOnce(t *testing.T) {
@@ -131,7 +125,7 @@ func TestAWSLogsTailFollowShowsNewEventsOnce(t *testing.T) {
 	defer cancel()
 
 	cmd := awsCommand(t, ctx, srv.URL, "logs", "tail", "/aws/lambda/a", "--follow", "--since", "10m")
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -141,9 +135,7 @@ func TestAWSLogsTailFollowShowsNewEventsOnce(t *testing.T) {
 		_ = cmd.Wait()
 	})
 	old := f.of("/aws/lambda/a", "")
-	waitFor(t, time.Minute, "the existing events", func() bool {
-		return strings.Contains(stdout.String(), tailLine(old[len(old)-1]))
-	})
+	testenv.CheckFor(t, time.Minute, 10*time.Millisecond, func() error { return printed(&stdout, &stderr, old[len(old)-1]) })
 
 	// New events, one sharing the newest timestamp seen so far, arrive while the CLI polls
 	// every five seconds from that timestamp, dropping event ids it has shown.
@@ -155,10 +147,7 @@ func TestAWSLogsTailFollowShowsNewEventsOnce(t *testing.T) {
 		s.Write(ev)
 	}
 	flush(t, s)
-	waitFor(t, time.Minute, "the new events:\n"+stdout.String()+stderr.String(), func() bool {
-		out := stdout.String()
-		return strings.Contains(out, tailLine(fresh[0])) && strings.Contains(out, tailLine(fresh[1]))
-	})
+	testenv.CheckFor(t, time.Minute, 10*time.Millisecond, func() error { return printed(&stdout, &stderr, fresh...) })
 	out := stdout.String()
 	for _, ev := range append(old, fresh...) {
 		if n := strings.Count(out, tailLine(ev)+"\n"); n != 1 {

@@ -10,18 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// waitFor polls cond until it holds, failing the test after total.
-func waitFor(t *testing.T, total time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", total, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // openStore opens a Store on js that is closed when the test ends.
 func openStore(t *testing.T, js jetstream.JetStream, cfg StoreConfig) *Store {
 	t.Helper()

@@ -189,6 +189,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		created = ok
 	}
 
+	// Tests and the bench that start `ember server --listen 127.0.0.1:0` read the port it chose
+	// from this line's endpoint.
 	endpoint := "http://" + s.ln.Addr().String()
 	logger.Info("ember is serving", "endpoint", endpoint, "data_dir", cfg.DataDir, "isolation", backend.Name(),
 		"region", cfg.Region, "account", cfg.AccountID)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/sandbox/process"
+	"github.com/ember-serverless/ember/internal/testenv"
 	"github.com/ember-serverless/ember/internal/worker"
 )
 
@@ -45,24 +46,17 @@ func newExtSandboxTimeout(t *testing.T, timeout time.Duration, env map[string]st
 // waitForLog polls the log until it holds every one of want.
 func waitForLog(t *testing.T, ml *memLog, want ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		text := ml.text()
-		missing := ""
+	var text string
+	testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		text = ml.text()
 		for _, w := range want {
 			if !strings.Contains(text, w) {
-				missing = w
-				break
+				return fmt.Errorf("the log lacks %q:\n%s", w, text)
 			}
 		}
-		if missing == "" {
-			return text
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the log never held %q:\n%s", missing, text)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return text
 }
 
 func TestAnExtensionGetsEveryInvokeAndTheTelemetryOfEach(t *testing.T) {

@@ -307,10 +307,12 @@ func TestFailuresAreReportedAsLambdaReportsThem(t *testing.T) {
 			if !tc.reusable {
 				// A runtime may answer and then exit (aws-lambda-go does after a panic): the
 				// sandbox must become unusable either way.
-				deadline := time.Now().Add(5 * time.Second)
-				for sb.Usable() && time.Now().Before(deadline) {
-					time.Sleep(5 * time.Millisecond)
-				}
+				testenv.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+					if sb.Usable() {
+						return errors.New("the sandbox is still usable")
+					}
+					return nil
+				})
 			}
 			if sb.Usable() != tc.reusable {
 				t.Errorf("usable = %v, want %v", sb.Usable(), tc.reusable)
@@ -374,13 +376,12 @@ func TestTheTailHoldsEveryLineUpToItsLastFourKilobytes(t *testing.T) {
 
 func TestTheFirstInvokeIsColdEvenWhenInitFinishedBeforeIt(t *testing.T) {
 	sb, _ := newSandbox(t, 3*time.Second, nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for !sb.Initialized() {
-		if time.Now().After(deadline) {
-			t.Fatal("the runtime never asked for an invocation")
+	testenv.CheckFor(t, 10*time.Second, 2*time.Millisecond, func() error {
+		if !sb.Initialized() {
+			return errors.New("the runtime has not asked for an invocation")
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return nil
+	})
 	res := invokeIn(t, sb, `{"op":"echo"}`, true)
 	if res.InitDuration == 0 || !strings.Contains(string(res.Log), "Init Duration:") {
 		t.Errorf("the sandbox's first invoke must report its init; log:\n%s", res.Log)

@@ -3,10 +3,13 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // decodeCLI parses the AWS CLI's JSON output, failing the test if the command failed.
@@ -108,15 +111,15 @@ func TestTheAWSCLIDrivesEmber(t *testing.T) {
 	})
 
 	t.Run("the function's logs can be read with aws logs", func(t *testing.T) {
-		eventually(t, stateTimeout, func() (bool, string) {
+		testenv.CheckFor(t, stateTimeout, pollStep, func() error {
 			var out struct{ Events []struct{ Message string } }
 			decodeCLI(t, s.aws(t, "logs", "filter-log-events", "--log-group-name", "/aws/lambda/"+name), &out)
 			for _, ev := range out.Events {
 				if strings.HasPrefix(ev.Message, "START RequestId:") {
-					return true, ""
+					return nil
 				}
 			}
-			return false, "no START line among " + strings.Repeat(".", len(out.Events)) + " events"
+			return fmt.Errorf("no START line among %d events", len(out.Events))
 		})
 	})
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 func TestTheEmberCLI(t *testing.T) {
@@ -52,9 +54,11 @@ func TestTheEmberCLI(t *testing.T) {
 		}
 	})
 	t.Run("logs prints the function's log", func(t *testing.T) {
-		eventually(t, stateTimeout, func() (bool, string) {
-			r := s.ember(t, "logs", name)
-			return r.code == 0 && strings.Contains(r.stdout, "START RequestId:"), r.stdout + r.stderr
+		testenv.CheckFor(t, stateTimeout, pollStep, func() error {
+			if r := s.ember(t, "logs", name); r.code != 0 || !strings.Contains(r.stdout, "START RequestId:") {
+				return fmt.Errorf("ember logs exited %d without a START line:\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			return nil
 		})
 	})
 	t.Run("logs --follow prints new invocations as they happen", func(t *testing.T) {
@@ -62,7 +66,7 @@ func TestTheEmberCLI(t *testing.T) {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, emberBin, "logs", name, "--follow")
 		cmd.Env = cleanEnv("EMBER_ROOT_ACCESS_KEY_ID="+rootAccessKeyID, "EMBER_ROOT_SECRET_ACCESS_KEY="+rootSecretKey, "EMBER_ENDPOINT="+s.Endpoint)
-		out := &syncBuffer{}
+		out := &testenv.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -70,17 +74,13 @@ func TestTheEmberCLI(t *testing.T) {
 		defer cmd.Wait()
 		defer cancel()
 		// First the earlier invocations' logs, so the next one must come from a later poll.
-		eventually(t, stateTimeout, func() (bool, string) {
-			return strings.Contains(out.String(), "REPORT RequestId:"), out.String()
-		})
+		testenv.CheckFor(t, stateTimeout, pollStep, func() error { return outputHas(out, "REPORT RequestId:") })
 		r := s.ember(t, "invoke", name, "--tail")
 		id := regexp.MustCompile(`START RequestId: ([0-9a-f-]{36})`).FindStringSubmatch(r.stderr)
 		if r.code != 0 || id == nil {
 			t.Fatalf("invoke exited %d with no request id in its tail: %s", r.code, r.stderr)
 		}
-		eventually(t, stateTimeout, func() (bool, string) {
-			return strings.Contains(out.String(), "REPORT RequestId: "+id[1]), out.String()
-		})
+		testenv.CheckFor(t, stateTimeout, pollStep, func() error { return outputHas(out, "REPORT RequestId: "+id[1]) })
 	})
 	t.Run("invoke exits 1 when the function returns an error", func(t *testing.T) {
 		errName := uniqueName("cli-error")

@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // buildExtension compiles the worker's test extension (internal/worker/testdata/ext), which
@@ -81,7 +84,7 @@ func TestAnExtensionFromALayerSeesEveryInvokeWithTheAWSCLI(t *testing.T) {
 	// logHas waits until the function's log group holds every one of want.
 	logHas := func(t *testing.T, want ...string) {
 		t.Helper()
-		eventually(t, stateTimeout, func() (bool, string) {
+		testenv.CheckFor(t, stateTimeout, pollStep, func() error {
 			var out struct{ Events []struct{ Message string } }
 			decodeCLI(t, s.aws(t, "logs", "filter-log-events", "--log-group-name", "/aws/lambda/"+name), &out)
 			var all strings.Builder
@@ -90,10 +93,10 @@ func TestAnExtensionFromALayerSeesEveryInvokeWithTheAWSCLI(t *testing.T) {
 			}
 			for _, w := range want {
 				if !strings.Contains(all.String(), w) {
-					return false, "the log lacks " + w + ":\n" + all.String()
+					return fmt.Errorf("the log lacks %s:\n%s", w, all.String())
 				}
 			}
-			return true, ""
+			return nil
 		})
 	}
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // Deadlines for waiting on the server; generous, and only ever upper bounds.
@@ -98,7 +100,7 @@ func deploy(t *testing.T, c *lambda.Client, spec functionSpec) string {
 func waitReady(t *testing.T, c *lambda.Client, name string) *lambda.GetFunctionConfigurationOutput {
 	t.Helper()
 	var cfg *lambda.GetFunctionConfigurationOutput
-	eventually(t, stateTimeout, func() (bool, string) {
+	testenv.CheckFor(t, stateTimeout, pollStep, func() error {
 		var err error
 		cfg, err = c.GetFunctionConfiguration(context.Background(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)})
 		if err != nil {
@@ -108,28 +110,23 @@ func waitReady(t *testing.T, c *lambda.Client, name string) *lambda.GetFunctionC
 			t.Fatalf("%s failed: state %s (%s), last update %s (%s)", name, cfg.State, aws.ToString(cfg.StateReason),
 				cfg.LastUpdateStatus, aws.ToString(cfg.LastUpdateStatusReason))
 		}
-		done := cfg.State == types.StateActive && cfg.LastUpdateStatus != types.LastUpdateStatusInProgress
-		return done, fmt.Sprintf("state %s, last update %s", cfg.State, cfg.LastUpdateStatus)
+		if cfg.State != types.StateActive || cfg.LastUpdateStatus == types.LastUpdateStatusInProgress {
+			return fmt.Errorf("%s: state %s, last update %s", name, cfg.State, cfg.LastUpdateStatus)
+		}
+		return nil
 	})
 	return cfg
 }
 
-// eventually polls f until it reports done, failing the test with f's last status after timeout.
-func eventually(t *testing.T, timeout time.Duration, f func() (done bool, status string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	delay := 10 * time.Millisecond
-	for {
-		done, status := f()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still not done after %s: %s", timeout, status)
-		}
-		time.Sleep(delay) // a poll interval, not synchronisation: f decides
-		delay = min(delay*2, 250*time.Millisecond)
+// pollStep is how often the tests poll the server for a state they wait for.
+const pollStep = 50 * time.Millisecond
+
+// outputHas reports, as testenv.CheckFor's condition, whether a command's output holds want.
+func outputHas(out *testenv.Buffer, want string) error {
+	if s := out.String(); !strings.Contains(s, want) {
+		return fmt.Errorf("the output lacks %q:\n%s", want, s)
 	}
+	return nil
 }
 
 // invoke calls Invoke and fails the test on a transport or API error.

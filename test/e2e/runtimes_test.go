@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -174,12 +175,15 @@ func TestManagedRuntimesRunHandlersWrittenAsAWSDocumentsThem(t *testing.T) {
 				}
 				// The same lines are in the function's durable log, which `aws logs tail` reads.
 				first := strings.TrimPrefix(strings.TrimSuffix(mr.logs(name, m[1])[0], "$"), "^")
-				eventually(t, stateTimeout, func() (bool, string) {
+				testenv.CheckFor(t, stateTimeout, pollStep, func() error {
 					r := s.aws(t, "logs", "tail", "/aws/lambda/"+name, "--since", "1h", "--format", "short")
 					if r.code != 0 {
-						return false, r.stderr
+						return fmt.Errorf("aws logs tail exited %d: %s", r.code, r.stderr)
 					}
-					return regexp.MustCompile(first).MatchString(r.stdout), "aws logs tail printed:\n" + r.stdout
+					if !regexp.MustCompile(first).MatchString(r.stdout) {
+						return fmt.Errorf("aws logs tail printed no line matching %s:\n%s", first, r.stdout)
+					}
+					return nil
 				})
 			})
 			t.Run("a thrown error of the function's own class is the function error", func(t *testing.T) {

@@ -1,18 +1,18 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"sync"
+	"regexp"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // Credentials every test server is started with.
@@ -31,56 +31,28 @@ const (
 
 // emberServer is a running `ember server` process.
 type emberServer struct {
-	Endpoint string
+	Endpoint string // known once the server has logged where it listens
 	DataDir  string
 
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *testenv.Buffer
 	done chan struct{} // closed when the process has exited
 	err  error         // the process's exit error, once done
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writes and the test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// servingLine matches the line `ember server` logs once its API listens, naming the endpoint
+// of the port it was given or, for port 0, chose.
+var servingLine = regexp.MustCompile(`msg="ember is serving" endpoint=(http://[^ ]+)`)
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// freeAddr returns a loopback address nothing is listening on at the time of the call.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// startServer starts `ember server` on a free port with dataDir and waits until it answers HTTP.
-// rootEnv passes the root credentials through EMBER_ROOT_*; without it the server generates its
-// own.
+// startServer starts `ember server` on a port it picks itself, with dataDir, and waits until it
+// answers HTTP. rootEnv passes the root credentials through EMBER_ROOT_*; without it the server
+// generates its own.
 func startServer(dataDir string, rootEnv bool) (*emberServer, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"server", "--listen", addr, "--data-dir", dataDir, "--region", region, "--account-id", accountID}
+	args := []string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--region", region, "--account-id", accountID}
 	if iso := os.Getenv("EMBER_E2E_ISOLATION"); iso != "" {
 		args = append(args, "--isolation", iso)
 	}
-	s := &emberServer{Endpoint: "http://" + addr, DataDir: dataDir, log: &syncBuffer{}, done: make(chan struct{})}
+	s := &emberServer{DataDir: dataDir, log: &testenv.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(emberBin, args...)
 	s.cmd.Env = os.Environ()
 	if rootEnv {
@@ -106,15 +78,26 @@ func startServer(dataDir string, rootEnv bool) (*emberServer, error) {
 	return s, nil
 }
 
-// waitReady polls until the server answers any HTTP request, it exits, or the deadline passes.
+// waitReady polls until the server has logged its endpoint and answers an HTTP request there,
+// it exits, or the deadline passes.
 func (s *emberServer) waitReady() error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(serverStartTimeout)
 	for {
-		resp, err := client.Get(s.Endpoint + "/2015-03-31/functions/")
-		if err == nil {
-			resp.Body.Close()
-			return nil
+		var err error
+		if s.Endpoint == "" {
+			if m := servingLine.FindStringSubmatch(s.log.String()); m != nil {
+				s.Endpoint = m[1]
+			} else {
+				err = errors.New(`it has not logged "ember is serving" with its endpoint`)
+			}
+		}
+		if s.Endpoint != "" {
+			var resp *http.Response
+			if resp, err = client.Get(s.Endpoint + "/2015-03-31/functions/"); err == nil {
+				resp.Body.Close()
+				return nil
+			}
 		}
 		select {
 		case <-s.done:
@@ -122,7 +105,7 @@ func (s *emberServer) waitReady() error {
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("ember server did not answer on %s within %s: %v", s.Endpoint, serverStartTimeout, err)
+			return fmt.Errorf("ember server did not answer within %s: %v", serverStartTimeout, err)
 		}
 	}
 }

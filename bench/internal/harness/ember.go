@@ -48,18 +48,14 @@ type Ember struct {
 	lambda    *lambda.Client
 }
 
-// StartEmber starts `ember server` on a free loopback port and waits until its API answers a
-// signed ListFunctions.
+// StartEmber starts `ember server` on a loopback port it picks itself, reads the port from its
+// startup log line, and waits until its API answers a signed ListFunctions.
 func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
 	dataDir, err := os.MkdirTemp(cfg.WorkDir, "ember-data-")
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"server", "--listen", addr, "--data-dir", dataDir}, cfg.Args...)
+	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, cfg.Args...)
 	env := append(os.Environ(),
 		"EMBER_ROOT_ACCESS_KEY_ID="+cfg.Creds.AccessKeyID,
 		"EMBER_ROOT_SECRET_ACCESS_KEY="+cfg.Creds.SecretAccessKey)
@@ -67,10 +63,16 @@ func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Ember{cfg: cfg, proc: p, addr: addr}
-	e.lambda = newLambdaClient(addr, cfg)
+	e := &Ember{cfg: cfg, proc: p}
 	var lastErr error
 	err = p.poll(ctx, startTimeout, func() bool {
+		if e.lambda == nil {
+			if e.addr = addrIn(p.logPath); e.addr == "" {
+				lastErr = errors.New(`no "ember is serving" line with an endpoint in its log yet`)
+				return false
+			}
+			e.lambda = newLambdaClient(e.addr, cfg)
+		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		_, lastErr = e.lambda.ListFunctions(cctx, &lambda.ListFunctionsInput{})
@@ -89,6 +91,22 @@ func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
 
 // isolationRE finds the backend in the server's startup log line (`isolation=jail`).
 var isolationRE = regexp.MustCompile(`\bisolation=([a-z]+)`)
+
+// servingRE finds the address the server listens on in its startup log line
+// (`msg="ember is serving" endpoint=http://127.0.0.1:41234`).
+var servingRE = regexp.MustCompile(`msg="ember is serving" endpoint=http://([^ ]+)`)
+
+// addrIn returns the HOST:PORT the server's log says it serves on, or "" if it does not say yet.
+func addrIn(logPath string) string {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return ""
+	}
+	if m := servingRE.FindSubmatch(b); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
 
 // isolationIn returns the isolation backend the server's log names, or "" if it names none.
 func isolationIn(logPath string) string {

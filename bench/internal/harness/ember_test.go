@@ -111,6 +111,29 @@ func TestZipBootstrapHoldsAnExecutableBootstrap(t *testing.T) {
 	}
 }
 
+func TestAddrIn(t *testing.T) {
+	tests := []struct {
+		name string
+		log  string
+		want string
+	}{
+		{"the address on the startup line is found",
+			"level=WARN msg=other\nlevel=INFO msg=\"ember is serving\" endpoint=http://127.0.0.1:41234 data_dir=/d isolation=jail\n", "127.0.0.1:41234"},
+		{"a log without the startup line gives none", "level=INFO msg=\"starting\" endpoint=http://127.0.0.1:1\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ember.log")
+			if err := os.WriteFile(path, []byte(tt.log), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := addrIn(path); got != tt.want {
+				t.Errorf("addrIn = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestIsolationIn(t *testing.T) {
 	tests := []struct {
 		name string

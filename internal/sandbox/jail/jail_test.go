@@ -222,15 +222,12 @@ rm /tmp/fill && echo removed
 	if major == "" || major == "0" {
 		t.Fatalf("no device number for /tmp in:\n%s", out)
 	}
-	for i := 0; ; i++ {
-		if _, err := os.Stat(bound); errors.Is(err, os.ErrNotExist) {
-			break
+	testenv.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		if _, err := os.Stat(bound); !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s still exists after the sandbox was destroyed (%v): its loop device is still bound", bound, err)
 		}
-		if i == 100 {
-			t.Fatalf("%s still exists after the sandbox was destroyed: its loop device is still bound", bound)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // runScript runs a bootstrap shell script in a new sandbox and returns its output.

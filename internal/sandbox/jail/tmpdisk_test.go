@@ -3,6 +3,7 @@
 package jail
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -106,8 +107,7 @@ func TestAUsedTmpIsEmptiedBeforeAnotherSandboxGetsIt(t *testing.T) {
 	d.give(used, true)
 
 	// Once cleaned, it is kept: take until it comes back (spares may be ahead of it).
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		t2, clone, err := d.take(512)
 		if err != nil {
 			t.Fatal(err)
@@ -117,14 +117,11 @@ func TestAUsedTmpIsEmptiedBeforeAnotherSandboxGetsIt(t *testing.T) {
 		}
 		unix.Close(clone)
 		if t2 == used {
-			break
+			return nil
 		}
-		defer d.give(t2, false)
-		if time.Now().After(deadline) {
-			t.Fatal("the used /tmp was not kept for reuse after it was cleaned")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		t.Cleanup(func() { d.give(t2, false) }) // held, so that the next take goes further
+		return errors.New("the used /tmp was not kept for reuse after it was cleaned: another came back")
+	})
 }
 
 func TestATmpThatCannotBeMadeAsNewIsLetGo(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 func TestExtensionsStartWithTheRuntimesEnvironmentAndDieWithIt(t *testing.T) {
@@ -63,13 +65,12 @@ func TestExtensionsStartWithTheRuntimesEnvironmentAndDieWithIt(t *testing.T) {
 	if err := sb.Destroy(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-		if time.Now().After(deadline) {
-			t.Fatalf("extension %d outlived its sandbox", pid)
+	testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("extension %d outlives its sandbox (kill 0: %v)", pid, err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestDialReachesSandboxLocaldomainOnLoopback(t *testing.T) {

@@ -3,8 +3,10 @@ package sandboxtest
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -63,13 +65,12 @@ func RunExtensions(t *testing.T, b sandbox.Backend, caps Capabilities, c Extensi
 	if !ok {
 		t.Fatalf("a %s sandbox must be a sandbox.Dialer", b.Name())
 	}
-	deadline := time.Now().Add(c.ListenWithin)
-	for !out.has("ext listening") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the extension never listened; output: %q", out.lines)
+	testenv.CheckFor(t, c.ListenWithin, 10*time.Millisecond, func() error {
+		if !out.has("ext listening") {
+			return fmt.Errorf("the extension has not listened; output: %q", out.snapshot())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := d.Dial(ctx, "tcp", "sandbox.localdomain:8123")
@@ -83,7 +84,7 @@ func RunExtensions(t *testing.T, b sandbox.Backend, caps Capabilities, c Extensi
 	}
 	for _, want := range []string{"ext uid=993 hosts=1 api=" + c.RuntimeAPIAddr, "runtime-started"} {
 		if !out.has(want) {
-			t.Errorf("output lacks %q: %q", want, out.lines)
+			t.Errorf("output lacks %q: %q", want, out.snapshot())
 		}
 	}
 	if _, err := d.Dial(ctx, "tcp", "127.0.0.1:1"); err == nil {
@@ -126,4 +127,11 @@ func (l *syncLines) has(s string) bool {
 		}
 	}
 	return false
+}
+
+// snapshot returns a copy of the lines read so far.
+func (l *syncLines) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
 }

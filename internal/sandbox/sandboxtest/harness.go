@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // Capabilities says which guarantees a backend makes beyond running the runtime.
@@ -234,21 +235,16 @@ func (h *Harness) CheckGone(t *testing.T, r *Running) {
 	if _, err := r.Sandbox.RuntimeAPI().Accept(); err == nil {
 		t.Errorf("the Runtime API listener still accepts after Destroy")
 	}
-	var left []string
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left = leftovers(r.ID)
+	testenv.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		left := leftovers(r.ID)
 		if h.Caps.Leftovers != nil {
 			left = append(left, h.Caps.Leftovers(r.ID)...)
 		}
-		if len(left) == 0 || time.Now().After(deadline) {
-			break
+		if len(left) > 0 {
+			return fmt.Errorf("sandbox %s left behind %s", r.ID, strings.Join(left, "; "))
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	for _, l := range left {
-		t.Errorf("sandbox %s left behind %s", r.ID, l)
-	}
+		return nil
+	})
 }
 
 // leftovers finds processes carrying the sandbox's marker, host mounts naming it and

@@ -3,11 +3,13 @@ package sandboxtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // Run is the conformance suite: every backend must pass it. newBackend returns a backend
@@ -44,8 +46,12 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capab
 	t.Run("the runtime's output reaches Spec.Output", func(t *testing.T) {
 		r := h(t).Start(t, Options{})
 		r.Invoke(t, Event{Op: "echo", Value: "a-log-line"})
-		waitFor(t, 10*time.Second, func() bool { return strings.Contains(r.Output(), "testruntime: echo a-log-line") },
-			func() string { return "output so far: " + r.Output() })
+		testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+			if out := r.Output(); !strings.Contains(out, "testruntime: echo a-log-line") {
+				return fmt.Errorf("the echoed line is not in the output so far: %q", out)
+			}
+			return nil
+		})
 	})
 
 	t.Run("an idle sandbox is frozen, thawed and reused", func(t *testing.T) {
@@ -194,16 +200,4 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capab
 		}
 		r.WaitDone(t, 10*time.Second)
 	})
-}
-
-// waitFor polls cond until it holds or the time is up.
-func waitFor(t *testing.T, within time.Duration, cond func() bool, why func() string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %s", within, why())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
