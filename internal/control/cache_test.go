@@ -2,12 +2,15 @@ package control_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/state/statetest"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // deletions records the names an OnDelete callback is called with.
@@ -41,32 +44,26 @@ func TestTheRegistryPublishesEachDeletionOnceToItsOwnAndToOtherRegistries(t *tes
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "the other registry to see both functions Active", func() bool {
-		f, ok1 := b.Lookup("gone")
-		g, ok2 := b.Lookup("kept")
-		return ok1 && ok2 && f.Config.State == control.StateActive && g.Config.State == control.StateActive
-	})
+	waitConfig(t, b, "gone", isState(control.StateActive, "")) // in the other registry
+	waitConfig(t, b, "kept", isState(control.StateActive, ""))
 	if err := a.Delete(ctx, "gone", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := seenA.get(); !slices.Equal(got, []string{"gone"}) {
 		t.Errorf("the deleting registry published %q by the time Delete returned, want [gone]", got)
 	}
-	eventually(t, "the other registry to publish the deletion", func() bool { return len(seenB.get()) > 0 })
+	testenv.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if len(seenB.get()) == 0 {
+			return errors.New("the other registry has not published the deletion")
+		}
+		return nil
+	})
 	// A later change lets every earlier watch event arrive: no second event for the same deletion.
 	if _, err := a.Create(ctx, createInput(t, "later")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "both registries to see the later function", func() bool {
-		_, ok1 := a.Lookup("later")
-		_, ok2 := b.Lookup("later")
-		return ok1 && ok2
-	})
-	eventually(t, "both registries to see it Active", func() bool {
-		f, _ := b.Lookup("later")
-		g, _ := a.Lookup("later")
-		return f.Config.State == control.StateActive && g.Config.State == control.StateActive
-	})
+	waitConfig(t, a, "later", isState(control.StateActive, "")) // in both registries
+	waitConfig(t, b, "later", isState(control.StateActive, ""))
 	for reg, seen := range map[string]*deletions{"deleting": &seenA, "other": &seenB} {
 		if got := seen.get(); !slices.Equal(got, []string{"gone"}) {
 			t.Errorf("the %s registry published %q, want exactly [gone]", reg, got)
@@ -91,10 +88,7 @@ func TestARegistryOpenedOnDeletedRecordsPublishesNothing(t *testing.T) {
 	if _, err := b.Create(ctx, createInput(t, "gone")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the re-created function to become Active", func() bool {
-		f, ok := b.Lookup("gone")
-		return ok && f.Config.State == control.StateActive
-	})
+	waitConfig(t, b, "gone", isState(control.StateActive, "")) // re-created
 	if got := seen.get(); len(got) != 0 {
 		t.Errorf("a registry that loaded a delete marker published %q, want nothing", got)
 	}

@@ -51,11 +51,8 @@ func TestARecordWrittenBeforeSchemaVersionsLoadsAsItWasAndIsRewrittenVersioned(t
 	if _, err := kv.Put(ctx, "legacy", raw); err != nil {
 		t.Fatal(err)
 	}
-	var f *control.Function
-	eventually(t, "the registry to load the old record", func() bool {
-		f, _ = r.Lookup("legacy")
-		return f != nil
-	})
+	waitConfig(t, r, "legacy", isPresent) // the registry loads the old record
+	f, _ := r.Lookup("legacy")
 	got, err := json.Marshal(f.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -85,10 +82,7 @@ func TestARecordWrittenBeforeSchemaVersionsLoadsAsItWasAndIsRewrittenVersioned(t
 	if head.V != 1 || head.Config != nil {
 		t.Errorf("an updated record is stored as %s, want schema 1 with no wire configuration in it", e.Value())
 	}
-	eventually(t, "the update to finish", func() bool {
-		f, _ := r.Lookup("legacy")
-		return f.Config.LastUpdateStatus == control.UpdateSuccessful
-	})
+	waitConfig(t, r, "legacy", isUpdated)
 	updated, _ := r.Lookup("legacy")
 	again := openRegistry(t, st)
 	reread, ok := again.Lookup("legacy")
@@ -117,10 +111,7 @@ func TestARecordOfANewerSchemaIsNotLoadedAndNotOverwritten(t *testing.T) {
 	if _, err := r.Create(ctx, createInput(t, "present")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the registry to see a later function", func() bool {
-		_, ok := r.Lookup("present")
-		return ok
-	})
+	waitConfig(t, r, "present", isPresent)
 	if _, ok := r.Lookup("future"); ok {
 		t.Error("a record of an unknown newer schema was loaded")
 	}

@@ -2,6 +2,7 @@ package control_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -73,9 +74,11 @@ func TestOpeningEndsTheCreatesAndUpdatesAStoppedServerLeftUnderWay(t *testing.T)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eventually(t, tt.function+" to settle", func() bool {
-				f, ok := second.Lookup(tt.function)
-				return ok && tt.done(f.Config)
+			waitConfig(t, second, tt.function, func(f *control.Function, found bool) error {
+				if !found || !tt.done(f.Config) {
+					return errors.New("not settled yet")
+				}
+				return nil
 			})
 		})
 	}

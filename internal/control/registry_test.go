@@ -73,6 +73,14 @@ func isState(state, code string) func(*control.Function, bool) error {
 	}
 }
 
+// isPresent is a waitConfig condition: the function is in the cache.
+func isPresent(_ *control.Function, found bool) error {
+	if !found {
+		return errors.New("not in the cache")
+	}
+	return nil
+}
+
 // isUpdated is a waitConfig condition: the function's last update succeeded.
 func isUpdated(f *control.Function, found bool) error {
 	switch {

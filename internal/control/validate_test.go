@@ -152,10 +152,7 @@ func TestUpdateConfigurationRefusesWhatExecWouldRefuseAndChangesNothing(t *testi
 	if _, err := r.Create(ctx, createInput(t, "fn")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the function to become Active", func() bool {
-		f, ok := r.Lookup("fn")
-		return ok && f.Config.State == control.StateActive
-	})
+	waitConfig(t, r, "fn", isState(control.StateActive, ""))
 	before, _ := r.Lookup("fn")
 	tests := []struct {
 		name string

@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 func loopback(t *testing.T) net.Listener {
@@ -20,17 +23,6 @@ func loopback(t *testing.T) net.Listener {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
-}
-
-// eventually polls f for up to a minute.
-func eventually(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if f() {
-			return
-		}
-	}
-	t.Fatalf("%s: not within a minute", what)
 }
 
 func TestTheConnectionBudgetClosesConnectionsPastIt(t *testing.T) {
@@ -63,7 +55,12 @@ func TestTheConnectionBudgetClosesConnectionsPastIt(t *testing.T) {
 	for i := 0; i < max+3; i++ {
 		dial()
 	}
-	eventually(t, "three connections refused", func() bool { return l.refused.Load() == 3 })
+	testenv.CheckFor(t, time.Minute, 5*time.Millisecond, func() error {
+		if n := l.refused.Load(); n != 3 {
+			return fmt.Errorf("%d connections refused, want 3", n)
+		}
+		return nil
+	})
 	if len(accepted) != max || l.open.Load() != max {
 		t.Fatalf("%d connections accepted, %d open; want %d", len(accepted), l.open.Load(), max)
 	}
@@ -80,7 +77,12 @@ func TestTheConnectionBudgetClosesConnectionsPastIt(t *testing.T) {
 		c.Close()
 		c.Close() // a second close gives nothing back twice
 		dial()
-		eventually(t, "the new connection accepted", func() bool { return len(accepted) == max })
+		testenv.CheckFor(t, time.Minute, 5*time.Millisecond, func() error {
+			if n := len(accepted); n != max {
+				return fmt.Errorf("%d connections accepted, want %d with the new one", n, max)
+			}
+			return nil
+		})
 		if l.open.Load() != max || l.refused.Load() != 3 {
 			t.Errorf("open %d refused %d; want %d and 3", l.open.Load(), l.refused.Load(), max)
 		}

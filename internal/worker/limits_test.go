@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/invoke"
+	"github.com/ember-serverless/ember/internal/testenv"
 	"github.com/ember-serverless/ember/internal/worker"
 )
 
@@ -25,23 +26,12 @@ func measure(t *testing.T) serverUse {
 	t.Helper()
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Skip("needs /proc/self/fd to count the server's descriptors:", err)
+		testenv.Need(t, "needs /proc/self/fd to count the server's descriptors: %v", err)
 	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return serverUse{fds: len(fds), heap: ms.HeapAlloc}
-}
-
-// waitForFile polls for path, failing the test after a minute.
-func waitForFile(t *testing.T, path string) {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-	}
-	t.Fatalf("%s did not appear within a minute", path)
 }
 
 func TestAFunctionCannotExhaustTheServerThroughItsRuntimeAPI(t *testing.T) {
@@ -95,7 +85,10 @@ func TestAFunctionCannotExhaustTheServerThroughItsRuntimeAPI(t *testing.T) {
 			}()
 			release := func() { os.WriteFile(filepath.Join(dir, "release"), nil, 0o644) }
 			defer release()
-			waitForFile(t, filepath.Join(dir, "ready"))
+			testenv.CheckFor(t, time.Minute, 20*time.Millisecond, func() error {
+				_, err := os.Stat(filepath.Join(dir, "ready"))
+				return err
+			})
 			during := measure(t)
 
 			// Another function's warm sandbox answers, and a new one starts and answers.
