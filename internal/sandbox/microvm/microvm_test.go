@@ -16,6 +16,7 @@ import (
 	"github.com/ember-serverless/ember/internal/gobuild"
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // KernelEnv names the guest kernel's directory for the tests; without it they boot the one
@@ -64,22 +65,15 @@ var (
 // should have installed QEMU and the kernel.
 func newTestBackend(t *testing.T) *Backend {
 	t.Helper()
-	need := func(err error) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v; CI is set, so scripts/setup should have provided it", err)
-		}
-		t.Skip(err)
-	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		need(errors.New("needs qemu-system-x86_64 (Debian package qemu-system-x86; scripts/setup installs it)"))
+		testenv.Need(t, "needs qemu-system-x86_64 (Debian package qemu-system-x86; scripts/setup installs it): %v", err)
 	}
 	kernel := os.Getenv(kernelEnv)
 	if kernel == "" {
 		kernel = filepath.Join(gobuild.ModuleRoot(), ".cache", "vmtest", "kernel")
 	}
 	if _, err := os.Stat(filepath.Join(kernel, "vmlinux")); err != nil {
-		need(errors.New("needs a guest kernel in " + kernel + " (scripts/setup unpacks Debian's cloud kernel there)"))
+		testenv.Need(t, "needs a guest kernel in %s (scripts/setup unpacks Debian's cloud kernel there)", kernel)
 	}
 	agent := testAgent(t)
 	backendOnce.Do(func() {
@@ -99,7 +93,7 @@ func newTestBackend(t *testing.T) *Backend {
 		}, nil)
 	})
 	if errors.Is(backendErr, ErrUnsupported) {
-		need(backendErr)
+		testenv.Need(t, "%v", backendErr)
 	}
 	if backendErr != nil {
 		t.Fatal(backendErr)
