@@ -1,22 +1,38 @@
 package server
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
-// eventually polls f for up to a minute.
-func eventually(t *testing.T, what string, f func() bool) {
+// waitCount polls count for up to a minute until it returns want; what names what it counts.
+func waitCount(t *testing.T, what string, want int64, count func() int64) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if f() {
-			return
+	testenv.CheckFor(t, time.Minute, 5*time.Millisecond, func() error {
+		if got := count(); got != want {
+			return fmt.Errorf("%d %s, want %d", got, what, want)
+		}
+		return nil
+	})
+}
+
+// busyConns counts l's connections with a request in progress.
+func busyConns(l *connCap) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := int64(0)
+	for c := range l.conns {
+		if c.busy.Load() {
+			n++
 		}
 	}
-	t.Fatalf("%s: not within a minute", what)
+	return n
 }
 
 func TestTheConnectionCapMakesRoomByClosingTheLongestIdle(t *testing.T) {
@@ -50,19 +66,10 @@ func TestTheConnectionCapMakesRoomByClosingTheLongestIdle(t *testing.T) {
 	}
 
 	silent := dial()
-	eventually(t, "the first connection held", func() bool { return l.open() == 1 })
+	waitCount(t, "connections held", 1, func() int64 { return int64(l.open()) })
 	busy := dial()
 	io.WriteString(busy, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
-	eventually(t, "the second connection busy", func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		for c := range l.conns {
-			if c.busy.Load() {
-				return true
-			}
-		}
-		return false
-	})
+	waitCount(t, "busy connections", 1, func() int64 { return busyConns(l) }) // the second
 
 	t.Run("at the cap, a new connection takes the place of a silent one", func(t *testing.T) {
 		dial()
@@ -75,20 +82,10 @@ func TestTheConnectionCapMakesRoomByClosingTheLongestIdle(t *testing.T) {
 	})
 	t.Run("a connection with a request in progress is never closed for a new one", func(t *testing.T) {
 		// Make the newest connection busy too: now neither may go.
-		third := dial() // takes the place of the idle one dialed above
-		eventually(t, "the idle one evicted", func() bool { return l.evicted.Load() == 2 })
+		third := dial()                                                                         // takes the place of the idle one dialed above
+		waitCount(t, "connections evicted", 2, func() int64 { return int64(l.evicted.Load()) }) // the idle one too
 		io.WriteString(third, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
-		eventually(t, "both held connections busy", func() bool {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			n := 0
-			for c := range l.conns {
-				if c.busy.Load() {
-					n++
-				}
-			}
-			return n == 2
-		})
+		waitCount(t, "busy connections", 2, func() int64 { return busyConns(l) }) // both held ones
 		if !closedByServer(dial()) {
 			t.Error("a connection past a cap of busy ones was not closed")
 		}
