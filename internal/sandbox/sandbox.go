@@ -38,6 +38,11 @@ type Spec struct {
 	MemoryMB int
 	// EphemeralStorageMB bounds the sandbox's /tmp.
 	EphemeralStorageMB int
+	// SnapshotKey, when set, names the initialized state this sandbox may start from and be
+	// saved as (SnapStart): a backend that implements Snapshotter restores the sandbox from
+	// the snapshot of that key when it has one. Sandboxes of one key must have the same spec
+	// but for ID and Output (the key is the function version's, with its code and settings).
+	SnapshotKey string
 	// Output receives the runtime's stdout and stderr: the write end of a pipe the worker reads
 	// the function's log from. Backends hand it to the runtime process as both.
 	Output *os.File
@@ -114,6 +119,20 @@ type Sandbox interface {
 // refuses specs with extensions on sandboxes that are not Dialers.
 type Dialer interface {
 	Dial(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Snapshotter is implemented by sandboxes whose backend can save them once initialized and
+// start later sandboxes of the same Spec.SnapshotKey from the saved state (SnapStart). The
+// worker calls Snapshot when the runtime first asks for an invocation, before it hands it one:
+// the runtime's pending request is answered by the sandbox as restored, which asks again.
+type Snapshotter interface {
+	Snapshot(ctx context.Context) error
+}
+
+// Restorer is implemented by sandboxes that may have started from a snapshot: RestoreDuration
+// is how long restoring took, or zero for a sandbox that booted and initialized afresh.
+type Restorer interface {
+	RestoreDuration() time.Duration
 }
 
 // SandboxHostname is the name that resolves to the sandbox's own loopback address inside it.

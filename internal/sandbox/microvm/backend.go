@@ -33,9 +33,10 @@ type Backend struct {
 
 	imageMu sync.Mutex // one function image made at a time
 
-	mu    sync.Mutex
-	accel string // "kvm" or "tcg"; "auto" until a boot has told
-	ids   map[string]bool
+	mu        sync.Mutex
+	accel     string // "kvm" or "tcg"; "auto" until a boot has told
+	ids       map[string]bool
+	snapshots map[string]*snapshot // by Spec.SnapshotKey
 }
 
 var _ sandbox.Backend = (*Backend)(nil)
@@ -79,7 +80,7 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 			return nil, fmt.Errorf("microvm: %w", err)
 		}
 	}
-	b := &Backend{cfg: cfg, log: logger, kernel: kernel, tscKHz: khz, accel: cfg.Accel, ids: map[string]bool{}}
+	b := &Backend{cfg: cfg, log: logger, kernel: kernel, tscKHz: khz, accel: cfg.Accel, ids: map[string]bool{}, snapshots: map[string]*snapshot{}}
 	if b.accel == "auto" {
 		if _, err := os.Stat("/dev/kvm"); err != nil {
 			b.accel = "tcg"
@@ -133,8 +134,11 @@ func (b *Backend) Accel() string {
 // MemoryOverheadMB is what each VM gets beyond its function's MemorySize.
 func (b *Backend) MemoryOverheadMB() int { return b.cfg.MemoryOverheadMB }
 
-// Close releases nothing the VMs still use: each sandbox's Destroy ends its VM.
-func (b *Backend) Close() error { return nil }
+// Close removes the snapshots. Each sandbox's Destroy ends its own VM.
+func (b *Backend) Close() error {
+	b.dropSnapshots()
+	return nil
+}
 
 func (b *Backend) reserve(id string) error {
 	b.mu.Lock()
@@ -164,7 +168,13 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 	if err := b.reserve(spec.ID); err != nil {
 		return nil, err
 	}
-	s, err := b.create(ctx, spec)
+	var s *vmSandbox
+	var err error
+	if snap := b.snapshotOf(spec.SnapshotKey); snap != nil {
+		s, err = b.restore(ctx, spec, snap)
+	} else {
+		s, err = b.create(ctx, spec)
+	}
 	if err != nil {
 		b.release(spec.ID)
 		return nil, err
@@ -182,6 +192,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec) (*vmSandbox, er
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
 	s := newSandbox(b, spec, dir)
+	s.memoryMB, s.fnImg = spec.MemoryMB+b.cfg.MemoryOverheadMB, fn
 	ok := false
 	defer func() {
 		if !ok {
@@ -189,12 +200,13 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec) (*vmSandbox, er
 		}
 	}()
 	scratch := filepath.Join(dir, "scratch.ext4")
+	s.scratch = scratch
 	if err := makeScratch(scratch, spec.EphemeralStorageMB); err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
 	m := machine{
 		dir:       dir,
-		memoryMB:  spec.MemoryMB + b.cfg.MemoryOverheadMB,
+		memoryMB:  s.memoryMB,
 		memFile:   s.memFile,
 		memShared: true,
 		rootImg:   b.rootImg,

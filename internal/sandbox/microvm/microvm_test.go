@@ -4,7 +4,9 @@ package microvm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ember-serverless/ember/internal/gobuild"
 	"github.com/ember-serverless/ember/internal/sandbox"
@@ -169,5 +172,91 @@ func TestABootstrapShellScriptRunsInTheGuestsJail(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// startKeyed creates and starts a sandbox of the test function with a snapshot key, serving
+// its Runtime API, and registers its destruction.
+func startKeyed(t *testing.T, b *Backend, code, id, key string) (sandbox.Sandbox, *sandboxtest.RuntimeAPI) {
+	t.Helper()
+	r, w, _ := os.Pipe()
+	go io.Copy(io.Discard, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sb, err := b.Create(ctx, sandbox.Spec{
+		ID: id, Runtime: "provided.al2023", CodeDir: code, Command: []string{"/var/task/bootstrap"},
+		Env: []string{"PATH=/usr/bin:/bin"}, MemoryMB: 128, EphemeralStorageMB: 64, Output: w, SnapshotKey: key,
+	})
+	if err != nil {
+		w.Close()
+		t.Fatal(err)
+	}
+	api := sandboxtest.ServeRuntimeAPI(sb.RuntimeAPI())
+	t.Cleanup(func() {
+		api.Close()
+		sb.Destroy(context.Background())
+		w.Close()
+		r.Close()
+	})
+	if err := sb.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return sb, api
+}
+
+func invoke(t *testing.T, sb sandbox.Sandbox, api *sandboxtest.RuntimeAPI, ev sandboxtest.Event) sandboxtest.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, _ := json.Marshal(ev)
+	resp, err := api.Invoke(ctx, sb.Done(), b)
+	if err != nil || resp.Error {
+		t.Fatalf("invoke %s: %v %s", ev.Op, err, resp.Payload)
+	}
+	var res sandboxtest.Result
+	if err := json.Unmarshal(resp.Payload, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestClonesOfOneSnapshotAnswerAndDoNotShareSecretsMadeAfterRestore(t *testing.T) {
+	b := newTestBackend(t)
+	code := sandboxtest.BuildRuntime(t)
+	key := fmt.Sprintf("clones-%d", os.Getpid())
+	t.Cleanup(b.dropSnapshots)
+
+	orig, origAPI := startKeyed(t, b, code, "snap-orig", key)
+	before := invoke(t, orig, origAPI, sandboxtest.Event{Op: "random"}).Value
+	if err := orig.(sandbox.Snapshotter).Snapshot(context.Background()); err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if !b.HasSnapshot(key) {
+		t.Fatal("no snapshot after Snapshot")
+	}
+	secrets := map[string]string{}
+	if got := invoke(t, orig, origAPI, sandboxtest.Event{Op: "echo", Value: "after"}); got.Value != "after" {
+		t.Fatalf("the snapshotted sandbox answered %+v", got)
+	}
+	secrets["snap-orig"] = invoke(t, orig, origAPI, sandboxtest.Event{Op: "random"}).Value
+	for _, id := range []string{"snap-clone-1", "snap-clone-2"} {
+		sb, api := startKeyed(t, b, code, id, key)
+		if d := sb.(sandbox.Restorer).RestoreDuration(); d <= 0 {
+			t.Errorf("%s: RestoreDuration = %v, want it restored", id, d)
+		}
+		if got := invoke(t, sb, api, sandboxtest.Event{Op: "echo", Value: id}); got.Value != id {
+			t.Fatalf("%s answered %+v", id, got)
+		}
+		secrets[id] = invoke(t, sb, api, sandboxtest.Event{Op: "random"}).Value
+	}
+	seen := map[string]string{before: "snap-orig before the snapshot"}
+	for id, s := range secrets {
+		if len(s) != 32 {
+			t.Fatalf("%s made secret %q", id, s)
+		}
+		if other, dup := seen[s]; dup {
+			t.Errorf("%s and %s made the same secret %s", id, other, s)
+		}
+		seen[s] = id
 	}
 }

@@ -5,6 +5,7 @@ package microvm
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -71,6 +72,47 @@ func (q *qmp) do(cmd string, args any) (json.RawMessage, error) {
 		}
 		return rep.Return, nil
 	}
+}
+
+// migrationDone polls query-migrate until the migration has completed or failed.
+func (q *qmp) migrationDone(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		b, err := q.do("query-migrate", nil)
+		if err != nil {
+			return err
+		}
+		var st struct {
+			Status    string `json:"status"`
+			ErrorDesc string `json:"error-desc"`
+		}
+		if err := json.Unmarshal(b, &st); err != nil {
+			return err
+		}
+		switch st.Status {
+		case "completed":
+			return nil
+		case "failed", "cancelled":
+			return fmt.Errorf("migration %s: %s", st.Status, st.ErrorDesc)
+		}
+		if time.Now().After(deadline) {
+			return errors.New("migration did not complete in time")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// status is the VM's run state ("running", "paused", "inmigrate", ...).
+func (q *qmp) status() (string, error) {
+	b, err := q.do("query-status", nil)
+	if err != nil {
+		return "", err
+	}
+	var st struct {
+		Status string `json:"status"`
+	}
+	err = json.Unmarshal(b, &st)
+	return st.Status, err
 }
 
 func (q *qmp) close() error { return q.conn.Close() }

@@ -26,8 +26,12 @@ type vmSandbox struct {
 	b       *Backend
 	spec    sandbox.Spec
 	dir     string
-	memFile string // the booted VM's RAM, shared with the file
+	memFile string // the booted VM's RAM, shared with the file; "" for a restored VM's
 	ln      *streamListener
+	// What the VM was made with, for a snapshot of it.
+	memoryMB int
+	fnImg    string
+	scratch  string
 
 	mu        sync.Mutex
 	vm        *vm
@@ -37,6 +41,7 @@ type vmSandbox struct {
 	destroyed bool
 	frozen    bool
 	stats     sandbox.Stats
+	restored  time.Duration // how long the restore took; zero for a VM booted afresh
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -158,10 +163,13 @@ func (s *vmSandbox) RuntimeAPI() net.Listener { return s.ln }
 // Start starts the runtime in the guest's jail.
 func (s *vmSandbox) Start(ctx context.Context) error {
 	s.mu.Lock()
-	destroyed := s.destroyed
+	destroyed, restored := s.destroyed, s.restored != 0
 	s.mu.Unlock()
 	if destroyed {
 		return sandbox.ErrDestroyed
+	}
+	if restored {
+		return nil // the snapshot's runtime is started and initialized
 	}
 	_, err := s.call(ctx, wire.Request{Op: wire.OpStart})
 	return err
@@ -273,7 +281,9 @@ func (s *vmSandbox) cleanup() {
 		v.kill()
 	}
 	os.RemoveAll(s.dir)
-	os.Remove(s.memFile)
+	if s.memFile != "" {
+		os.Remove(s.memFile)
+	}
 }
 
 // streamListener is a net.Listener of the Runtime API connections relayed from the guest.

@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +47,13 @@ func handle(_ context.Context, ev Event) (Result, error) {
 		return Result{Value: ev.Value}, nil
 	case "env":
 		return Result{Value: os.Getenv(ev.Value)}, nil
+	case "random":
+		// A secret made now: clones of one snapshot must not make the same.
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return Result{}, err
+		}
+		return Result{Value: hex.EncodeToString(b)}, nil
 	case "sleep":
 		// A hung function: it ignores its deadline.
 		time.Sleep(time.Duration(ev.Millis) * time.Millisecond)
