@@ -31,6 +31,7 @@ func newFakeLambda(t *testing.T) (*fakeLambda, string) {
 	mux.HandleFunc("GET /2015-03-31/functions/{name}/configuration", f.getConfiguration)
 	mux.HandleFunc("POST /2015-03-31/functions", f.create)
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", f.invoke)
+	mux.HandleFunc("DELETE /2015-03-31/functions/{name}", f.delete)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return f, srv.URL
@@ -88,6 +89,17 @@ func (f *fakeLambda) create(w http.ResponseWriter, r *http.Request) {
 	f.functions[in.FunctionName] = cfg
 	f.uploads[in.FunctionName] = in.Code.ZipFile
 	writeJSON(w, http.StatusCreated, cfg)
+}
+
+func (f *fakeLambda) delete(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.functions[r.PathValue("name")]; !ok {
+		notFound(w)
+		return
+	}
+	delete(f.functions, r.PathValue("name"))
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (f *fakeLambda) invoke(w http.ResponseWriter, r *http.Request) {
@@ -204,5 +216,48 @@ func TestServerCommandBuildsTheConfigFromDefaultsAndFlags(t *testing.T) {
 	want.MetricsListen, want.MaxConnections = "127.0.0.1:9778", 50
 	if got != want {
 		t.Errorf("config = %+v, want %+v", got, want)
+	}
+}
+
+func TestRemoveCommandTriesEveryName(t *testing.T) {
+	tests := []struct {
+		name       string
+		exist      []string
+		args       []string
+		wantCode   int
+		wantLeft   []string
+		wantStderr []string
+	}{
+		{name: "every named function is deleted", exist: []string{"a", "b", "c"}, args: []string{"a", "b", "c"},
+			wantStderr: []string{"deleted a", "deleted b", "deleted c"}},
+		{name: "a missing name in the middle does not stop the rest, and the exit status says it failed",
+			exist: []string{"a", "c", "d"}, args: []string{"a", "b", "c"}, wantCode: 1, wantLeft: []string{"d"},
+			wantStderr: []string{"deleted a", "deleting b: ", "ResourceNotFoundException", "deleted c", "1 of 3 functions not deleted"}},
+		{name: "every failure is reported", exist: nil, args: []string{"x", "y"}, wantCode: 1,
+			wantStderr: []string{"deleting x: ", "deleting y: ", "2 of 2 functions not deleted"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, endpoint := newFakeLambda(t)
+			for _, n := range tt.exist {
+				f.functions[n] = map[string]any{"FunctionName": n}
+			}
+			code, _, stderr := run(t, endpoint, "", append([]string{"rm"}, tt.args...)...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr)
+			}
+			for _, want := range tt.wantStderr {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			var left []string
+			for n := range f.functions {
+				left = append(left, n)
+			}
+			if strings.Join(left, ",") != strings.Join(tt.wantLeft, ",") {
+				t.Errorf("functions left %v, want %v", left, tt.wantLeft)
+			}
+		})
 	}
 }

@@ -45,17 +45,28 @@ func newRemoveCommand(stdio IO, cf *clientFlags) *cobra.Command {
 		Use:     "rm NAME...",
 		Aliases: []string{"delete"},
 		Short:   "Delete functions",
-		Args:    cobra.MinimumNArgs(1),
+		Long: `Delete each named function. Every name is tried, even after one fails; each
+failure is reported, and the exit status is 1 if any failed.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client, _, err := cf.lambdaClient(nil)
 			if err != nil {
 				return err
 			}
+			failed := 0
 			for _, name := range args {
 				if _, err := client.DeleteFunction(commandContext(cmd), &lambda.DeleteFunctionInput{FunctionName: aws.String(name)}); err != nil {
-					return fmt.Errorf("deleting %s: %w", name, err)
+					fmt.Fprintf(stdio.Err, "ember: deleting %s: %v\n", name, err)
+					failed++
+					continue
 				}
 				fmt.Fprintf(stdio.Err, "deleted %s\n", name)
+			}
+			if failed > 0 {
+				if len(args) > 1 {
+					fmt.Fprintf(stdio.Err, "ember: %d of %d functions not deleted\n", failed, len(args))
+				}
+				return &ExitError{Code: 1}
 			}
 			return nil
 		},
