@@ -44,7 +44,7 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS cluster URL (default: embedded server)")
 	f.StringVar(&cfg.DebugListen, "debug-listen", cfg.DebugListen, "HOST:PORT to serve Go's pprof profiles on (default: off)")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "HOST:PORT to serve Prometheus metrics on at /metrics, unauthenticated (default: off; never on the API's port)")
-	f.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "most API connections held open at once; past it, new ones wait to be accepted")
+	f.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "most API connections held open at once; past it, the longest-idle one is closed to make room (or the new one, when every one has a request in progress)")
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	return cmd
 }

@@ -39,7 +39,9 @@ type Config struct {
 	// MetricsListen, when set, is a HOST:PORT serving Prometheus metrics at /metrics, apart
 	// from the API (which needs a signature for every path).
 	MetricsListen string
-	// MaxConnections bounds the API's open connections; past it, new ones wait to be accepted.
+	// MaxConnections bounds the API's open connections; past it, the longest-idle one is closed
+	// to make room (or the new one, when every one has a request in progress). 0 means
+	// DefaultMaxConnections.
 	MaxConnections int
 }
 
