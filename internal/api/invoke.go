@@ -97,6 +97,9 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, body []byte) err
 	if id := w.Header()["X-Amzn-Requestid"]; len(id) > 0 {
 		req.RequestID = id[0]
 	}
+	if req.Type == invoke.Event && s.async != nil {
+		return s.enqueue(w, req, nil)
+	}
 	resp, err := s.invoker.Invoke(r.Context(), req)
 	if err != nil {
 		return err

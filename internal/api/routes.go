@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/async"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 )
 
@@ -30,6 +31,15 @@ type route struct {
 var routeTable = []route{
 	{pattern: "POST /2015-03-31/functions/{name}/invocations", op: "InvokeFunction", limit: MaxInvokePayload,
 		tooLarge: invokeTooLarge, handle: (*Server).invoke},
+	{pattern: "POST /2014-11-13/functions/{name}/invoke-async/", op: "InvokeAsync", limit: async.MaxInvokeAsyncPayload,
+		tooLarge: invokeAsyncTooLarge, handle: (*Server).invokeAsync},
+	{pattern: "POST /2014-11-13/functions/{name}/invoke-async", op: "InvokeAsync", limit: async.MaxInvokeAsyncPayload,
+		tooLarge: invokeAsyncTooLarge, handle: (*Server).invokeAsync},
+	{pattern: "PUT /2019-09-25/functions/{name}/event-invoke-config", op: "PutFunctionEventInvokeConfig", handle: (*Server).putEventInvokeConfig},
+	{pattern: "POST /2019-09-25/functions/{name}/event-invoke-config", op: "UpdateFunctionEventInvokeConfig", handle: (*Server).updateEventInvokeConfig},
+	{pattern: "GET /2019-09-25/functions/{name}/event-invoke-config", op: "GetFunctionEventInvokeConfig", handle: (*Server).getEventInvokeConfig},
+	{pattern: "DELETE /2019-09-25/functions/{name}/event-invoke-config", op: "DeleteFunctionEventInvokeConfig", handle: (*Server).deleteEventInvokeConfig},
+	{pattern: "GET /2019-09-25/functions/{name}/event-invoke-config/list", op: "ListFunctionEventInvokeConfigs", handle: (*Server).listEventInvokeConfigs},
 	{pattern: "POST /2015-03-31/functions", op: "CreateFunction", limit: MaxCodeRequest,
 		tooLarge: codeTooLarge, handle: (*Server).createFunction},
 	{pattern: "POST /2015-03-31/functions/{$}", op: "CreateFunction", limit: MaxCodeRequest,

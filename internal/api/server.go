@@ -152,6 +152,7 @@ type Server struct {
 	layers   Layers
 	code     CodeReader
 	invoker  invoke.Invoker
+	async    Async
 	auth     Authenticator
 	logs     http.Handler
 	logger   *slog.Logger

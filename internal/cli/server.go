@@ -41,6 +41,10 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 	f.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account id that appears in ARNs")
 	f.StringVar(&cfg.Isolation, "isolation", cfg.Isolation, "sandbox backend: jail (Linux namespaces, cgroups, seccomp), gvisor, microvm (a QEMU microVM per sandbox, the jail inside), or none (plain processes, no isolation)")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle sandbox is kept warm")
+	f.DurationVar(&cfg.AsyncRetryBaseDelay, "async-retry-delay", cfg.AsyncRetryBaseDelay,
+		"wait before an asynchronous event's first retry after a function error; the second waits twice as long")
+	f.DurationVar(&cfg.AsyncAckWait, "async-ack-wait", cfg.AsyncAckWait,
+		"how long a queued event may go without a sign of life before it is run again (after a crash, the wait for it)")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS cluster URL (default: embedded server)")
 	f.StringVar(&cfg.DebugListen, "debug-listen", cfg.DebugListen, "HOST:PORT to serve Go's pprof profiles on (default: off)")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "HOST:PORT to serve Prometheus metrics on at /metrics, unauthenticated (default: off; never on the API's port)")

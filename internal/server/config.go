@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/async"
 )
 
 // Defaults, in one place.
@@ -34,6 +36,12 @@ type Config struct {
 	IdleTimeout time.Duration
 	// NATSURL, when set, points at an external NATS cluster instead of the embedded server.
 	NATSURL string
+	// AsyncRetryBaseDelay is the wait before an asynchronous event's first retry after a
+	// function error; the second waits twice as long (Lambda: about one, then two minutes).
+	AsyncRetryBaseDelay time.Duration
+	// AsyncAckWait is how long a queued event may run without a sign of life from its poller
+	// before it is handed out again: after a crash, how long a restarted server waits for it.
+	AsyncAckWait time.Duration
 	// DebugListen, when set, is a HOST:PORT serving Go's pprof profiles, apart from the API.
 	DebugListen string
 	// MetricsListen, when set, is a HOST:PORT serving Prometheus metrics at /metrics, apart
@@ -68,6 +76,9 @@ func DefaultConfig() Config {
 		IdleTimeout: DefaultIdleTimeout,
 
 		MaxConnections: DefaultMaxConnections,
+
+		AsyncRetryBaseDelay: async.DefaultRetryBaseDelay,
+		AsyncAckWait:        async.DefaultAckWait,
 	}
 }
 
@@ -102,6 +113,12 @@ func (c Config) Validate() error {
 		if r < '0' || r > '9' {
 			return fmt.Errorf("account id %q: must be 12 digits", c.AccountID)
 		}
+	}
+	if c.AsyncRetryBaseDelay < 0 || c.AsyncAckWait < 0 {
+		return fmt.Errorf("async retry delay %s and ack wait %s: must not be negative", c.AsyncRetryBaseDelay, c.AsyncAckWait)
+	}
+	if c.AsyncAckWait > 0 && c.AsyncAckWait < time.Second {
+		return fmt.Errorf("async ack wait %s: must be at least 1s", c.AsyncAckWait)
 	}
 	if c.IdleTimeout <= 0 {
 		return fmt.Errorf("idle timeout %s: must be positive", c.IdleTimeout)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/api"
 	"github.com/ember-serverless/ember/internal/assign"
+	"github.com/ember-serverless/ember/internal/async"
 	"github.com/ember-serverless/ember/internal/auth"
 	"github.com/ember-serverless/ember/internal/codestore"
 	"github.com/ember-serverless/ember/internal/control"
@@ -51,6 +52,7 @@ type Server struct {
 	registry    *control.Registry
 	worker      *worker.Worker
 	assign      *assign.Manager
+	async       *async.Service
 	backend     sandbox.Backend
 	served      chan error
 	debug       *http.Server
@@ -142,9 +144,19 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	s.registry.OnDelete(func(name string) {
 		res.Forget(name)
 		s.assign.Forget(name)
+		if s.async != nil {
+			if err := s.async.ForgetFunction(context.Background(), name); err != nil {
+				logger.Warn("could not delete a deleted function's event invoke configs", "function", name, "err", err)
+			}
+		}
 	})
 	fe, err := frontend.New(frontend.Config{Resolver: res, Assigner: s.assign, Logger: logger.With("role", "frontend")})
 	if err != nil {
+		return nil, err
+	}
+	if s.async, err = async.New(ctx, async.Config{JetStream: js, Replicas: s.state.Replicas(), Invoker: fe,
+		Functions: asyncFunctions{s.registry}, ARNs: async.ARNs{Region: cfg.Region, AccountID: cfg.AccountID},
+		RetryBaseDelay: cfg.AsyncRetryBaseDelay, AckWait: cfg.AsyncAckWait, Logger: logger.With("role", "async")}); err != nil {
 		return nil, err
 	}
 	handler, err := newAPI(cfg, s, code, fe, auth.StaticKeys{creds.AccessKeyID: creds.SecretAccessKey}, logger)
@@ -166,6 +178,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		MaxHeaderBytes: api.MaxHeaderBytes, ConnState: s.conns.ConnState,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 	go func() { s.served <- s.http.Serve(s.ln) }()
+	if err := s.async.Start(ctx); err != nil {
+		return nil, err
+	}
 
 	if cfg.DebugListen != "" {
 		if err := s.serveDebug(cfg.DebugListen); err != nil {
@@ -210,8 +225,18 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // Shutdown stops serving, destroys every sandbox, stores the logs and closes the state.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	if s.async != nil {
+		// Intake stops first (503), then queued events stop being taken; the events running
+		// finish, or go back to the queue at the deadline, while the sandboxes still exist.
+		if err := s.async.Drain(ctx); err != nil {
+			s.logger.Warn("asynchronous events were still running at shutdown", "err", err)
+		}
+	}
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	if s.async != nil {
+		s.async.Close()
 	}
 	if s.debug != nil {
 		s.debug.Close()
