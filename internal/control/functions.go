@@ -103,7 +103,7 @@ func (r *Registry) newFunction(name string, in *CreateFunctionInput) *Function {
 		PackageType:      PackageTypeZip,
 		Architectures:    []string{ArchX8664},
 		EphemeralStorage: &EphemeralStorage{Size: DefaultEphemeralStorage},
-		SnapStart:        &SnapStartResponse{ApplyOn: "None", OptimizationStatus: "Off"},
+		SnapStart:        r.snapStart(SnapStartNone),
 		LoggingConfig:    &LoggingConfig{LogFormat: LogFormatText, LogGroup: "/aws/lambda/" + name},
 	}
 	if in.Timeout != nil {
@@ -123,6 +123,9 @@ func (r *Registry) newFunction(name string, in *CreateFunctionInput) *Function {
 	}
 	if in.TracingConfig != nil && in.TracingConfig.Mode != "" {
 		c.TracingConfig = &TracingConfig{Mode: in.TracingConfig.Mode}
+	}
+	if in.SnapStart != nil {
+		c.SnapStart = r.snapStart(in.SnapStart.ApplyOn)
 	}
 	setEnvironment(&c, in.Environment)
 	mergeLogging(c.LoggingConfig, in.LoggingConfig)
@@ -179,6 +182,18 @@ func mergeLogging(dst, in *LoggingConfig) {
 }
 
 // runtimeVersion is a stable runtime version ARN for a runtime, as Lambda reports one.
+// snapStart is the SnapStart a function with that ApplyOn reports ("" is None).
+func (r *Registry) snapStart(applyOn string) *SnapStartResponse {
+	if applyOn == "" {
+		applyOn = SnapStartNone
+	}
+	status := SnapStartOff
+	if applyOn == SnapStartPublished && r.cfg.SnapStart {
+		status = SnapStartOn
+	}
+	return &SnapStartResponse{ApplyOn: applyOn, OptimizationStatus: status}
+}
+
 func (r *Registry) runtimeVersion(runtime string) *RuntimeVersionConfig {
 	if runtime == "" {
 		return nil
@@ -329,6 +344,9 @@ func (r *Registry) UpdateConfiguration(ctx context.Context, in *UpdateFunctionCo
 		}
 		if in.TracingConfig != nil && in.TracingConfig.Mode != "" {
 			c.TracingConfig = &TracingConfig{Mode: in.TracingConfig.Mode}
+		}
+		if in.SnapStart != nil {
+			c.SnapStart = r.snapStart(in.SnapStart.ApplyOn)
 		}
 		setEnvironment(c, in.Environment)
 		if c.LoggingConfig == nil {

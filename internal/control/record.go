@@ -32,6 +32,8 @@ type functionRecord struct {
 	EphemeralStorage int               `json:"ephemeralStorage,omitempty"`
 	Environment      map[string]string `json:"environment,omitempty"`
 	TracingMode      string            `json:"tracingMode,omitempty"`
+	// SnapStart is SnapStart.ApplyOn when it is not "None".
+	SnapStart string `json:"snapStart,omitempty"`
 	PackageType      string            `json:"packageType"`
 	Architectures    []string          `json:"architectures"`
 	Logging          *recordLogging    `json:"logging,omitempty"`
@@ -83,6 +85,9 @@ func encodeRecord(f *Function) ([]byte, error) {
 	}
 	if c.TracingConfig != nil {
 		rec.TracingMode = c.TracingConfig.Mode
+	}
+	if c.SnapStart != nil && c.SnapStart.ApplyOn != SnapStartNone {
+		rec.SnapStart = c.SnapStart.ApplyOn
 	}
 	if l := c.LoggingConfig; l != nil {
 		rec.Logging = &recordLogging{l.LogFormat, l.LogGroup, l.ApplicationLogLevel, l.SystemLogLevel}
@@ -146,7 +151,7 @@ func (r *Registry) toFunction(rec *functionRecord) *Function {
 		StateReasonCode:      rec.State.ReasonCode,
 		PackageType:          rec.PackageType,
 		Architectures:        rec.Architectures,
-		SnapStart:            &SnapStartResponse{ApplyOn: "None", OptimizationStatus: "Off"},
+		SnapStart:            r.snapStart(rec.SnapStart),
 		RuntimeVersionConfig: r.runtimeVersion(rec.Runtime),
 
 		LastUpdateStatus:           rec.LastUpdate.Status,

@@ -39,6 +39,10 @@ type Config struct {
 	Bucket string
 	// LayerBucket is the KV bucket holding layer versions ("layers" when empty).
 	LayerBucket string
+	// SnapStart says the server's isolation backend snapshots initialized sandboxes and
+	// restores later ones from them: functions with SnapStart.ApplyOn PublishedVersions then
+	// report OptimizationStatus On and resolve to sandbox specs that ask for snapshots.
+	SnapStart bool
 }
 
 // Validate reports the first thing wrong with the config.

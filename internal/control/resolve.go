@@ -130,6 +130,10 @@ func (r *Resolver) build(ctx context.Context, f *Function, key string) (*invoke.
 	if f.Config.EphemeralStorage != nil {
 		eph = f.Config.EphemeralStorage.Size
 	}
+	var snapshotKey string
+	if s := f.Config.SnapStart; s != nil && s.OptimizationStatus == SnapStartOn {
+		snapshotKey = key
+	}
 	return &invoke.Version{
 		Key:     key,
 		Version: LatestVersion,
@@ -146,6 +150,7 @@ func (r *Resolver) build(ctx context.Context, f *Function, key string) (*invoke.
 			Env:                env,
 			CodeDir:            dir,
 			LayerDirs:          layerDirs,
+			SnapshotKey:        snapshotKey,
 		},
 	}, nil
 }

@@ -29,6 +29,13 @@ const (
 	TracingPass    = "PassThrough"
 	TracingActive  = "Active"
 	LogFormatText  = "Text"
+
+	// SnapStart.ApplyOn values and SnapStart.OptimizationStatus values.
+	SnapStartNone      = "None"
+	SnapStartPublished = "PublishedVersions"
+	SnapStartOn        = "On"
+	SnapStartOff       = "Off"
+
 	LogFormatJSON  = "JSON"
 
 	// LatestVersion is the version every function has; Ember does not publish versions yet.
@@ -89,7 +96,10 @@ type EphemeralStorage struct {
 	Size int `json:"Size"`
 }
 
-// SnapStartResponse is Lambda's SnapStartResponse; Ember reports SnapStart off.
+// SnapStartResponse is Lambda's SnapStartResponse. OptimizationStatus is On when ApplyOn is
+// PublishedVersions and the server's isolation snapshots initialized sandboxes
+// (Config.SnapStart); Ember has no published versions yet, so the function's first init is
+// the one snapshotted.
 type SnapStartResponse struct {
 	ApplyOn            string `json:"ApplyOn"`
 	OptimizationStatus string `json:"OptimizationStatus"`

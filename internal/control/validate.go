@@ -300,9 +300,7 @@ func (u unsupported) check() error {
 	}
 	if u.snapStart != nil {
 		switch u.snapStart.ApplyOn {
-		case "None":
-		case "PublishedVersions":
-			return lambdaerr.InvalidParameter("SnapStart is not supported by this server.")
+		case SnapStartNone, SnapStartPublished:
 		default:
 			return constraintError(u.snapStart.ApplyOn, "snapStart.applyOn", "Member must satisfy enum value set: [PublishedVersions, None]")
 		}

@@ -81,6 +81,10 @@ type SandboxSpec struct {
 	Env       map[string]string
 	CodeDir   string
 	LayerDirs []string
+	// SnapshotKey, when set (SnapStart), names the version's initialized sandbox: the first
+	// sandbox is snapshotted once initialized and later ones restore from it
+	// (sandbox.Spec.SnapshotKey).
+	SnapshotKey string
 }
 
 // Invocation is one event handed to a sandbox.

@@ -129,6 +129,12 @@ type Snapshotter interface {
 	Snapshot(ctx context.Context) error
 }
 
+// SnapshotBackend is implemented by backends whose sandboxes are Snapshotters: functions
+// with SnapStart get snapshots only on such a backend.
+type SnapshotBackend interface {
+	SnapshotsSandboxes() bool
+}
+
 // Restorer is implemented by sandboxes that may have started from a snapshot: RestoreDuration
 // is how long restoring took, or zero for a sandbox that booted and initialized afresh.
 type Restorer interface {

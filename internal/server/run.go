@@ -118,7 +118,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if s.logs, err = logs.NewStore(ctx, js, logs.StoreConfig{Replicas: s.state.Replicas(), Region: cfg.Region, Account: cfg.AccountID}, logger.With("role", "logs")); err != nil {
 		return nil, err
 	}
-	if s.registry, err = control.Open(ctx, s.state, control.Config{Region: cfg.Region, AccountID: cfg.AccountID},
+	if s.registry, err = control.Open(ctx, s.state, control.Config{Region: cfg.Region, AccountID: cfg.AccountID, SnapStart: snapshots(backend)},
 		control.Codestore{Store: code}, control.WithLogger(logger.With("role", "control")),
 		control.WithPrepare(control.PrepareCode(code))); err != nil {
 		return nil, err
@@ -264,4 +264,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.state.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// snapshots says whether the backend snapshots initialized sandboxes (SnapStart).
+func snapshots(b sandbox.Backend) bool {
+	sb, ok := b.(sandbox.SnapshotBackend)
+	return ok && sb.SnapshotsSandboxes()
 }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/invoke"
+	"github.com/ember-serverless/ember/internal/sandbox"
 )
 
 // Runtime API headers.
@@ -54,7 +56,12 @@ func (s *Sandbox) handleNext(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.initDone.Load() {
-		s.initDuration = time.Since(s.started)
+		if s.snapshot(r.Context()) {
+			return // the restored runtime asks again, on a new connection
+		}
+		if !s.snapTried.Load() {
+			s.initDuration = time.Since(s.started)
+		}
 		s.initDone.Store(true)
 		if b, ok := s.sb.(interface{ EndInitBoost() error }); ok {
 			// The jail lends a new sandbox a full vCPU for its init; init is over.
@@ -101,6 +108,25 @@ func (s *Sandbox) handleNext(w http.ResponseWriter, r *http.Request) {
 	close(c.picked)
 	w.WriteHeader(http.StatusOK)
 	w.Write(c.inv.Payload)
+}
+
+// snapshot saves the initialized sandbox when its version asks for SnapStart and the backend
+// can, once, before the runtime is handed its first invocation; it reports whether it did. The
+// sandbox then goes on as restored from the snapshot: the runtime's pending /next breaks here
+// and is asked again, and later sandboxes of the version are restored from the snapshot.
+func (s *Sandbox) snapshot(ctx context.Context) bool {
+	sn, ok := s.sb.(sandbox.Snapshotter)
+	if !ok || s.cfg.SnapshotKey == "" || s.restoreDuration > 0 || s.snapTried.Load() {
+		return false
+	}
+	s.initDuration = time.Since(s.started) // the init the snapshot holds; read after snapTried
+	s.snapTried.Store(true)
+	if err := sn.Snapshot(context.WithoutCancel(ctx)); err != nil {
+		s.logger.Warn("could not snapshot the initialized sandbox; it goes on, and later ones initialize afresh", "err", err)
+		return false
+	}
+	s.logger.Info("snapshot of the initialized sandbox taken", "init_duration", s.initDuration)
+	return true
 }
 
 func (s *Sandbox) call(w http.ResponseWriter, r *http.Request) *call {

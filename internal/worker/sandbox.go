@@ -37,7 +37,11 @@ type Sandbox struct {
 	started      time.Time
 	initDone     atomic.Bool
 	initDuration time.Duration // written by the first /next, read after it hands a call over
-	invoked      atomic.Bool   // set by the first Invoke: that one is the cold start
+	// restoreDuration is how long the backend took to restore the sandbox from a snapshot
+	// (SnapStart), zero for one that booted and initialized afresh.
+	restoreDuration time.Duration
+	snapTried       atomic.Bool // the first /next has asked the backend for a snapshot
+	invoked         atomic.Bool // set by the first Invoke: that one is the cold start
 
 	// peakMem caches the sandbox's peak memory for REPORT lines, read from the backend at most
 	// every peakMemEvery on the warm path (a cgroup read costs more than the rest of a REPORT).
@@ -226,7 +230,7 @@ func (s *Sandbox) await(ctx context.Context, c *call, cold bool) (*invoke.Result
 	defer t.Stop()
 	giveUp := ctx.Done()
 	res := &invoke.Result{Reusable: true}
-	if cold {
+	if cold && s.restoreDuration == 0 {
 		res.InitDuration = s.initDuration
 	}
 	var extra []string
@@ -352,7 +356,11 @@ func (s *Sandbox) reportLine(requestID string, d, initD time.Duration, cold bool
 	maxMem := int64(math.Ceil(float64(s.peakMemory(cold)) / (1 << 20)))
 	line := fmt.Sprintf("REPORT RequestId: %s\tDuration: %s\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
 		requestID, ms(d), int64(math.Ceil(float64(billed)/float64(time.Millisecond))), s.cfg.MemoryMB, maxMem)
-	if cold {
+	switch {
+	case cold && s.restoreDuration > 0:
+		// A SnapStart sandbox: restored, not initialized, as Lambda reports it.
+		line += "Restore Duration: " + ms(s.restoreDuration) + "\t"
+	case cold:
 		line += "Init Duration: " + ms(initD) + "\t"
 	}
 	return line + s.w.cfg.ReportSuffix

@@ -126,6 +126,7 @@ func (w *Worker) NewSandbox(ctx context.Context, cfg invoke.SandboxSpec) (*Sandb
 		Env:                w.environment(cfg, group, stream),
 		MemoryMB:           cfg.MemoryMB,
 		EphemeralStorageMB: cfg.EphemeralStorageMB,
+		SnapshotKey:        cfg.SnapshotKey,
 		Output:             wr,
 	}
 	sb, err := w.cfg.Backend.Create(ctx, spec)
@@ -172,6 +173,9 @@ func (w *Worker) NewSandbox(ctx context.Context, cfg invoke.SandboxSpec) (*Sandb
 				x.connClosed(c.RemoteAddr().String())
 			}
 		}
+	}
+	if r, ok := sb.(sandbox.Restorer); ok {
+		s.restoreDuration = r.RestoreDuration()
 	}
 	s.started = time.Now() // before Serve: handlers read it
 	go s.api.Serve(s.conns)

@@ -46,6 +46,11 @@ func (b *Backend) snapshotOf(key string) *snapshot {
 	return b.snapshots[key]
 }
 
+var _ sandbox.SnapshotBackend = (*Backend)(nil)
+
+// SnapshotsSandboxes is true: sandboxes with a SnapshotKey are snapshotted and restored.
+func (b *Backend) SnapshotsSandboxes() bool { return true }
+
 // HasSnapshot says whether the backend holds a snapshot for key.
 func (b *Backend) HasSnapshot(key string) bool { return b.snapshotOf(key) != nil }
 
