@@ -33,10 +33,10 @@ type functionRecord struct {
 	Environment      map[string]string `json:"environment,omitempty"`
 	TracingMode      string            `json:"tracingMode,omitempty"`
 	// SnapStart is SnapStart.ApplyOn when it is not "None".
-	SnapStart string `json:"snapStart,omitempty"`
-	PackageType      string            `json:"packageType"`
-	Architectures    []string          `json:"architectures"`
-	Logging          *recordLogging    `json:"logging,omitempty"`
+	SnapStart     string         `json:"snapStart,omitempty"`
+	PackageType   string         `json:"packageType"`
+	Architectures []string       `json:"architectures"`
+	Logging       *recordLogging `json:"logging,omitempty"`
 	// State and LastUpdate are the function's lifecycle and last update, with their reasons.
 	State      recordStatus `json:"state"`
 	LastUpdate recordStatus `json:"lastUpdate,omitzero"`

@@ -36,7 +36,7 @@ const (
 	SnapStartOn        = "On"
 	SnapStartOff       = "Off"
 
-	LogFormatJSON  = "JSON"
+	LogFormatJSON = "JSON"
 
 	// LatestVersion is the version every function has; Ember does not publish versions yet.
 	LatestVersion = "$LATEST"
