@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ember-serverless/ember/internal/invoke"
@@ -204,13 +205,14 @@ func (s *Sandbox) handleInitError(w http.ResponseWriter, r *http.Request) {
 }
 
 // readErrorDoc reads an error document (its first maxErrorSize bytes) and its type: the
-// Lambda-Runtime-Function-Error-Type header if set, else the document's errorType.
+// Lambda-Runtime-Function-Error-Type header if set (made valid UTF-8, as the document it may
+// be written into), else the document's errorType.
 func (s *Sandbox) readErrorDoc(r *http.Request) ([]byte, invoke.ErrorType, error) {
 	doc, err := s.body.readAll(r.Body, maxErrorSize-1)
 	if errors.Is(err, errBodyBudget) {
 		return nil, "", err
 	}
-	errType := invoke.ErrorType(r.Header.Get(hdrErrorType))
+	errType := invoke.ErrorType(strings.ToValidUTF8(r.Header.Get(hdrErrorType), "\uFFFD"))
 	var parsed struct {
 		ErrorType invoke.ErrorType `json:"errorType"`
 	}
