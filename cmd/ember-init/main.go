@@ -1,8 +1,9 @@
 // Command ember-init is the first process of every jail sandbox: `ember server` starts it in
 // the sandbox's new namespaces, it builds the sandbox's root and becomes the function's
 // runtime (see internal/sandbox/jail). It is its own small program so that starting a
-// sandbox does not run the package initialization of the whole server (about 8 ms of CPU for
-// the ember binary, against under 1 ms here). The server looks for it next to its own binary;
+// sandbox does not run the package initialization of the whole server (several times this
+// program's, on every cold start: bench/README.md has the figures). The server looks for it
+// next to its own binary;
 // without it, sandboxes start by re-running the server binary instead.
 package main
 

@@ -118,7 +118,7 @@ func runtimeHostPaths(runtimeDirs map[string]string) (map[string][]string, error
 
 // sandboxInit finds ember-init (cmd/ember-init) next to the server's binary, for the jail to
 // start sandboxes with; without it, the jail re-runs the server's binary, which costs every
-// cold start the server's package initialization (about 5 ms more, client-observed, here).
+// cold start the server's package initialization (bench/README.md has the figure).
 func sandboxInit(logger *slog.Logger) string {
 	exe, err := os.Executable()
 	if err != nil {

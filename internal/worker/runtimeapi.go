@@ -246,8 +246,8 @@ var acceptedBody = []byte(`{"status":"OK"}`)
 // answered acknowledges a runtime's answer to an invocation, after first letting the
 // goroutine waiting for that answer run: completing the call made it runnable on this
 // goroutine's processor, where it would otherwise wait until this one had written the
-// acknowledgment and gone back to reading the connection (about 25 µs of every warm invoke
-// here). The caller is waiting for its answer; the runtime's next request does not need the
+// acknowledgment and gone back to reading the connection (a visible part of every warm
+// invoke: bench/README.md has the figure). The caller is waiting for its answer; the runtime's next request does not need the
 // acknowledgment sooner.
 func answered(w http.ResponseWriter) {
 	runtime.Gosched()

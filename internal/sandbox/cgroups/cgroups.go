@@ -55,11 +55,11 @@ func ForFunction(memoryMB int) Limits {
 // dash and the sandbox's name: siblings of the server, not children of a common parent.
 //
 // The layout is for the CPU scheduler's sake. Runtimes gathered under one parent group each
-// compete inside it, and the parent competes with the server as one entity; on the 2-vCPU
-// machines this was measured on, that cost a fifth to a third of the warm throughput at 16
-// concurrent invokes (more context switches and more scheduler work per invoke for every
-// process, the server's and the client's included) against runtimes outside any CPU group.
-// Sandbox groups beside the server did as well as no groups. See docs/invoke-path.md.
+// compete inside it, and the parent competes with the server as one entity; measured on 2-vCPU
+// machines, that cost a large part of the warm throughput at 16 concurrent invokes (more
+// context switches and more scheduler work per invoke for every process, the server's and the
+// client's included) against runtimes outside any CPU group. Sandbox groups beside the server
+// did as well as no groups. See docs/invoke-path.md; the figures are in bench/README.md.
 type Manager interface {
 	// Version is 1 or 2.
 	Version() int

@@ -28,10 +28,10 @@ import (
 // holds it (autoclear), and the mounts live only in the server and in sandboxes, which die
 // with it.
 //
-// Making a file system costs about 1–1.5 ms here (copying a template formatted once per size,
-// attaching a loop device, mounting), and letting it go about as much again, mostly in the
-// host file system (allocating and freeing the backing file's inode and blocks). So file
-// systems are reused: when a sandbox is gone, everything in its /tmp is removed, and a file
+// Making a file system (copying a template formatted once per size, attaching a loop device,
+// mounting) costs a visible part of a cold start, and letting it go about as much again, mostly
+// in the host file system (allocating and freeing the backing file's inode and blocks);
+// bench/README.md has the figures. So file systems are reused: when a sandbox is gone, everything in its /tmp is removed, and a file
 // system whose free space and inodes are then back to those of a new one is kept for the next
 // sandbox of its size. One that held more than recycleMaxGrowth of data is let go instead,
 // so that idle file systems never hold much disk. A few of the default size are kept ready.
