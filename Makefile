@@ -1,6 +1,8 @@
 # Ember's developer entry points. Quick start:
-#   make demo   set up, build, start `ember server`, deploy and invoke examples/hello (Ctrl-C stops)
-#   make test   set up, lint, and run every test, the end-to-end suite included
+#   make demo   install what running needs, build, start `ember server`, deploy and invoke
+#               examples/hello (Ctrl-C stops)
+#   make test   install what testing needs too, lint, and run every test, the end-to-end suite
+#               included
 
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 TEST_TIMEOUT ?= 30m
@@ -14,15 +16,18 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: build
 
+# setup installs what testing needs (scripts/setup test); the demo installs only what running
+# needs (scripts/setup run).
 setup:
-	./scripts/setup
+	./scripts/setup test
 
 # ember-init beside ember: the first process of every jail sandbox (see cmd/ember-init).
 build:
 	$(GO) build -o bin/ember ./cmd/ember
 	$(GO) build -o bin/ember-init ./cmd/ember-init
 
-demo: setup
+demo:
+	./scripts/setup run
 	./scripts/demo
 
 vet:
