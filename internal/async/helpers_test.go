@@ -123,22 +123,6 @@ func enqueue(t *testing.T, s *async.Service, fn, payload string) string {
 	return resp.RequestID
 }
 
-// checkFor polls f until it returns nil or total passes.
-func checkFor(t *testing.T, total time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // subjectReader captures a subject in a stream of its own and reads what arrives there.
 func subjectReader(t *testing.T, js jetstream.JetStream, name, subject string) func() []jetstream.Msg {
 	t.Helper()

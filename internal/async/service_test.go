@@ -12,6 +12,7 @@ import (
 	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 	"github.com/ember-serverless/ember/internal/state/statetest"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 func TestAnAcceptedEventRunsThroughTheSynchronousPath(t *testing.T) {
@@ -72,7 +73,7 @@ func TestAFunctionErrorIsRetriedMaximumRetryAttemptsTimesThenGoesToOnFailure(t *
 				t.Fatal(err)
 			}
 			id := enqueue(t, s, "f", `{"k":"v"}`)
-			checkFor(t, 30*time.Second, func() error {
+			testenv.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 				if n := len(read()); n != 1 {
 					return fmt.Errorf("%d failure records, want 1", n)
 				}
@@ -109,7 +110,7 @@ func TestRetriesWaitTheBackOff(t *testing.T) {
 	cfg.PollersPerFunction = 1
 	s := start(t, cfg)
 	enqueue(t, s, "f", `1`)
-	checkFor(t, 30*time.Second, func() error {
+	testenv.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if f.callsOf("f") < 3 {
 			return fmt.Errorf("%d runs, want 3", f.callsOf("f"))
 		}
@@ -134,7 +135,7 @@ func TestASuccessGoesToOnSuccessAsAnInvocationOfTheDestinationFunction(t *testin
 	}
 	id := enqueue(t, s, "f", `{"a":1}`)
 	var rec *invoke.Request
-	checkFor(t, 30*time.Second, func() error {
+	testenv.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for _, c := range f.calls {
@@ -170,7 +171,7 @@ func TestAThrottledEventWaitsAndRunsWithoutUsingARetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	enqueue(t, s, "f", `1`)
-	checkFor(t, 30*time.Second, func() error {
+	testenv.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		stats, _ := s.Stats(context.Background())
 		for _, st := range stats {
 			if st.Function == "f" && st.Succeeded == 1 && st.Retried == 4 && st.Depth == 0 {
@@ -198,14 +199,14 @@ func TestAnExpiredEventGoesToTheDeadLetterQueueWithLambdasAttributes(t *testing.
 		t.Fatal(err)
 	}
 	id := enqueue(t, s, "f", `{"lost":true}`)
-	checkFor(t, 30*time.Second, func() error {
+	testenv.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if f.callsOf("f") < 2 {
 			return errors.New("not throttled twice yet")
 		}
 		return nil
 	})
 	offset.Store(int64(61 * time.Second)) // the event is now older than its maximum age
-	checkFor(t, 30*time.Second, func() error {
+	testenv.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if len(read()) != 1 {
 			return errors.New("nothing in the dead-letter queue")
 		}
@@ -235,7 +236,7 @@ func TestOneFunctionsFloodDoesNotStarveAnother(t *testing.T) {
 		enqueue(t, s, "flood", fmt.Sprint(i))
 	}
 	enqueue(t, s, "quiet", `"me"`)
-	checkFor(t, 30*time.Second, func() error {
+	testenv.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if f.callsOf("quiet") != 1 {
 			return errors.New("the quiet function's event has not run while the flood waits")
 		}
@@ -323,7 +324,7 @@ func TestAnEventWhoseRunWasNeverSettledRunsAgainAndCountsAsADuplicate(t *testing
 	case <-time.After(30 * time.Second):
 		t.Fatal("the unsettled event did not run again after its ack wait")
 	}
-	checkFor(t, 10*time.Second, func() error {
+	testenv.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		stats, _ := s2.Stats(context.Background())
 		if len(stats) != 1 || stats[0].Duplicates != 1 {
 			return fmt.Errorf("stats %+v; want one duplicate counted", stats)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ember-serverless/ember/internal/testenv"
 	"github.com/ember-serverless/ember/internal/worker"
 )
 
@@ -22,7 +23,7 @@ func (s *emberServer) use(t *testing.T) use {
 	pid := s.cmd.Process.Pid
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
-		t.Skip("needs /proc/PID/fd to count the server's descriptors:", err)
+		testenv.Need(t, "needs /proc/PID/fd to count the server's descriptors: %v", err)
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
