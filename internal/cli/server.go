@@ -46,6 +46,8 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 	f.DurationVar(&cfg.AsyncAckWait, "async-ack-wait", cfg.AsyncAckWait,
 		"how long a queued event may go without a sign of life before it is run again (after a crash, the wait for it)")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS cluster URL (default: embedded server)")
+	f.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "replica count of every bucket and stream (default: 1 embedded; 3 on an external cluster of three or more servers)")
+	f.DurationVar(&cfg.StoreGrace, "store-grace", cfg.StoreGrace, "how long the state store may fail its health checks before the server exits with an error for its supervisor")
 	f.StringVar(&cfg.DebugListen, "debug-listen", cfg.DebugListen, "HOST:PORT to serve Go's pprof profiles on (default: off)")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "HOST:PORT to serve Prometheus metrics on at /metrics, unauthenticated (default: off; never on the API's port)")
 	f.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "most API connections held open at once; past it, the longest-idle one is closed to make room (or the new one, when every one has a request in progress)")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/async"
+	"github.com/ember-serverless/ember/internal/state"
 )
 
 // Defaults, in one place.
@@ -42,6 +43,12 @@ type Config struct {
 	// AsyncAckWait is how long a queued event may run without a sign of life from its poller
 	// before it is handed out again: after a crash, how long a restarted server waits for it.
 	AsyncAckWait time.Duration
+	// Replicas is the replica count of every bucket and stream; 0 lets the state package
+	// choose (1 embedded; 3 on an external cluster of three or more servers).
+	Replicas int
+	// StoreGrace is how long the state store may fail its health checks, recovery included,
+	// before the server stops with an error for its supervisor to act on.
+	StoreGrace time.Duration
 	// DebugListen, when set, is a HOST:PORT serving Go's pprof profiles, apart from the API.
 	DebugListen string
 	// MetricsListen, when set, is a HOST:PORT serving Prometheus metrics at /metrics, apart
@@ -74,6 +81,7 @@ func DefaultConfig() Config {
 		AccountID:   DefaultAccountID,
 		Isolation:   DefaultIsolation,
 		IdleTimeout: DefaultIdleTimeout,
+		StoreGrace:  state.DefaultHealthGrace,
 
 		MaxConnections: DefaultMaxConnections,
 
@@ -120,8 +128,21 @@ func (c Config) Validate() error {
 	if c.AsyncAckWait > 0 && c.AsyncAckWait < time.Second {
 		return fmt.Errorf("async ack wait %s: must be at least 1s", c.AsyncAckWait)
 	}
+	if err := c.stateConfig().Validate(); err != nil {
+		return err
+	}
+	if c.StoreGrace <= 0 {
+		return fmt.Errorf("store grace %s: must be positive", c.StoreGrace)
+	}
 	if c.IdleTimeout <= 0 {
 		return fmt.Errorf("idle timeout %s: must be positive", c.IdleTimeout)
 	}
 	return nil
+}
+
+// stateConfig is the state store's configuration: checked every StoreGrace/4 (at most every
+// state.DefaultHealthInterval), given up on after StoreGrace.
+func (c Config) stateConfig() state.Config {
+	return state.Config{DataDir: c.DataDir, URL: c.NATSURL, Replicas: c.Replicas,
+		HealthInterval: min(state.DefaultHealthInterval, c.StoreGrace/4), HealthGrace: c.StoreGrace}
 }

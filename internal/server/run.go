@@ -34,10 +34,24 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	return s.Wait(ctx)
+}
+
+// Wait serves until ctx is done, or until the state store has failed for longer than the
+// configured grace, then shuts the server down. In the second case it returns the store's error,
+// so that the process exits with it and a supervisor restarts it, rather than answering every
+// control-plane request with an error.
+func (s *Server) Wait(ctx context.Context) error {
+	var failed error
+	select {
+	case <-ctx.Done():
+	case <-s.state.Failed():
+		failed = fmt.Errorf("stopping, for a supervisor to restart ember: %w", s.state.Err())
+		s.logger.Error("the state store failed; stopping", "err", s.state.Err())
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return s.Shutdown(shutdownCtx)
+	return errors.Join(failed, s.Shutdown(shutdownCtx))
 }
 
 // Server is a running Ember: every role in one process.
@@ -103,7 +117,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		}
 	}()
 
-	if s.state, err = state.Open(ctx, state.Config{DataDir: cfg.DataDir, URL: cfg.NATSURL}, logger.With("role", "state")); err != nil {
+	if s.state, err = state.Open(ctx, cfg.stateConfig(), logger.With("role", "state"),
+		state.WithServerLogger(logger.With("role", "nats"))); err != nil {
 		return nil, err
 	}
 	js := s.state.JetStream()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/gobuild"
+	"github.com/ember-serverless/ember/internal/state"
+	"github.com/ember-serverless/ember/internal/state/statetest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -138,4 +140,28 @@ func scrape(t *testing.T, s *server.Server) string {
 		t.Fatal(err)
 	}
 	return string(metrics)
+}
+
+func TestTheServerStopsWithTheReasonWhenItsStateStoreIsGoneForLongerThanTheGrace(t *testing.T) {
+	nats := statetest.NewCluster(t, 1)
+	t.Setenv("EMBER_ROOT_ACCESS_KEY_ID", "AKIDEMBERTEST0000000")
+	t.Setenv("EMBER_ROOT_SECRET_ACCESS_KEY", "secretsecretsecretsecretsecretsecret0000")
+	cfg := server.DefaultConfig()
+	cfg.Listen, cfg.DataDir, cfg.Isolation = "127.0.0.1:0", t.TempDir(), "none"
+	cfg.NATSURL, cfg.StoreGrace = nats.URL(), 2*time.Second
+	s, err := server.Start(context.Background(), cfg, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- s.Wait(context.Background()) }()
+	nats.Stop("node-1")
+	select {
+	case err := <-waited:
+		if !errors.Is(err, state.ErrUnhealthy) || !strings.Contains(err.Error(), "supervisor") {
+			t.Errorf("the server stopped with %v, want the state store's failure and what to do about it", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the server kept serving two minutes after its state store went away")
+	}
 }
