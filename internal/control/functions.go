@@ -40,7 +40,7 @@ func (r *Registry) Create(ctx context.Context, in *CreateFunctionInput) (*Functi
 		return nil, err
 	}
 	f := r.newFunction(name, in)
-	if err := validateConfig(&f.Config); err != nil {
+	if err := validateConfig(&f.Config, r.cfg.Runtimes); err != nil {
 		return nil, err
 	}
 	if f.Config.Layers, f.LayerCode, err = r.layers.resolveFunctionLayers(in.Layers); err != nil {
@@ -359,7 +359,7 @@ func (r *Registry) UpdateConfiguration(ctx context.Context, in *UpdateFunctionCo
 		if in.Layers != nil {
 			c.Layers, f.LayerCode = layers, layerCode
 		}
-		if err := validateConfig(c); err != nil {
+		if err := validateConfig(c, r.cfg.Runtimes); err != nil {
 			return err
 		}
 		if err := checkCodeAndLayersSize(f.Code, f.LayerCode); err != nil {

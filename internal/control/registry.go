@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/state"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	// restores later ones from them: functions with SnapStart.ApplyOn PublishedVersions then
 	// report OptimizationStatus On and resolve to sandbox specs that ask for snapshots.
 	SnapStart bool
+	// Runtimes is what this server runs: a function's Runtime must be one of them. When nil,
+	// only the provided runtimes are (runtimes.ProvidedOnly).
+	Runtimes RuntimeTable
 }
 
 // Validate reports the first thing wrong with the config.
@@ -130,6 +134,9 @@ func Open(ctx context.Context, st *state.State, cfg Config, code CodeWriter, opt
 	}
 	if cfg.Bucket == "" {
 		cfg.Bucket = DefaultBucket
+	}
+	if cfg.Runtimes == nil {
+		cfg.Runtimes = runtimes.ProvidedOnly()
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -11,7 +11,6 @@ import (
 	"github.com/ember-serverless/ember/internal/codestore"
 	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
-	"github.com/ember-serverless/ember/internal/runtimes"
 )
 
 // Functions finds a function by its parsed name and qualifier: *Registry.
@@ -24,15 +23,9 @@ type Unpacker interface {
 	Unpacked(ctx context.Context, m codestore.Manifest) (string, error)
 }
 
-// RuntimeTable says how this server runs each runtime: *runtimes.Table.
-type RuntimeTable interface {
-	Lookup(name string) (runtimes.Runtime, error)
-}
-
 var (
-	_ Functions    = (*Registry)(nil)
-	_ Unpacker     = (*codestore.Store)(nil)
-	_ RuntimeTable = (*runtimes.Table)(nil)
+	_ Functions = (*Registry)(nil)
+	_ Unpacker  = (*codestore.Store)(nil)
 )
 
 // ResolverConfig is what a Resolver needs.

@@ -15,8 +15,10 @@ import (
 
 	"github.com/ember-serverless/ember/internal/codestore"
 	"github.com/ember-serverless/ember/internal/control"
+	"github.com/ember-serverless/ember/internal/control/controltest"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 	"github.com/ember-serverless/ember/internal/runtimes"
+	"github.com/ember-serverless/ember/internal/state/statetest"
 )
 
 // functions answers ResolveName from a map, as the registry does from its cache.
@@ -228,3 +230,26 @@ func isType(typ lambdaerr.Type) func(error) bool {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// The registry checks a function's runtime against the table it was given, not against
+// whatever the host it runs on has installed.
+func TestTheRegistryValidatesRuntimesAgainstTheTableItIsGiven(t *testing.T) {
+	ctx := context.Background()
+	withNode, err := control.Open(ctx, statetest.New(t), control.Config{Runtimes: table{}}, controltest.NewCodeStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer withNode.Close()
+	in := createInput(t, "node")
+	in.Runtime, in.Handler = "nodejs22.x", "index.handler"
+	if _, err := withNode.Create(ctx, in); err != nil {
+		t.Errorf("a runtime the table runs is refused: %v", err)
+	}
+	providedOnly := openRegistry(t, statetest.New(t))
+	in = createInput(t, "node")
+	in.Runtime, in.Handler = "nodejs22.x", "index.handler"
+	if _, err := providedOnly.Create(ctx, in); errType(err) != lambdaerr.InvalidParameterValue ||
+		!strings.Contains(err.Error(), "The runtime parameter of nodejs22.x is not supported by this server") {
+		t.Errorf("without a table only provided runtimes run; nodejs22.x got %v", err)
+	}
+}

@@ -31,13 +31,17 @@ const runtimeEnum = "nodejs, nodejs4.3, nodejs6.10, nodejs8.10, nodejs10.x, node
 	"nodejs20.x, provided.al2023, python3.12, java21, python3.13, nodejs22.x, nodejs24.x, python3.14, " +
 	"java25, dotnet10"
 
-// SupportedRuntimes lists the runtimes this server runs: internal/runtimes decides, from the
-// interpreters installed on the host.
-func SupportedRuntimes() []string { return runtimes.Supported() }
+// RuntimeTable says which runtimes this server runs and how: *runtimes.Table, detected once by
+// the server and handed to the registry and the resolver.
+type RuntimeTable interface {
+	Lookup(name string) (runtimes.Runtime, error)
+}
+
+var _ RuntimeTable = (*runtimes.Table)(nil)
 
 // validateRuntime checks a Runtime member as Lambda does, and that this server can run it.
-func validateRuntime(rt string) error {
-	_, err := runtimes.Lookup(rt)
+func validateRuntime(rt string, table RuntimeTable) error {
+	_, err := table.Lookup(rt)
 	if err == nil {
 		return nil
 	}

@@ -35,8 +35,8 @@ var reservedEnvKeys = map[string]bool{
 }
 
 // validateConfig checks a function's configuration after a create or an update was applied to
-// it, with Lambda's messages.
-func validateConfig(c *FunctionConfiguration) error {
+// it, with Lambda's messages; its runtime must be one of rts.
+func validateConfig(c *FunctionConfiguration, rts RuntimeTable) error {
 	if c.Role == "" {
 		return lambdaerr.InvalidParameter("1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null")
 	}
@@ -46,7 +46,7 @@ func validateConfig(c *FunctionConfiguration) error {
 	if c.Runtime == "" {
 		return lambdaerr.InvalidParameter("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
 	}
-	if err := validateRuntime(c.Runtime); err != nil {
+	if err := validateRuntime(c.Runtime, rts); err != nil {
 		return err
 	}
 	if len(c.Handler) > MaxHandlerLen {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -126,15 +125,9 @@ func find(ins []Interpreter, want string) (Interpreter, bool) {
 	return Interpreter{}, false
 }
 
-var detectDefault = sync.OnceValue(func() *Table {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return Detect(ctx, nil)
-})
-
-// Default is this host's table, detected in DefaultSearchDirs on first use and kept for the
-// life of the process: installing an interpreter takes effect when the server restarts.
-func Default() *Table { return detectDefault() }
+// ProvidedOnly is a table of the provided runtimes alone, as on a host with no interpreter: it
+// probes nothing.
+func ProvidedOnly() *Table { return Detect(context.Background(), []string{}) }
 
 // Lookup returns the runtime named name if this host can run it. Otherwise the error wraps
 // ErrUnknown (not a current Lambda runtime), or is an *UnavailableError wrapping

@@ -128,13 +128,6 @@ func isExecutable(p string) bool {
 	return fi.Mode()&fs.ModeSymlink != 0 || fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
-// Lookup returns the runtime named name if this host can run it, detecting installed
-// interpreters on first use (see Default).
-func Lookup(name string) (Runtime, error) { return Default().Lookup(name) }
-
-// Supported lists the runtime identifiers this host can run, sorted.
-func Supported() []string { return Default().Supported() }
-
 // errorf is the user-facing message for a runtime this server cannot run.
 func unavailable(name, format string, args ...any) error {
 	return &UnavailableError{Runtime: name, Message: fmt.Sprintf("The runtime parameter of %s is not supported by this server: ", name) +

@@ -141,6 +141,29 @@ type Restorer interface {
 	RestoreDuration() time.Duration
 }
 
+// InitBooster is implemented by sandboxes that lend a new sandbox more CPU than its share for
+// its init (the jail and gVisor, see jail.Config.InitBoost). The worker calls EndInitBoost when
+// the runtime first asks for an invocation: init is over.
+type InitBooster interface {
+	EndInitBoost() error
+}
+
+// Closer is implemented by backends that hold something on the host beyond their sandboxes (a
+// cgroup parent, a helper process) until Close releases it. The server calls Close once every
+// sandbox is destroyed.
+type Closer interface {
+	Close() error
+}
+
+// Unconfined is implemented by a backend that runs function code outside any sandbox, as plain
+// processes of the host (the process backend, --isolation none): they see the host's files, so
+// nothing is mounted at /var/runtime, and the server warns that functions are not isolated.
+type Unconfined interface {
+	Backend
+	// Unconfined is a marker: it does nothing.
+	Unconfined()
+}
+
 // SandboxHostname is the name that resolves to the sandbox's own loopback address inside it.
 const SandboxHostname = "sandbox.localdomain"
 

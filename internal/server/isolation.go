@@ -19,12 +19,12 @@ import (
 
 // newBackend returns the sandbox backend the operator asked for. Only an explicit "none" runs
 // function code outside a sandbox.
-func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger *slog.Logger) (sandbox.Backend, error) {
+func newBackend(isolation, dataDir string, rts *runtimes.Table, runtimeDirs map[string]string, logger *slog.Logger) (sandbox.Backend, error) {
 	switch isolation {
 	case "none":
 		return process.New(), nil
 	case "jail":
-		hostPaths, err := runtimeHostPaths(runtimeDirs)
+		hostPaths, err := runtimeHostPaths(rts, runtimeDirs)
 		if err != nil {
 			return nil, err
 		}
@@ -53,7 +53,7 @@ func newBackend(isolation, dataDir string, runtimeDirs map[string]string, logger
 		}
 		return b, nil
 	case "microvm":
-		hostPaths, err := runtimeHostPaths(runtimeDirs)
+		hostPaths, err := runtimeHostPaths(rts, runtimeDirs)
 		if err != nil {
 			return nil, err
 		}
@@ -98,10 +98,10 @@ func microVMKernel(exe string) string {
 
 // runtimeHostPaths lists, for each managed runtime, the host files its interpreter needs: a
 // jailed sandbox of that runtime sees those and nothing else of the host.
-func runtimeHostPaths(runtimeDirs map[string]string) (map[string][]string, error) {
+func runtimeHostPaths(rts *runtimes.Table, runtimeDirs map[string]string) (map[string][]string, error) {
 	out := make(map[string][]string, len(runtimeDirs))
 	for name := range runtimeDirs {
-		rt, err := runtimes.Lookup(name)
+		rt, err := rts.Lookup(name)
 		if err != nil {
 			return nil, err
 		}
@@ -148,14 +148,20 @@ func dataDirKey(dataDir string) string {
 
 // installRuntimes writes the managed runtimes' clients into the data dir and returns each
 // managed runtime's client directory on the host: the jail mounts it at /var/runtime.
-func installRuntimes(dataDir string) (map[string]string, error) {
-	return runtimes.Default().Install(filepath.Join(dataDir, "runtimes"))
+func installRuntimes(dataDir string, rts *runtimes.Table) (map[string]string, error) {
+	return rts.Install(filepath.Join(dataDir, "runtimes"))
+}
+
+// isUnconfined says whether backend runs function code outside any sandbox.
+func isUnconfined(backend sandbox.Backend) bool {
+	_, ok := backend.(sandbox.Unconfined)
+	return ok
 }
 
 // clientDirs says where a sandbox of backend sees each runtime's client: at /var/runtime, or
-// at its host path for the process backend, which mounts nothing.
+// at its host path for an unconfined backend, which mounts nothing.
 func clientDirs(backend sandbox.Backend, hostDirs map[string]string) map[string]string {
-	if backend.Name() == "none" {
+	if isUnconfined(backend) {
 		return hostDirs
 	}
 	out := make(map[string]string, len(hostDirs))

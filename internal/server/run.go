@@ -88,11 +88,14 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	runtimeDirs, err := installRuntimes(cfg.DataDir)
+	// The runtimes this host runs, detected once: the registry's validation, the resolver and
+	// the backend all read this table.
+	rts := runtimes.Detect(ctx, nil)
+	runtimeDirs, err := installRuntimes(cfg.DataDir, rts)
 	if err != nil {
 		return nil, err
 	}
-	backend, err := newBackend(cfg.Isolation, cfg.DataDir, runtimeDirs, logger)
+	backend, err := newBackend(cfg.Isolation, cfg.DataDir, rts, runtimeDirs, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -133,13 +136,14 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if s.logs, err = logs.NewStore(ctx, js, logs.StoreConfig{Replicas: s.state.Replicas(), Region: cfg.Region, Account: cfg.AccountID}, logger.With("role", "logs")); err != nil {
 		return nil, err
 	}
-	if s.registry, err = control.Open(ctx, s.state, control.Config{Region: cfg.Region, AccountID: cfg.AccountID, SnapStart: snapshots(backend)},
+	if s.registry, err = control.Open(ctx, s.state, control.Config{Region: cfg.Region, AccountID: cfg.AccountID, SnapStart: snapshots(backend),
+		Runtimes: rts},
 		control.Codestore{Store: code}, control.WithLogger(logger.With("role", "control")),
 		control.WithPrepare(control.PrepareCode(code))); err != nil {
 		return nil, err
 	}
 	var suffix string
-	if backend.Name() == "none" {
+	if isUnconfined(backend) {
 		suffix = "WARNING: isolation=none: this function ran outside any sandbox\t"
 	}
 	if s.worker, err = worker.New(worker.Config{Backend: backend, Logs: s.logs, Region: cfg.Region,
@@ -151,7 +155,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		return nil, err
 	}
 	res, err := control.NewResolver(control.ResolverConfig{Functions: s.registry, Code: code,
-		Runtimes: runtimes.Default(), ClientDirs: clientDirs(backend, runtimeDirs)})
+		Runtimes: rts, ClientDirs: clientDirs(backend, runtimeDirs)})
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +228,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	endpoint := "http://" + s.ln.Addr().String()
 	logger.Info("ember is serving", "endpoint", endpoint, "data_dir", cfg.DataDir, "isolation", backend.Name(),
 		"region", cfg.Region, "account", cfg.AccountID)
-	if backend.Name() == "none" {
+	if isUnconfined(backend) {
 		logger.Warn("isolation=none: function code runs as plain processes of this server, outside any sandbox")
 	}
 	if created {
@@ -265,7 +269,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.worker != nil {
 		s.worker.Close(ctx)
 	}
-	if c, ok := s.backend.(interface{ Close() error }); ok {
+	if c, ok := s.backend.(sandbox.Closer); ok {
 		// Releases what the backend set up on the host, such as its cgroup parent.
 		errs = append(errs, c.Close())
 	}

@@ -64,8 +64,8 @@ func (s *Sandbox) handleNext(w http.ResponseWriter, r *http.Request) {
 			s.initDuration = time.Since(s.started)
 		}
 		s.initDone.Store(true)
-		if b, ok := s.sb.(interface{ EndInitBoost() error }); ok {
-			// The jail lends a new sandbox a full vCPU for its init; init is over.
+		if b, ok := s.sb.(sandbox.InitBooster); ok {
+			// The backend lent the new sandbox more CPU for its init; init is over.
 			go b.EndInitBoost()
 		}
 		if x != nil {

@@ -38,7 +38,10 @@ type Backend struct {
 	layerMu sync.Mutex // held while a merge of layers is made
 }
 
-var _ sandbox.Backend = (*Backend)(nil)
+var (
+	_ sandbox.Backend = (*Backend)(nil)
+	_ sandbox.Closer  = (*Backend)(nil)
+)
 
 // New checks that this host can run gVisor sandboxes (root, runsc, cgroups), prepares the
 // shared root skeleton and returns a backend. Close releases what it set up.

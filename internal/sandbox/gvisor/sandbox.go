@@ -46,8 +46,9 @@ type gvisored struct {
 }
 
 var (
-	_ sandbox.Sandbox = (*gvisored)(nil)
-	_ sandbox.Dialer  = (*gvisored)(nil)
+	_ sandbox.Sandbox     = (*gvisored)(nil)
+	_ sandbox.Dialer      = (*gvisored)(nil)
+	_ sandbox.InitBooster = (*gvisored)(nil)
 )
 
 func (b *Backend) create(ctx context.Context, spec sandbox.Spec, dir string) (_ *gvisored, err error) {

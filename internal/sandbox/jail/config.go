@@ -42,12 +42,6 @@ const (
 // RuntimeAPIAddr is where a sandbox reaches its Runtime API, on its own loopback.
 const RuntimeAPIAddr = "127.0.0.1:9001"
 
-// InitBoosted is implemented by jail sandboxes. The worker calls EndInitBoost when the runtime
-// first asks for an invocation, ending the init phase's CPU boost (see Config.InitBoost).
-type InitBoosted interface {
-	EndInitBoost() error
-}
-
 // idSpan is the number of ids mapped into each sandbox's user namespace.
 const idSpan = 65536
 

@@ -31,7 +31,10 @@ type Backend struct {
 	ids   map[string]bool
 }
 
-var _ sandbox.Backend = (*Backend)(nil)
+var (
+	_ sandbox.Backend = (*Backend)(nil)
+	_ sandbox.Closer  = (*Backend)(nil)
+)
 
 // New checks that this host can run jails (root, user namespaces, cgroups) and returns a
 // backend. Close releases what it set up.

@@ -323,7 +323,7 @@ func TestTheInitBoostEndsWhenTheWorkerSaysOrAtTheFirstFreeze(t *testing.T) {
 		mb   int
 		end  func(s *jailed) error
 	}{
-		{"EndInitBoost ends it", 128, func(s *jailed) error { return sandbox.Sandbox(s).(InitBoosted).EndInitBoost() }},
+		{"EndInitBoost ends it", 128, func(s *jailed) error { return sandbox.Sandbox(s).(sandbox.InitBooster).EndInitBoost() }},
 		{"Freeze ends it", 128, func(s *jailed) error { return s.Freeze() }},
 	}
 	for i, tt := range tests {
@@ -350,7 +350,7 @@ func TestTheInitBoostEndsWhenTheWorkerSaysOrAtTheFirstFreeze(t *testing.T) {
 
 func TestAManagedRuntimeSeesItsInterpreterAndNothingElseOfTheHost(t *testing.T) {
 	b := newTestBackend(t)
-	rt, err := runtimes.Lookup("python3.11")
+	rt, err := runtimes.Detect(context.Background(), nil).Lookup("python3.11")
 	if err != nil {
 		testenv.Need(t, "needs Python 3.11 at /usr/bin (Debian package python3): %v", err)
 	}

@@ -45,9 +45,9 @@ type jailed struct {
 }
 
 var (
-	_ sandbox.Sandbox = (*jailed)(nil)
-	_ InitBoosted     = (*jailed)(nil)
-	_ sandbox.Dialer  = (*jailed)(nil)
+	_ sandbox.Sandbox     = (*jailed)(nil)
+	_ sandbox.InitBooster = (*jailed)(nil)
+	_ sandbox.Dialer      = (*jailed)(nil)
 )
 
 func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *jailed, err error) {

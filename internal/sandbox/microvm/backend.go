@@ -39,7 +39,10 @@ type Backend struct {
 	snapshots map[string]*snapshot // by Spec.SnapshotKey
 }
 
-var _ sandbox.Backend = (*Backend)(nil)
+var (
+	_ sandbox.Backend = (*Backend)(nil)
+	_ sandbox.Closer  = (*Backend)(nil)
+)
 
 // New checks that this host can run microVMs (QEMU, the kernel, the agent, mkfs.ext4), makes
 // the guest's initramfs and root image, and returns a backend.

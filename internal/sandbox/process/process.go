@@ -21,9 +21,10 @@ import (
 )
 
 var (
-	_ sandbox.Backend = (*Backend)(nil)
-	_ sandbox.Sandbox = (*Sandbox)(nil)
-	_ sandbox.Dialer  = (*Sandbox)(nil)
+	_ sandbox.Backend    = (*Backend)(nil)
+	_ sandbox.Sandbox    = (*Sandbox)(nil)
+	_ sandbox.Dialer     = (*Sandbox)(nil)
+	_ sandbox.Unconfined = (*Backend)(nil)
 )
 
 // Backend creates plain child processes.
@@ -34,6 +35,9 @@ func New() *Backend { return &Backend{} }
 
 // Name is "none": what the operator asks for to get this backend.
 func (*Backend) Name() string { return "none" }
+
+// Unconfined marks the backend as running function code outside any sandbox.
+func (*Backend) Unconfined() {}
 
 // Create listens on a loopback port for the sandbox's Runtime API. Several layers are merged
 // into a temporary directory that stands for /opt (one layer is used as it is).

@@ -288,7 +288,7 @@ func buildInitramfs(t *testing.T, kernel *vmimage.Kernel, out string) (python bo
 	}
 	paths, err := runtimes.ELFClosure(elfs...)
 	must(err)
-	if rt, err := runtimes.Lookup("python3.11"); err == nil {
+	if rt, err := runtimes.Detect(context.Background(), nil).Lookup("python3.11"); err == nil {
 		py, err := rt.HostPaths()
 		must(err)
 		paths = append(append(paths, py...), "/usr/bin/python3")
