@@ -146,7 +146,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	}
 
 	if b.tmp != nil {
-		t, fd, err := b.tmp.take(spec.EphemeralStorageMB)
+		t, fd, err := b.tmp.take(ctx, spec.EphemeralStorageMB)
 		if err != nil {
 			return nil, err
 		}

@@ -3,12 +3,15 @@
 package jail
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
 	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -36,21 +39,32 @@ import (
 // sandbox of its size. One that held more than recycleMaxGrowth of data is let go instead,
 // so that idle file systems never hold much disk. A few of the default size are kept ready.
 type tmpDisks struct {
-	dir  string
-	ctl  *os.File // /dev/loop-control
-	work chan *tmpDisk
-	wake chan struct{}
-	done chan struct{}
-	wg   sync.WaitGroup
+	dir string
+	ctl *os.File // /dev/loop-control
+	// devices holds a token for each loop device the server holds (one per file system,
+	// idle or in a sandbox); its capacity bounds them. A burst of cold starts past it waits
+	// for a file system to come back (or lets an idle one of another size go) instead of
+	// failing.
+	devices chan struct{}
+	// attach serializes finding and configuring a free loop device in this process: two
+	// attachers asking the kernel at once are told the same free device and all but one fail.
+	attach sync.Mutex
+	work   chan *tmpDisk
+	wake   chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	tmpl   map[int]*os.File   // formatted, empty images by size in MB
-	idle   map[int][]*tmpDisk // clean file systems by size in MB
-	closed bool
+	mu   sync.Mutex
+	tmpl map[int]*os.File   // formatted, empty images by size in MB
+	idle map[int][]*tmpDisk // clean file systems by size in MB
+	// changed is closed, and replaced, whenever a file system becomes idle.
+	changed chan struct{}
+	closed  bool
 }
 
 // tmpDisk is one /tmp file system.
 type tmpDisk struct {
+	d      *tmpDisks
 	sizeMB int
 	img    *os.File // the backing file
 	dev    string   // its loop device
@@ -67,6 +81,9 @@ const (
 	spareTmpDisks = 16
 	// maxIdleTmpDisks bounds the clean file systems kept, of all sizes.
 	maxIdleTmpDisks = 64
+	// maxLoopDevices bounds the loop devices (so file systems) the server holds at once: far
+	// more than the sandboxes a host runs, and far fewer than the kernel's 2^20 minors.
+	maxLoopDevices = 4096
 	// recycleMaxGrowth is how much more of its backing file a file system may have allocated
 	// than when it was new, and still be reused.
 	recycleMaxGrowth = 32 << 20
@@ -75,6 +92,11 @@ const (
 // newTmpDisks checks that this host can make disk-backed /tmp file systems in dir (loop
 // devices, ext4, mkfs.ext4) by making one of the default size, and starts keeping spares.
 func newTmpDisks(dir string) (*tmpDisks, error) {
+	return newTmpDisksOf(dir, maxLoopDevices)
+}
+
+// newTmpDisksOf is newTmpDisks holding at most devices loop devices.
+func newTmpDisksOf(dir string, devices int) (*tmpDisks, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -94,13 +116,16 @@ func newTmpDisks(dir string) (*tmpDisks, error) {
 	}
 	d := &tmpDisks{
 		dir: dir, ctl: ctl,
-		work: make(chan *tmpDisk, maxIdleTmpDisks),
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
-		tmpl: map[int]*os.File{},
-		idle: map[int][]*tmpDisk{},
+		devices: make(chan struct{}, devices),
+		changed: make(chan struct{}),
+		work:    make(chan *tmpDisk, maxIdleTmpDisks),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		tmpl:    map[int]*os.File{},
+		idle:    map[int][]*tmpDisk{},
 	}
-	t, err := d.make(defaultTmpMB)
+	d.tryAcquireDevice()
+	t, err := d.build(context.Background(), defaultTmpMB)
 	if err != nil {
 		d.closeFiles()
 		return nil, err
@@ -148,22 +173,15 @@ func (d *tmpDisks) closeFiles() {
 }
 
 // take returns a clean file system of sizeMB and, for the sandbox, a detached clone of its
-// mount. Give the file system back when the sandbox is gone.
-func (d *tmpDisks) take(sizeMB int) (*tmpDisk, int, error) {
-	d.mu.Lock()
-	var t *tmpDisk
-	if ts := d.idle[sizeMB]; len(ts) > 0 {
-		t, d.idle[sizeMB] = ts[len(ts)-1], ts[:len(ts)-1]
-	}
-	d.mu.Unlock()
+// mount. Give the file system back when the sandbox is gone. When the server holds all the
+// loop devices it may, take waits for one until ctx is done.
+func (d *tmpDisks) take(ctx context.Context, sizeMB int) (*tmpDisk, int, error) {
+	t, err := d.obtain(ctx, sizeMB)
 	if sizeMB == defaultTmpMB {
 		d.wakeUp()
 	}
-	if t == nil {
-		var err error
-		if t, err = d.make(sizeMB); err != nil {
-			return nil, -1, err
-		}
+	if err != nil {
+		return nil, -1, err
 	}
 	// Another mount of the same file system (mounting the device again finds its superblock):
 	// kernels before 6.15 cannot clone a mount that is attached nowhere.
@@ -173,6 +191,40 @@ func (d *tmpDisks) take(sizeMB int) (*tmpDisk, int, error) {
 		return nil, -1, err
 	}
 	return t, fd, nil
+}
+
+// obtain returns an idle file system of sizeMB, or makes one. When the server holds all the
+// loop devices it may, it lets idle file systems of other sizes go, and otherwise waits for a
+// file system to come back (idle, or let go) until ctx is done.
+func (d *tmpDisks) obtain(ctx context.Context, sizeMB int) (*tmpDisk, error) {
+	for {
+		d.mu.Lock()
+		changed := d.changed // taken before looking, so no change after the look is missed
+		var t *tmpDisk
+		if ts := d.idle[sizeMB]; len(ts) > 0 {
+			t, d.idle[sizeMB] = ts[len(ts)-1], ts[:len(ts)-1]
+		}
+		d.mu.Unlock()
+		if t != nil {
+			return t, nil
+		}
+		if d.tryAcquireDevice() {
+			return d.build(ctx, sizeMB)
+		}
+		if t := d.popIdle(); t != nil {
+			t.release()
+			continue
+		}
+		select {
+		case d.devices <- struct{}{}:
+			return d.build(ctx, sizeMB)
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jail: waiting for a loop device for /tmp (the server holds %d): %w", cap(d.devices), ctx.Err())
+		case <-d.done:
+			return nil, errors.New("jail: /tmp file systems are closed")
+		}
+	}
 }
 
 // give takes back a file system whose sandbox is gone: every process that could use it has
@@ -207,6 +259,8 @@ func (d *tmpDisks) put(t *tmpDisk, spare bool) {
 	} else {
 		d.idle[t.sizeMB] = append(d.idle[t.sizeMB], t)
 	}
+	close(d.changed) // wakes whoever waits for a file system
+	d.changed = make(chan struct{})
 	d.mu.Unlock()
 }
 
@@ -252,8 +306,8 @@ func (d *tmpDisks) loop() {
 		d.mu.Lock()
 		short := !d.closed && len(d.idle[defaultTmpMB]) < spareTmpDisks && d.idleCount() < maxIdleTmpDisks
 		d.mu.Unlock()
-		if short {
-			if t, err := d.make(defaultTmpMB); err == nil {
+		if short && d.tryAcquireDevice() {
+			if t, err := d.build(context.Background(), defaultTmpMB); err == nil {
 				d.put(t, true)
 				d.wakeUp()
 			}
@@ -261,26 +315,31 @@ func (d *tmpDisks) loop() {
 	}
 }
 
-// make makes a new file system of sizeMB.
-func (d *tmpDisks) make(sizeMB int) (*tmpDisk, error) {
+// build makes a new file system of sizeMB on a loop device whose token the caller holds; the
+// token goes with the file system, or back if none is made.
+func (d *tmpDisks) build(ctx context.Context, sizeMB int) (*tmpDisk, error) {
 	tmpl, err := d.template(sizeMB)
 	if err != nil {
+		d.releaseDevice()
 		return nil, err
 	}
 	img, err := d.newFile()
 	if err != nil {
+		d.releaseDevice()
 		return nil, err
 	}
 	if err := copySparse(img, tmpl); err != nil {
 		img.Close()
+		d.releaseDevice()
 		return nil, fmt.Errorf("jail: copy /tmp image: %w", err)
 	}
-	mnt, dev, err := d.mountImage(img)
+	mnt, dev, err := d.mountImage(ctx, img)
 	if err != nil {
 		img.Close()
+		d.releaseDevice()
 		return nil, err
 	}
-	t := &tmpDisk{sizeMB: sizeMB, img: img, dev: dev, mnt: mnt}
+	t := &tmpDisk{d: d, sizeMB: sizeMB, img: img, dev: dev, mnt: mnt}
 	if err := unix.Fstatfs(mnt, &t.free); err != nil {
 		t.release()
 		return nil, fmt.Errorf("jail: /tmp: %w", err)
@@ -298,6 +357,40 @@ func (d *tmpDisks) make(sizeMB int) (*tmpDisk, error) {
 func (t *tmpDisk) release() {
 	unix.Close(t.mnt)
 	t.img.Close()
+	t.d.releaseDevice()
+}
+
+func (d *tmpDisks) releaseDevice() { <-d.devices }
+
+// popIdle takes an idle file system out of the pool to let it go, one of the largest size
+// kept, or nil when none is idle.
+func (d *tmpDisks) popIdle() *tmpDisk {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	best := -1
+	for size, ts := range d.idle {
+		if len(ts) > 0 && size > best {
+			best = size
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	ts := d.idle[best]
+	t := ts[0] // spares sit first: let a never-used one go before a recycled one
+	d.idle[best] = ts[1:]
+	return t
+}
+
+// tryAcquireDevice takes a loop device token if one is free, without waiting or letting idle
+// file systems go: what the spare maker uses.
+func (d *tmpDisks) tryAcquireDevice() bool {
+	select {
+	case d.devices <- struct{}{}:
+		return true
+	default:
+		return false
+	}
 }
 
 // clean removes everything in the file system and checks that it is as new: the root
@@ -433,7 +526,7 @@ func (d *tmpDisks) format(size int64) (*os.File, int64, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("mkfs.ext4: %w: %s", err, out))
 	}
-	mfd, _, err := d.mountImage(f)
+	mfd, _, err := d.mountImage(context.Background(), f)
 	if err != nil {
 		return fail(err)
 	}
@@ -467,8 +560,8 @@ func (d *tmpDisks) newFile() (*os.File, error) {
 
 // mountImage attaches img to a free loop device and mounts the ext4 file system on it as a
 // detached mount; it returns the mount and the device.
-func (d *tmpDisks) mountImage(img *os.File) (int, string, error) {
-	dev, err := d.attachLoop(img)
+func (d *tmpDisks) mountImage(ctx context.Context, img *os.File) (int, string, error) {
+	dev, err := d.attachLoop(ctx, img)
 	if err != nil {
 		return -1, "", err
 	}
@@ -507,28 +600,64 @@ func mountDevice(dev string) (int, error) {
 
 // attachLoop backs a free loop device with img. The device bypasses the page cache for img
 // (the file system above it has its own) and detaches itself once nothing holds it open.
-func (d *tmpDisks) attachLoop(img *os.File) (*os.File, error) {
-	for range 16 {
-		n, err := unix.IoctlRetInt(int(d.ctl.Fd()), unix.LOOP_CTL_GET_FREE)
-		if err != nil {
-			return nil, fmt.Errorf("jail: find a free loop device: %w", err)
-		}
-		dev, err := os.OpenFile("/dev/loop"+strconv.Itoa(n), os.O_RDWR|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("jail: %w", err)
-		}
-		cfg := unix.LoopConfig{Fd: uint32(img.Fd())}
-		cfg.Info.Flags = unix.LO_FLAGS_AUTOCLEAR | unix.LO_FLAGS_DIRECT_IO
-		_, _, errno := unix.Syscall(unix.SYS_IOCTL, dev.Fd(), unix.LOOP_CONFIGURE, uintptr(unsafe.Pointer(&cfg)))
-		if errno == 0 {
+//
+// Attaching is serialized in this process, so its own attachers never race for one device;
+// another process (losetup, another server) taking the device the kernel offered is retried
+// with the next free one, with a short back-off, until ctx is done: a burst waits, it does not
+// fail.
+func (d *tmpDisks) attachLoop(ctx context.Context, img *os.File) (*os.File, error) {
+	backoff := time.Millisecond
+	for {
+		dev, err := d.tryAttachLoop(img)
+		if err == nil {
 			return dev, nil
 		}
-		dev.Close()
-		if errno != unix.EBUSY { // another process took the device first: take the next
-			return nil, fmt.Errorf("jail: configure %s: %w", dev.Name(), errno)
+		if !errors.Is(err, errLoopBusy) {
+			return nil, err
 		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jail: waiting for a free loop device: %w", ctx.Err())
+		case <-d.done:
+			return nil, errors.New("jail: /tmp file systems are closed")
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
 	}
-	return nil, errors.New("jail: no free loop device after 16 tries")
+}
+
+// errLoopBusy says the free loop device the kernel offered was taken by someone else first,
+// or that none could be had just now (the kernel's minors, or its memory, ran out).
+var errLoopBusy = errors.New("loop device busy")
+
+func (d *tmpDisks) tryAttachLoop(img *os.File) (*os.File, error) {
+	d.attach.Lock()
+	defer d.attach.Unlock()
+	n, err := unix.IoctlRetInt(int(d.ctl.Fd()), unix.LOOP_CTL_GET_FREE)
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("jail: find a free loop device: %w: %w", errLoopBusy, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jail: find a free loop device: %w", err)
+	}
+	dev, err := os.OpenFile("/dev/loop"+strconv.Itoa(n), os.O_RDWR|unix.O_CLOEXEC, 0)
+	if errors.Is(err, fs.ErrNotExist) { // its node is not there yet (udev): try again
+		return nil, fmt.Errorf("jail: %w: %w", errLoopBusy, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jail: %w", err)
+	}
+	cfg := unix.LoopConfig{Fd: uint32(img.Fd())}
+	cfg.Info.Flags = unix.LO_FLAGS_AUTOCLEAR | unix.LO_FLAGS_DIRECT_IO
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, dev.Fd(), unix.LOOP_CONFIGURE, uintptr(unsafe.Pointer(&cfg)))
+	if errno == 0 {
+		return dev, nil
+	}
+	dev.Close()
+	if errno == unix.EBUSY { // another process took the device first
+		return nil, fmt.Errorf("jail: configure %s: %w: %w", dev.Name(), errLoopBusy, errno)
+	}
+	return nil, fmt.Errorf("jail: configure %s: %w", dev.Name(), errno)
 }
 
 // copySparse copies src's data into dst of the same size, leaving src's holes unwritten.

@@ -3,9 +3,11 @@
 package jail
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,7 +100,7 @@ func entries(t *testing.T, mnt int) []string {
 
 func TestAUsedTmpIsEmptiedBeforeAnotherSandboxGetsIt(t *testing.T) {
 	d := newTestTmpDisks(t)
-	used, clone, err := d.take(512)
+	used, clone, err := d.take(context.Background(), 512)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestAUsedTmpIsEmptiedBeforeAnotherSandboxGetsIt(t *testing.T) {
 
 	// Once cleaned, it is kept: take until it comes back (spares may be ahead of it).
 	testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-		t2, clone, err := d.take(512)
+		t2, clone, err := d.take(context.Background(), 512)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +137,7 @@ func TestATmpThatCannotBeMadeAsNewIsLetGo(t *testing.T) {
 		{"its backing file grew", 1, recycleMaxGrowth>>20 + 8, "backing file grew"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tmp, clone, err := d.take(512)
+			tmp, clone, err := d.take(context.Background(), 512)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +151,7 @@ func TestATmpThatCannotBeMadeAsNewIsLetGo(t *testing.T) {
 		})
 	}
 	// And one that is merely used is as new after clean.
-	tmp, clone, err := d.take(512)
+	tmp, clone, err := d.take(context.Background(), 512)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,4 +164,100 @@ func TestATmpThatCannotBeMadeAsNewIsLetGo(t *testing.T) {
 		t.Fatalf("after clean: %q", got)
 	}
 	unix.Close(clone)
+}
+
+// takeAll takes n file systems at once, each from its own goroutine, and returns them and the
+// errors. hold says whether each is kept until all have been taken (a burst of sandboxes alive
+// together) or given back at once (a burst of short-lived ones).
+func takeAll(t *testing.T, d *tmpDisks, n int, hold bool) ([]*tmpDisk, []error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // an upper bound only
+	defer cancel()
+	disks, errs := make([]*tmpDisk, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tmp, clone, err := d.take(ctx, 512)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			unix.Close(clone)
+			if hold {
+				disks[i] = tmp
+			} else {
+				d.give(tmp, true)
+			}
+		}()
+	}
+	wg.Wait()
+	return disks, errs
+}
+
+func TestABurstOfTmpFileSystemsWaitsForLoopDevicesInsteadOfFailing(t *testing.T) {
+	tests := []struct {
+		name    string
+		devices int
+		n       int
+		hold    bool
+	}{
+		{"48 sandboxes alive together each get one, their attachers never failing on each other", maxLoopDevices, 48, true},
+		{"32 short-lived sandboxes share 4 loop devices, waiting for one in turn", 4, 32, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			newTestTmpDisks(t) // skips where this host cannot
+			d, err := newTmpDisksOf(t.TempDir(), tt.devices)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			disks, errs := takeAll(t, d, tt.n, tt.hold)
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("take %d: %v", i, err)
+				}
+			}
+			if held := len(d.devices); held > tt.devices {
+				t.Errorf("%d loop devices held, at most %d allowed", held, tt.devices)
+			}
+			for _, tmp := range disks {
+				if tmp != nil {
+					d.give(tmp, true)
+				}
+			}
+		})
+	}
+}
+
+func TestTakingPastTheLoopDevicesLetsIdleFileSystemsOfAnotherSizeGo(t *testing.T) {
+	newTestTmpDisks(t)
+	d, err := newTmpDisksOf(t.TempDir(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// The spare of the default size holds one device; a 600 MB file system takes the other.
+	big, clone, err := d.take(context.Background(), 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(clone)
+	d.give(big, false) // idle now, holding its device
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var held []*tmpDisk
+	for range 2 {
+		tmp, clone, err := d.take(ctx, 700)
+		if err != nil {
+			t.Fatalf("a 700 MB file system while idle ones hold every device: %v", err)
+		}
+		unix.Close(clone)
+		held = append(held, tmp)
+	}
+	for _, tmp := range held {
+		d.give(tmp, false)
+	}
 }
