@@ -2,28 +2,33 @@ package codestore
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Compile-time checks that the implementations satisfy Blobs.
 var (
-	_ Blobs = (*MemBlobs)(nil)
-	_ Blobs = (*jetStreamBlobs)(nil)
+	_ SweepableBlobs = (*MemBlobs)(nil)
+	_ SweepableBlobs = (*jetStreamBlobs)(nil)
 )
 
 // MemBlobs keeps blobs in memory. It is for tests and single-process experiments.
 type MemBlobs struct {
-	mu   sync.Mutex
-	data map[string][]byte
-	puts int
+	mu       sync.Mutex
+	data     map[string][]byte
+	modified map[string]time.Time
+	puts     int
 }
 
 // NewMemBlobs returns an empty in-memory blob store.
-func NewMemBlobs() *MemBlobs { return &MemBlobs{data: make(map[string][]byte)} }
+func NewMemBlobs() *MemBlobs {
+	return &MemBlobs{data: make(map[string][]byte), modified: make(map[string]time.Time)}
+}
 
 // Put stores a copy of data under id.
 func (b *MemBlobs) Put(_ context.Context, id string, data []byte) error {
@@ -31,6 +36,27 @@ func (b *MemBlobs) Put(_ context.Context, id string, data []byte) error {
 	defer b.mu.Unlock()
 	b.puts++
 	b.data[id] = append([]byte(nil), data...)
+	b.modified[id] = time.Now()
+	return nil
+}
+
+// List returns every stored blob.
+func (b *MemBlobs) List(context.Context) ([]BlobInfo, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]BlobInfo, 0, len(b.data))
+	for id, d := range b.data {
+		out = append(out, BlobInfo{ID: id, Size: int64(len(d)), Modified: b.modified[id]})
+	}
+	return out, nil
+}
+
+// Delete removes the blob under id.
+func (b *MemBlobs) Delete(_ context.Context, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.data, id)
+	delete(b.modified, id)
 	return nil
 }
 
@@ -78,7 +104,9 @@ func (b *MemBlobs) Each(fn func(id string, data []byte)) {
 
 // jetStreamBlobs keeps blobs as objects in a JetStream Object Store bucket.
 type jetStreamBlobs struct {
-	obs jetstream.ObjectStore
+	obs    jetstream.ObjectStore
+	js     jetstream.JetStream
+	bucket string
 }
 
 // NewJetStreamBlobs returns Blobs stored in the JetStream Object Store bucket, creating the
@@ -102,7 +130,7 @@ func NewJetStreamBlobs(ctx context.Context, js jetstream.JetStream, bucket strin
 	if err != nil {
 		return nil, fmt.Errorf("codestore: object store %s: %w", bucket, err)
 	}
-	return &jetStreamBlobs{obs: obs}, nil
+	return &jetStreamBlobs{obs: obs, js: js, bucket: bucket}, nil
 }
 
 func (b *jetStreamBlobs) Put(ctx context.Context, id string, data []byte) error {
@@ -136,4 +164,37 @@ func (b *jetStreamBlobs) Has(ctx context.Context, id string) (bool, error) {
 		return false, fmt.Errorf("blob %s: %w", id, err)
 	}
 	return true, nil
+}
+
+func (b *jetStreamBlobs) List(ctx context.Context) ([]BlobInfo, error) {
+	infos, err := b.obs.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blobs: list: %w", err)
+	}
+	out := make([]BlobInfo, 0, len(infos))
+	for _, i := range infos {
+		out = append(out, BlobInfo{ID: i.Name, Size: int64(i.Size), Modified: i.ModTime})
+	}
+	return out, nil
+}
+
+// Delete deletes the object, then purges the delete marker the object store leaves in its
+// place, so a deleted blob costs the stream nothing at all.
+func (b *jetStreamBlobs) Delete(ctx context.Context, id string) error {
+	err := b.obs.Delete(ctx, id)
+	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("blob %s: %w", id, err)
+	}
+	stream, err := b.js.Stream(ctx, "OBJ_"+b.bucket)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", id, err)
+	}
+	meta := "$O." + b.bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(id))
+	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(meta)); err != nil {
+		return fmt.Errorf("blob %s: purge its delete marker: %w", id, err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/ember-serverless/ember/internal/state/statetest"
 )
@@ -45,6 +46,39 @@ func blobsSuite(t *testing.T, newBlobs func(t *testing.T) Blobs) {
 			}
 			if got, err := b.Get(ctx, "twice"); err != nil || string(got) != "same" {
 				t.Fatalf("Get = %q, %v", got, err)
+			}
+		}},
+		{"blobs are listed with their sizes and deleted", func(t *testing.T, b Blobs) {
+			sb, ok := b.(SweepableBlobs)
+			if !ok {
+				t.Fatal("the implementation cannot be listed and deleted")
+			}
+			before := time.Now().Add(-time.Second)
+			for id, data := range map[string]string{"one": "1", "two": "22"} {
+				if err := b.Put(ctx, id, []byte(data)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			list, err := sb.List(ctx)
+			if err != nil || len(list) != 2 {
+				t.Fatalf("List = %+v, %v; want two blobs", list, err)
+			}
+			for _, bi := range list {
+				if want := map[string]int64{"one": 1, "two": 2}[bi.ID]; bi.Size != want || bi.Modified.Before(before) {
+					t.Errorf("listed %+v", bi)
+				}
+			}
+			if err := sb.Delete(ctx, "one"); err != nil {
+				t.Fatal(err)
+			}
+			if err := sb.Delete(ctx, "never-stored"); err != nil {
+				t.Errorf("deleting a blob never stored: %v", err)
+			}
+			if has, _ := b.Has(ctx, "one"); has {
+				t.Error("a deleted blob is still there")
+			}
+			if list, _ := sb.List(ctx); len(list) != 1 || list[0].ID != "two" {
+				t.Errorf("after a delete List = %+v, want only two", list)
 			}
 		}},
 		{"a store on these blobs round-trips and unpacks a package", func(t *testing.T, b Blobs) {

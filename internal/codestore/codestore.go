@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Limits Lambda applies to a .zip deployment package.
@@ -117,6 +118,13 @@ type Store struct {
 
 	mu       sync.Mutex
 	inflight map[string]*unpackCall
+	// chunkLocks order Put's use of a chunk against a collection deleting it, one lock per
+	// stripe of chunk ids, so that puts of different chunks do not wait for each other.
+	chunkLocks [64]sync.Mutex
+	// used is when Put last used each chunk (stored it, or found it stored), since the last
+	// collection.
+	usedMu sync.Mutex
+	used   map[string]time.Time
 	// extractions counts packages extracted into the cache, for tests.
 	extractions atomic.Int64
 }
@@ -130,6 +138,7 @@ func New(blobs Blobs, cacheDir string, opts ...Option) *Store {
 		maxUnzipped: MaxUnzippedSize,
 		maxFiles:    DefaultMaxFiles,
 		inflight:    make(map[string]*unpackCall),
+		used:        make(map[string]time.Time),
 	}
 	for _, o := range opts {
 		o(s)
@@ -153,18 +162,11 @@ func (s *Store) Put(ctx context.Context, zip []byte) (Manifest, error) {
 			return err
 		}
 		m.Chunks = append(m.Chunks, c)
-		has, err := s.blobs.Has(ctx, c.ID)
-		if err != nil {
-			return fmt.Errorf("codestore: chunk %s: %w", c.ID, err)
+		isNew, err := s.putChunk(ctx, c.ID, sealed)
+		if isNew {
+			stored++
 		}
-		if has {
-			return nil
-		}
-		if err := s.blobs.Put(ctx, c.ID, sealed); err != nil {
-			return fmt.Errorf("codestore: chunk %s: %w", c.ID, err)
-		}
-		stored++
-		return nil
+		return err
 	})
 	if err != nil {
 		return Manifest{}, err
@@ -172,6 +174,37 @@ func (s *Store) Put(ctx context.Context, zip []byte) (Manifest, error) {
 	s.logger.Debug("code package stored", "sha256", m.Sha256, "size", m.Size,
 		"chunks", len(m.Chunks), "new_chunks", stored)
 	return m, nil
+}
+
+// putChunk stores a sealed chunk unless it is stored already, and marks it used now, so that a
+// collection running meanwhile keeps it (see Collect).
+func (s *Store) putChunk(ctx context.Context, id string, sealed []byte) (bool, error) {
+	l := s.chunkLock(id)
+	l.Lock()
+	defer l.Unlock()
+	s.usedMu.Lock()
+	s.used[id] = time.Now()
+	s.usedMu.Unlock()
+	has, err := s.blobs.Has(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("codestore: chunk %s: %w", id, err)
+	}
+	if has {
+		return false, nil
+	}
+	if err := s.blobs.Put(ctx, id, sealed); err != nil {
+		return false, fmt.Errorf("codestore: chunk %s: %w", id, err)
+	}
+	return true, nil
+}
+
+// chunkLock is the lock of id's stripe.
+func (s *Store) chunkLock(id string) *sync.Mutex {
+	var h byte
+	if id != "" {
+		h = id[len(id)-1] ^ id[0]
+	}
+	return &s.chunkLocks[int(h)%len(s.chunkLocks)]
 }
 
 // Zip reassembles the original zip from its chunks, checking every chunk and the whole

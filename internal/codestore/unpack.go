@@ -189,6 +189,11 @@ func (s *Store) Evict(m Manifest) error {
 	if err != nil {
 		return err
 	}
+	return s.evictDir(hexSum)
+}
+
+// evictDir removes the unpacked copy cacheDir/hexSum.
+func (s *Store) evictDir(hexSum string) error {
 	var suffix [8]byte
 	_, _ = rand.Read(suffix[:])
 	trash := filepath.Join(s.cacheDir, ".evict-"+hexSum[:16]+"-"+hex.EncodeToString(suffix[:]))
@@ -197,12 +202,12 @@ func (s *Store) Evict(m Manifest) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		return fmt.Errorf("codestore: evicting %s: %w", m.Sha256, err)
+		return fmt.Errorf("codestore: evicting %s: %w", hexSum, err)
 	}
 	if err := removeTree(trash); err != nil {
-		return fmt.Errorf("codestore: evicting %s: %w", m.Sha256, err)
+		return fmt.Errorf("codestore: evicting %s: %w", hexSum, err)
 	}
-	s.logger.Info("code package evicted", "sha256", m.Sha256)
+	s.logger.Info("code package evicted", "sha256_hex", hexSum)
 	return nil
 }
 
