@@ -51,6 +51,8 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 	f.StringVar(&cfg.DebugListen, "debug-listen", cfg.DebugListen, "HOST:PORT to serve Go's pprof profiles on (default: off)")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "HOST:PORT to serve Prometheus metrics on at /metrics, unauthenticated (default: off; never on the API's port)")
 	f.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "most API connections held open at once; past it, the longest-idle one is closed to make room (or the new one, when every one has a request in progress)")
+	f.DurationVar(&cfg.CodeGCInterval, "code-gc-interval", cfg.CodeGCInterval, "how often code no function or layer uses any more is deleted, besides soon after each delete (0: never)")
+	f.DurationVar(&cfg.CodeGCGrace, "code-gc-grace", cfg.CodeGCGrace, "how recently stored code is kept although nothing uses it yet (at least 1m)")
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	return cmd
 }

@@ -58,6 +58,13 @@ type Config struct {
 	// to make room (or the new one, when every one has a request in progress). 0 means
 	// DefaultMaxConnections.
 	MaxConnections int
+	// CodeGCInterval is how often code no function or layer references is deleted from the
+	// code store and its unpacked cache, besides soon after each function delete; 0 turns
+	// collection off.
+	CodeGCInterval time.Duration
+	// CodeGCGrace is how recently stored or used code is kept although nothing references it
+	// (DefaultCodeGCGrace when 0).
+	CodeGCGrace time.Duration
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/ember, or ~/.local/share/ember.
@@ -87,6 +94,8 @@ func DefaultConfig() Config {
 
 		AsyncRetryBaseDelay: async.DefaultRetryBaseDelay,
 		AsyncAckWait:        async.DefaultAckWait,
+		CodeGCInterval: DefaultCodeGCInterval,
+		CodeGCGrace:    DefaultCodeGCGrace,
 	}
 }
 
@@ -133,6 +142,12 @@ func (c Config) Validate() error {
 	}
 	if c.StoreGrace <= 0 {
 		return fmt.Errorf("store grace %s: must be positive", c.StoreGrace)
+	}
+	if c.CodeGCInterval < 0 {
+		return fmt.Errorf("code gc interval %s: must not be negative", c.CodeGCInterval)
+	}
+	if c.CodeGCGrace != 0 && c.CodeGCGrace < time.Minute {
+		return fmt.Errorf("code gc grace %s: must be at least a minute, longer than a create takes to store its code and record", c.CodeGCGrace)
 	}
 	if c.IdleTimeout <= 0 {
 		return fmt.Errorf("idle timeout %s: must be positive", c.IdleTimeout)

@@ -72,6 +72,7 @@ type Server struct {
 	debug       *http.Server
 	metrics     *http.Server
 	metricsAddr string
+	codeGC      *codeCollector
 }
 
 // Start starts every role and begins serving; it returns once the API is listening.
@@ -153,6 +154,13 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if s.assign, err = assign.New(assign.Config{Placement: placement.Local{Host: s.worker}, IdleTimeout: cfg.IdleTimeout,
 		Logger: logger.With("role", "assign")}); err != nil {
 		return nil, err
+	}
+	if cfg.CodeGCInterval > 0 {
+		grace := cfg.CodeGCGrace
+		if grace == 0 {
+			grace = DefaultCodeGCGrace
+		}
+		s.codeGC = startCodeCollector(s.registry, code, cfg.CodeGCInterval, grace, logger.With("role", "codegc"))
 	}
 	res, err := control.NewResolver(control.ResolverConfig{Functions: s.registry, Code: code,
 		Runtimes: rts, ClientDirs: clientDirs(backend, runtimeDirs)})
@@ -262,6 +270,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.metrics != nil {
 		s.metrics.Close()
+	}
+	if s.codeGC != nil {
+		s.codeGC.stop()
 	}
 	if s.assign != nil {
 		s.assign.Close()
