@@ -31,6 +31,7 @@
 // The package owns the chunk format, the Manifest, the Blobs implementations (in memory and a
 // JetStream Object Store bucket) and the cache directory's layout. It must not touch
 // control-plane records, functions or sandboxes: callers store the Manifest where they like and
-// hand the unpacked directory to a backend. It never deletes blobs, since any chunk may be
-// shared by many packages; collecting unreferenced chunks is the caller's job.
+// hand the unpacked directory to a backend. It deletes chunks and unpacked copies only in
+// Collect, given every manifest still in use by its callers (any chunk may be shared by many
+// packages), and keeps what was stored or used since the collection's cutoff.
 package codestore
