@@ -3,6 +3,7 @@ package control_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/control/controltest"
 	"github.com/ember-serverless/ember/internal/state/statetest"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // codeSite is a registry on a real code store: chunks in a JetStream bucket, unpacked copies in
@@ -83,9 +85,12 @@ func randomZip(t *testing.T, mb int) []byte {
 
 func waitActive(t *testing.T, r *control.Registry, name string) {
 	t.Helper()
-	eventually(t, name+" to become Active", func() bool {
+	testenv.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
 		f, ok := r.Lookup(name)
-		return ok && f.Config.State == control.StateActive && f.Config.LastUpdateStatus != control.UpdateInProgress
+		if !ok || f.Config.State != control.StateActive || f.Config.LastUpdateStatus == control.UpdateInProgress {
+			return fmt.Errorf("%s is not Active yet", name)
+		}
+		return nil
 	})
 }
 

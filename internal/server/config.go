@@ -94,8 +94,8 @@ func DefaultConfig() Config {
 
 		AsyncRetryBaseDelay: async.DefaultRetryBaseDelay,
 		AsyncAckWait:        async.DefaultAckWait,
-		CodeGCInterval: DefaultCodeGCInterval,
-		CodeGCGrace:    DefaultCodeGCGrace,
+		CodeGCInterval:      DefaultCodeGCInterval,
+		CodeGCGrace:         DefaultCodeGCGrace,
 	}
 }
 
