@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/ember-serverless/ember/internal/gobuild"
 	"github.com/ember-serverless/ember/internal/state"
 	"github.com/ember-serverless/ember/internal/state/statetest"
+	"github.com/ember-serverless/ember/internal/testenv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -114,12 +116,12 @@ func TestAFunctionIsCreatedInvokedAndSurvivesARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The registry publishes the deletion, and the server destroys the function's warm sandbox.
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(scrape(t, s), "\nember_sandboxes 0\n"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the deleted function's warm sandbox is still alive:\n%.2000s", scrape(t, s))
+	testenv.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if m := scrape(t, s); !strings.Contains(m, "\nember_sandboxes 0\n") {
+			return fmt.Errorf("the deleted function's warm sandbox is still alive:\n%.2000s", m)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn")})
 	var nf *types.ResourceNotFoundException
 	if !errors.As(err, &nf) {

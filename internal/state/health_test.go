@@ -1,46 +1,17 @@
 package state
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/testenv"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// syncBuffer is a bytes.Buffer a logger and a test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor polls f until it returns true, failing the test after a minute.
-func waitFor(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); !f(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func open(t *testing.T, cfg Config, logger *slog.Logger, opts ...Option) *State {
 	t.Helper()
@@ -53,7 +24,7 @@ func open(t *testing.T, cfg Config, logger *slog.Logger, opts ...Option) *State 
 }
 
 func TestTheEmbeddedServersOwnLogGoesToTheServerLogger(t *testing.T) {
-	var buf syncBuffer
+	var buf testenv.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
 	open(t, Config{DataDir: t.TempDir()}, logger.With("role", "state"), WithServerLogger(logger.With("role", "nats")))
 	if out := buf.String(); !strings.Contains(out, "msg=\"Starting JetStream\" role=nats") {
@@ -63,7 +34,7 @@ func TestTheEmbeddedServersOwnLogGoesToTheServerLogger(t *testing.T) {
 
 func TestAnEmbeddedJetStreamThatShutDownIsRestartedAndWritesWorkAgain(t *testing.T) {
 	ctx := context.Background()
-	var buf syncBuffer
+	var buf testenv.Buffer
 	st := open(t, Config{DataDir: t.TempDir(), HealthInterval: 20 * time.Millisecond, HealthGrace: time.Hour},
 		slog.New(slog.NewTextHandler(&buf, nil)))
 	kv, err := st.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "t"})
@@ -78,11 +49,11 @@ func TestAnEmbeddedJetStreamThatShutDownIsRestartedAndWritesWorkAgain(t *testing
 	if err := st.srv.ShutdownJetStream(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "writes to work again", func() bool {
+	testenv.CheckFor(t, time.Minute, 10*time.Millisecond, func() error { // writes work again
 		wctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		_, err := kv.PutString(wctx, "after", "v")
-		return err == nil
+		return err
 	})
 	if e, err := kv.Get(ctx, "before"); err != nil || string(e.Value()) != "v" {
 		t.Errorf("a key written before the shutdown reads %v, %v", e, err)
@@ -125,9 +96,15 @@ func TestAHealthyStoreIsCheckedPeriodicallyAndNotGivenUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := s.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq
-	waitFor(t, "the periodic checks to write again", func() bool {
+	testenv.CheckFor(t, time.Minute, 10*time.Millisecond, func() error {
 		s, err := kv.Status(ctx)
-		return err == nil && s.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq >= first+3
+		if err != nil {
+			return err
+		}
+		if last := s.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq; last < first+3 {
+			return fmt.Errorf("the periodic checks have written up to sequence %d, want %d", last, first+3)
+		}
+		return nil
 	})
 	if err := st.Err(); err != nil {
 		t.Errorf("a healthy store was given up on: %v", err)
