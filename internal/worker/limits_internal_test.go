@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -143,4 +144,50 @@ func TestTheBodyBudgetBoundsBytesInFlightAcrossRequests(t *testing.T) {
 			t.Errorf("in flight %d after the failed read, want the other request's 60", b.inFlight.Load())
 		}
 	})
+}
+
+func TestTheHeaderTimeoutSparesALongPollAndAnIdleConnection(t *testing.T) {
+	ln := loopback(t)
+	release := make(chan struct{})
+	srv := runtimeAPIServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/next" {
+			<-release // a long poll: the headers arrived long ago
+		}
+		io.WriteString(w, "event")
+	}), slog.New(slog.DiscardHandler))
+	srv.ReadHeaderTimeout = 20 * time.Millisecond
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	br := bufio.NewReader(c)
+	get := func(path string) string {
+		t.Helper()
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	// The long poll outlives many header timeouts before it is answered.
+	go func() {
+		time.Sleep(10 * srv.ReadHeaderTimeout)
+		close(release)
+	}()
+	if got := get("/next"); got != "event" {
+		t.Errorf("the long poll answered %q", got)
+	}
+	// The connection then idles for many header timeouts, and serves the next request.
+	idle := time.NewTimer(10 * srv.ReadHeaderTimeout)
+	<-idle.C
+	if got := get("/other"); got != "event" {
+		t.Errorf("after idling, the connection answered %q", got)
+	}
 }

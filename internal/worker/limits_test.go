@@ -118,3 +118,27 @@ func TestAFunctionCannotExhaustTheServerThroughItsRuntimeAPI(t *testing.T) {
 		})
 	}
 }
+
+func TestAResponseUpToLambdasLimitPassesTheBodyBudget(t *testing.T) {
+	sb, _ := newSandbox(t, time.Minute, nil)
+	tests := []struct {
+		name      string
+		size      int
+		wantError string
+	}{
+		{name: "a response of exactly 6 MB is returned whole", size: invoke.MaxResponseSize},
+		{name: "a response past 6 MB fails the invocation as Lambda's does", size: invoke.MaxResponseSize + 1,
+			wantError: "Function.ResponseSizeTooLarge"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := invokeIn(t, sb, fmt.Sprintf(`{"op":"big","n":%d}`, tt.size), false)
+			if string(res.ErrorType) != tt.wantError {
+				t.Fatalf("error type %q, want %q (%.200s)", res.ErrorType, tt.wantError, res.Payload)
+			}
+			if tt.wantError == "" && len(res.Payload) != tt.size {
+				t.Errorf("payload of %d bytes, want %d", len(res.Payload), tt.size)
+			}
+		})
+	}
+}

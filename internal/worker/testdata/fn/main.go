@@ -49,6 +49,9 @@ func handle(ctx context.Context, ev event) (any, error) {
 			fmt.Printf("line %d %s\n", i, ev.Text)
 		}
 		fmt.Print("no newline at the end")
+	case "big":
+		// A JSON string of ev.N bytes, quotes included.
+		return strings.Repeat("a", ev.N-2), nil
 	case "flood", "headers":
 		return attack(ev), nil
 	case "env":
