@@ -31,9 +31,12 @@ func (r *Registry) Create(ctx context.Context, in *CreateFunctionInput) (*Functi
 	if in.Publish {
 		return nil, lambdaerr.InvalidParameter("Publishing versions is not supported by this server yet; create the function without Publish.")
 	}
-	err = unsupported{vpc: in.VpcConfig, dlq: in.DeadLetterConfig, fs: in.FileSystemConfigs, image: in.ImageConfig,
+	err = unsupported{vpc: in.VpcConfig, fs: in.FileSystemConfigs, image: in.ImageConfig,
 		kms: in.KMSKeyArn, csc: in.CodeSigningConfigArn, snapStart: in.SnapStart}.check()
 	if err != nil {
+		return nil, err
+	}
+	if err := r.cfg.checkDeadLetter(in.DeadLetterConfig); err != nil {
 		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {
@@ -128,6 +131,9 @@ func (r *Registry) newFunction(name string, in *CreateFunctionInput) *Function {
 		c.SnapStart = r.snapStart(in.SnapStart.ApplyOn)
 	}
 	setEnvironment(&c, in.Environment)
+	if in.DeadLetterConfig != nil && in.DeadLetterConfig.TargetArn != "" {
+		c.DeadLetterConfig = &DeadLetterConfig{TargetArn: in.DeadLetterConfig.TargetArn}
+	}
 	mergeLogging(c.LoggingConfig, in.LoggingConfig)
 	c.RuntimeVersionConfig = r.runtimeVersion(c.Runtime)
 	var tags map[string]string
@@ -303,9 +309,12 @@ func (r *Registry) UpdateConfiguration(ctx context.Context, in *UpdateFunctionCo
 	if in.KMSKeyArn != nil {
 		kms = *in.KMSKeyArn
 	}
-	err = unsupported{vpc: in.VpcConfig, dlq: in.DeadLetterConfig, fs: in.FileSystemConfigs, image: in.ImageConfig,
+	err = unsupported{vpc: in.VpcConfig, fs: in.FileSystemConfigs, image: in.ImageConfig,
 		kms: kms, snapStart: in.SnapStart}.check()
 	if err != nil {
+		return nil, err
+	}
+	if err := r.cfg.checkDeadLetter(in.DeadLetterConfig); err != nil {
 		return nil, err
 	}
 	if _, ok := r.Lookup(name); !ok {
@@ -349,6 +358,13 @@ func (r *Registry) UpdateConfiguration(ctx context.Context, in *UpdateFunctionCo
 			c.SnapStart = r.snapStart(in.SnapStart.ApplyOn)
 		}
 		setEnvironment(c, in.Environment)
+		if in.DeadLetterConfig != nil {
+			// An empty TargetArn removes the dead-letter queue, as on Lambda.
+			c.DeadLetterConfig = nil
+			if in.DeadLetterConfig.TargetArn != "" {
+				c.DeadLetterConfig = &DeadLetterConfig{TargetArn: in.DeadLetterConfig.TargetArn}
+			}
+		}
 		if c.LoggingConfig == nil {
 			c.LoggingConfig = &LoggingConfig{LogFormat: LogFormatText, LogGroup: "/aws/lambda/" + name}
 		}

@@ -65,6 +65,7 @@ type FunctionConfiguration struct {
 	Version                    string                `json:"Version"`
 	Environment                *EnvironmentResponse  `json:"Environment,omitempty"`
 	TracingConfig              *TracingConfig        `json:"TracingConfig,omitempty"`
+	DeadLetterConfig           *DeadLetterConfig     `json:"DeadLetterConfig,omitempty"`
 	RevisionId                 string                `json:"RevisionId"`
 	Layers                     []Layer               `json:"Layers,omitempty"`
 	State                      string                `json:"State,omitempty"`
@@ -89,6 +90,12 @@ type EnvironmentResponse struct {
 // TracingConfig is Lambda's TracingConfig (and TracingConfigResponse).
 type TracingConfig struct {
 	Mode string `json:"Mode,omitempty"`
+}
+
+// DeadLetterConfig is Lambda's DeadLetterConfig: where asynchronous events that failed for good
+// are sent. On Ember the target is a NATS subject (arn:aws:nats:REGION:ACCOUNT:subject:SUBJECT).
+type DeadLetterConfig struct {
+	TargetArn string `json:"TargetArn,omitempty"`
 }
 
 // EphemeralStorage is the size of /tmp in MB.
@@ -159,7 +166,7 @@ type CreateFunctionInput struct {
 	SnapStart            *SnapStart        `json:"SnapStart"`
 	LoggingConfig        *LoggingConfig    `json:"LoggingConfig"`
 	VpcConfig            json.RawMessage   `json:"VpcConfig"`
-	DeadLetterConfig     json.RawMessage   `json:"DeadLetterConfig"`
+	DeadLetterConfig     *DeadLetterConfig `json:"DeadLetterConfig"`
 	KMSKeyArn            string            `json:"KMSKeyArn"`
 	Layers               []string          `json:"Layers"`
 	FileSystemConfigs    json.RawMessage   `json:"FileSystemConfigs"`
@@ -198,7 +205,7 @@ type UpdateFunctionConfigurationInput struct {
 	SnapStart         *SnapStart        `json:"SnapStart"`
 	LoggingConfig     *LoggingConfig    `json:"LoggingConfig"`
 	VpcConfig         json.RawMessage   `json:"VpcConfig"`
-	DeadLetterConfig  json.RawMessage   `json:"DeadLetterConfig"`
+	DeadLetterConfig  *DeadLetterConfig `json:"DeadLetterConfig"`
 	KMSKeyArn         *string           `json:"KMSKeyArn"`
 	Layers            []string          `json:"Layers"`
 	FileSystemConfigs json.RawMessage   `json:"FileSystemConfigs"`
@@ -263,6 +270,10 @@ func (f *Function) clone() *Function {
 	if f.Config.TracingConfig != nil {
 		t := *f.Config.TracingConfig
 		c.Config.TracingConfig = &t
+	}
+	if f.Config.DeadLetterConfig != nil {
+		d := *f.Config.DeadLetterConfig
+		c.Config.DeadLetterConfig = &d
 	}
 	if f.Config.EphemeralStorage != nil {
 		e := *f.Config.EphemeralStorage

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ember-serverless/ember/internal/async"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 )
 
@@ -268,9 +269,9 @@ func validateTags(tags map[string]string) error {
 // unsupported reports request members this server does not implement yet, so that using them is
 // an explicit error and never silently ignored.
 type unsupported struct {
-	vpc, dlq, fs, image json.RawMessage
-	kms, csc            string
-	snapStart           *SnapStart
+	vpc, fs, image json.RawMessage
+	kms, csc       string
+	snapStart      *SnapStart
 }
 
 func (u unsupported) check() error {
@@ -278,12 +279,6 @@ func (u unsupported) check() error {
 		var v struct{ SubnetIds, SecurityGroupIds []string }
 		if json.Unmarshal(u.vpc, &v) != nil || len(v.SubnetIds) > 0 || len(v.SecurityGroupIds) > 0 {
 			return lambdaerr.InvalidParameter("VpcConfig is not supported by this server.")
-		}
-	}
-	if present(u.dlq) {
-		var v struct{ TargetArn string }
-		if json.Unmarshal(u.dlq, &v) != nil || v.TargetArn != "" {
-			return lambdaerr.InvalidParameter("DeadLetterConfig is not supported by this server yet.")
 		}
 	}
 	if present(u.fs) && string(u.fs) != "[]" {
@@ -311,4 +306,27 @@ func (u unsupported) check() error {
 func present(raw json.RawMessage) bool {
 	s := strings.TrimSpace(string(raw))
 	return s != "" && s != "null"
+}
+
+// resourceArnPattern is the API model's pattern for DeadLetterConfig.TargetArn.
+const resourceArnPattern = `(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()`
+
+// checkDeadLetter checks a DeadLetterConfig: Lambda's pattern, then a target Ember can deliver
+// to, a NATS subject in its region and account (there is no SQS or SNS here).
+func (c Config) checkDeadLetter(d *DeadLetterConfig) error {
+	if d == nil || d.TargetArn == "" {
+		return nil
+	}
+	if !strings.HasPrefix(d.TargetArn, "arn:") {
+		return constraintError(d.TargetArn, "deadLetterConfig.targetArn", "Member must satisfy regular expression pattern: "+resourceArnPattern)
+	}
+	t, err := async.ARNs{Region: c.Region, AccountID: c.AccountID}.ParseTarget(d.TargetArn, "DeadLetterConfig TargetArn")
+	if err != nil {
+		return err
+	}
+	if t.Subject == "" {
+		return lambdaerr.InvalidParameter("The DeadLetterConfig TargetArn %s must be a NATS subject (arn:aws:nats:%s:%s:subject:SUBJECT): "+
+			"a dead-letter queue is a queue, not a function.", d.TargetArn, c.Region, c.AccountID)
+	}
+	return nil
 }

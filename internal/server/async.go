@@ -22,5 +22,9 @@ func (a asyncFunctions) Function(nameOrARN, qualifier string) (string, error) {
 
 // DeadLetterTarget is the function's DeadLetterConfig.TargetArn.
 func (a asyncFunctions) DeadLetterTarget(function string) string {
-	return ""
+	f, ok := a.r.Lookup(function)
+	if !ok || f.Config.DeadLetterConfig == nil {
+		return ""
+	}
+	return f.Config.DeadLetterConfig.TargetArn
 }
