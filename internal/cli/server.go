@@ -45,6 +45,8 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 		"wait before an asynchronous event's first retry after a function error; the second waits twice as long")
 	f.DurationVar(&cfg.AsyncAckWait, "async-ack-wait", cfg.AsyncAckWait,
 		"how long a queued event may go without a sign of life before it is run again (after a crash, the wait for it)")
+	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen,
+		"HOST:PORT where the embedded NATS server accepts clients, to read destination and dead-letter subjects (unauthenticated; default: off)")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS cluster URL (default: embedded server)")
 	f.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "replica count of every bucket and stream (default: 1 embedded; 3 on an external cluster of three or more servers)")
 	f.DurationVar(&cfg.StoreGrace, "store-grace", cfg.StoreGrace, "how long the state store may fail its health checks before the server exits with an error for its supervisor")

@@ -37,6 +37,10 @@ type Config struct {
 	IdleTimeout time.Duration
 	// NATSURL, when set, points at an external NATS cluster instead of the embedded server.
 	NATSURL string
+	// NATSListen, when set, is a HOST:PORT on which the embedded NATS server accepts clients,
+	// so that they can read destination and dead-letter subjects. Unauthenticated: keep it on
+	// loopback.
+	NATSListen string
 	// AsyncRetryBaseDelay is the wait before an asynchronous event's first retry after a
 	// function error; the second waits twice as long (Lambda: about one, then two minutes).
 	AsyncRetryBaseDelay time.Duration
@@ -158,6 +162,6 @@ func (c Config) Validate() error {
 // stateConfig is the state store's configuration: checked every StoreGrace/4 (at most every
 // state.DefaultHealthInterval), given up on after StoreGrace.
 func (c Config) stateConfig() state.Config {
-	return state.Config{DataDir: c.DataDir, URL: c.NATSURL, Replicas: c.Replicas,
+	return state.Config{DataDir: c.DataDir, URL: c.NATSURL, Replicas: c.Replicas, ClientListen: c.NATSListen,
 		HealthInterval: min(state.DefaultHealthInterval, c.StoreGrace/4), HealthGrace: c.StoreGrace}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -44,6 +46,10 @@ type Config struct {
 	// HealthGrace is how long the store may keep failing its checks, recovery included, before
 	// Failed is closed (DefaultHealthGrace when 0).
 	HealthGrace time.Duration
+	// ClientListen, when set, is a HOST:PORT on which the embedded server accepts NATS
+	// clients (for example to read destination subjects). It has no authentication: every
+	// client that reaches it can read and change all state. Off when empty.
+	ClientListen string
 }
 
 // Validate reports whether the config can be used.
@@ -59,6 +65,11 @@ func (c Config) Validate() error {
 	}
 	if c.HealthInterval < 0 || c.HealthGrace < 0 {
 		return errors.New("state: the health interval and grace must not be negative")
+	}
+	if c.ClientListen != "" {
+		if _, _, err := clientAddr(c.ClientListen); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -135,7 +146,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) 
 		}),
 	}
 	if url == "" {
-		srv, err := server.NewServer(&server.Options{
+		sopts := &server.Options{
 			ServerName:             "ember",
 			DontListen:             true,
 			JetStream:              true,
@@ -144,7 +155,12 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) 
 			DisableJetStreamBanner: true,
 			MaxPayload:             8 << 20,
 			JetStreamMaxMemory:     embeddedMaxMemory,
-		})
+		}
+		if cfg.ClientListen != "" {
+			sopts.DontListen = false
+			sopts.Host, sopts.Port, _ = clientAddr(cfg.ClientListen)
+		}
+		srv, err := server.NewServer(sopts)
 		if err != nil {
 			return nil, fmt.Errorf("state: embedded server: %w", err)
 		}
@@ -227,4 +243,17 @@ func (s *State) Close() error {
 		s.srv.WaitForShutdown()
 	}
 	return nil
+}
+
+// clientAddr splits a HOST:PORT for the embedded server's client listener.
+func clientAddr(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("state: client listen address %q: %w", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return "", 0, fmt.Errorf("state: client listen address %q: bad port", addr)
+	}
+	return host, n, nil
 }
