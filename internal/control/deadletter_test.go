@@ -2,6 +2,7 @@ package control_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/ember-serverless/ember/internal/control"
@@ -10,7 +11,8 @@ import (
 )
 
 func TestDeadLetterConfig(t *testing.T) {
-	r := openRegistry(t, statetest.New(t))
+	st := statetest.New(t)
+	r := openRegistry(t, st)
 	ctx := context.Background()
 	const subject = "arn:aws:nats:us-east-1:000000000000:subject:dlq.orders"
 	refused := []struct{ name, arn string }{
@@ -42,6 +44,13 @@ func TestDeadLetterConfig(t *testing.T) {
 		if f.Config.DeadLetterConfig == nil || f.Config.DeadLetterConfig.TargetArn != subject {
 			t.Fatalf("DeadLetterConfig %+v", f.Config.DeadLetterConfig)
 		}
+		// Another registry reads it from the stored record.
+		waitConfig(t, openRegistry(t, st), "fn", func(f *control.Function, found bool) error {
+			if !found || f.Config.DeadLetterConfig == nil || f.Config.DeadLetterConfig.TargetArn != subject {
+				return errors.New("the stored record has no DeadLetterConfig")
+			}
+			return nil
+		})
 	})
 	t.Run("an update with an empty TargetArn removes it", func(t *testing.T) {
 		waitConfig(t, r, "fn", isState(control.StateActive, ""))

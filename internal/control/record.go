@@ -32,6 +32,8 @@ type functionRecord struct {
 	EphemeralStorage int               `json:"ephemeralStorage,omitempty"`
 	Environment      map[string]string `json:"environment,omitempty"`
 	TracingMode      string            `json:"tracingMode,omitempty"`
+	// DeadLetterTarget is DeadLetterConfig.TargetArn.
+	DeadLetterTarget string `json:"deadLetterTarget,omitempty"`
 	// SnapStart is SnapStart.ApplyOn when it is not "None".
 	SnapStart     string         `json:"snapStart,omitempty"`
 	PackageType   string         `json:"packageType"`
@@ -85,6 +87,9 @@ func encodeRecord(f *Function) ([]byte, error) {
 	}
 	if c.TracingConfig != nil {
 		rec.TracingMode = c.TracingConfig.Mode
+	}
+	if c.DeadLetterConfig != nil {
+		rec.DeadLetterTarget = c.DeadLetterConfig.TargetArn
 	}
 	if c.SnapStart != nil && c.SnapStart.ApplyOn != SnapStartNone {
 		rec.SnapStart = c.SnapStart.ApplyOn
@@ -166,6 +171,9 @@ func (r *Registry) toFunction(rec *functionRecord) *Function {
 	}
 	if rec.TracingMode != "" {
 		c.TracingConfig = &TracingConfig{Mode: rec.TracingMode}
+	}
+	if rec.DeadLetterTarget != "" {
+		c.DeadLetterConfig = &DeadLetterConfig{TargetArn: rec.DeadLetterTarget}
 	}
 	if l := rec.Logging; l != nil {
 		c.LoggingConfig = &LoggingConfig{LogFormat: l.Format, LogGroup: l.Group,

@@ -44,11 +44,12 @@ type emberServer struct {
 // of the port it was given or, for port 0, chose.
 var servingLine = regexp.MustCompile(`msg="ember is serving" endpoint=(http://[^ ]+)`)
 
-// startServer starts `ember server` on a port it picks itself, with dataDir, and waits until it
-// answers HTTP. rootEnv passes the root credentials through EMBER_ROOT_*; without it the server
-// generates its own.
-func startServer(dataDir string, rootEnv bool) (*emberServer, error) {
+// startServer starts `ember server` on a port it picks itself, with dataDir and any extra flags,
+// and waits until it answers HTTP. rootEnv passes the root credentials through EMBER_ROOT_*;
+// without it the server generates its own.
+func startServer(dataDir string, rootEnv bool, extra ...string) (*emberServer, error) {
 	args := []string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--region", region, "--account-id", accountID}
+	args = append(args, extra...)
 	if iso := os.Getenv("EMBER_E2E_ISOLATION"); iso != "" {
 		args = append(args, "--isolation", iso)
 	}
@@ -129,6 +130,12 @@ func (s *emberServer) stop() error {
 	return fmt.Errorf("ember server did not stop within %s of SIGTERM", serverStopTimeout)
 }
 
+// kill ends the server and everything it started with SIGKILL, as a crash would.
+func (s *emberServer) kill() {
+	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.done
+}
+
 func (s *emberServer) exitErr() error {
 	var ee *exec.ExitError
 	if errors.As(s.err, &ee) && !ee.Exited() { // killed by a signal
@@ -157,10 +164,11 @@ func (s *emberServer) logOnFailure(t *testing.T) {
 	})
 }
 
-// newServer starts a private server on dataDir for one test and stops it when the test ends.
-func newServer(t *testing.T, dataDir string) *emberServer {
+// newServer starts a private server on dataDir, with any extra flags, for one test and stops it
+// when the test ends.
+func newServer(t *testing.T, dataDir string, extra ...string) *emberServer {
 	t.Helper()
-	s, err := startServer(dataDir, true)
+	s, err := startServer(dataDir, true, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
