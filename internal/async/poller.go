@@ -171,7 +171,7 @@ func (s *Service) handle(function string, msg jetstream.Msg) {
 		if e.Attempt < cfg.RetryAttempts() {
 			next := *e
 			next.Attempt++
-			next.NotBefore = now.Add(s.cfg.RetryBaseDelay << e.Attempt)
+			next.NotBefore = s.cfg.Now().Add(s.cfg.RetryBaseDelay << e.Attempt) // counted from the failure
 			if err := s.queue.put(s.runCtx, &next); err != nil {
 				log.Warn("could not queue the event's retry; it will be run again", "err", err)
 				_ = msg.NakWithDelay(s.throttleDelay(deliveries))
