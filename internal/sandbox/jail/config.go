@@ -94,6 +94,9 @@ type Config struct {
 	// it sooner. Like Lambda's init phase, this keeps cold starts of small functions fast.
 	// Defaults to 10s (Lambda's init timeout); negative disables the boost.
 	InitBoost time.Duration
+	// CPUUnbounded gives sandboxes no CPU bandwidth limit of their own: for a jail inside a
+	// microVM, whose vCPUs already bound the one sandbox it holds. Memory and pids limits stay.
+	CPUUnbounded bool
 }
 
 func (c *Config) defaults() {

@@ -454,3 +454,81 @@ func TestWhenTheSpawnerDiesItsSandboxesEndAndAnotherStarts(t *testing.T) {
 	default:
 	}
 }
+
+// cpuQuota reads the CPU bandwidth limit of the group process pid is in: v2's cpu.max quota,
+// or v1's cpu.cfs_quota_us ("max" or "-1" for none).
+func cpuQuota(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if f[0] == "0" && f[1] == "" {
+			if q, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", f[2], "cpu.max")); err == nil {
+				return strings.Fields(string(q))[0]
+			}
+			continue
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			if c != "cpu" {
+				continue
+			}
+			for _, dir := range []string{f[1], "cpu", "cpu,cpuacct"} {
+				if q, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", dir, f[2], "cpu.cfs_quota_us")); err == nil {
+					return strings.TrimSpace(string(q))
+				}
+			}
+		}
+	}
+	t.Fatalf("no CPU controller for pid %d in %q", pid, b)
+	return ""
+}
+
+func TestACPUUnboundedJailGivesItsSandboxesNoCPULimitButKeepsTheOthers(t *testing.T) {
+	code := sandboxtest.CodeDir(t)
+	os.WriteFile(filepath.Join(code, "bootstrap"), []byte("#!/bin/sh\nexec sleep 60\n"), 0o755)
+	_, w, _ := os.Pipe()
+	defer w.Close()
+	for _, unbounded := range []bool{false, true} {
+		t.Run(fmt.Sprint("unbounded=", unbounded), func(t *testing.T) {
+			state, _ := os.MkdirTemp("", "ember-jail-")
+			os.Chmod(state, 0o755)
+			t.Cleanup(func() { os.RemoveAll(state) })
+			b, err := New(Config{StateDir: state, ScratchDir: t.TempDir(), CPUUnbounded: unbounded, InitBoost: -1,
+				Cgroups: cgroups.Config{Prefix: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))}}, nil)
+			if errors.Is(err, ErrUnsupported) {
+				t.Skipf("this host cannot run jails: %v", err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			sb, err := b.Create(context.Background(), sandbox.Spec{ID: "cpu", CodeDir: code, Command: []string{"/var/task/bootstrap"},
+				Env: []string{"PATH=/usr/bin:/bin"}, MemoryMB: 128, Output: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sb.Destroy(context.Background())
+			if err := sb.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			procs, err := sb.(*jailed).CG.Procs()
+			if err != nil || len(procs) == 0 {
+				t.Fatalf("procs %v, %v", procs, err)
+			}
+			q := cpuQuota(t, procs[0])
+			none := q == "max" || q == "-1"
+			if none != unbounded {
+				t.Errorf("the 128 MB sandbox's CPU quota is %s", q)
+			}
+			if peak := sb.Stats().MaxMemoryBytes; peak <= 0 {
+				t.Errorf("no memory accounting: peak %d", peak)
+			}
+		})
+	}
+}

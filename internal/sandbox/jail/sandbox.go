@@ -53,8 +53,11 @@ var (
 func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *jailed, err error) {
 	log := b.log.With("sandbox", spec.ID)
 	limits := cgroups.ForFunction(spec.MemoryMB)
+	if b.cfg.CPUUnbounded {
+		limits.CPUMilli = 0
+	}
 	initial := limits
-	if b.cfg.InitBoost > 0 {
+	if b.cfg.InitBoost > 0 && !b.cfg.CPUUnbounded {
 		initial.CPUMilli = max(limits.CPUMilli, 1000)
 	}
 	cg, err := b.cg.Create(spec.ID, initial)
