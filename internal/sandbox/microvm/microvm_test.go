@@ -243,6 +243,8 @@ func TestClonesOfOneSnapshotAnswerAndDoNotShareSecretsMadeAfterRestore(t *testin
 		sb, api := startKeyed(t, b, code, id, key)
 		if d := sb.(sandbox.Restorer).RestoreDuration(); d <= 0 {
 			t.Errorf("%s: RestoreDuration = %v, want it restored", id, d)
+		} else {
+			t.Logf("%s restored in %v", id, d)
 		}
 		if got := invoke(t, sb, api, sandboxtest.Event{Op: "echo", Value: id}); got.Value != id {
 			t.Fatalf("%s answered %+v", id, got)

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -157,24 +156,21 @@ func (b *Backend) save(v *vm, s *vmSandbox, start time.Time) (*snapshot, error) 
 // clones.
 func (b *Backend) restoreInto(ctx context.Context, s *vmSandbox, snap *snapshot) error {
 	start := time.Now()
-	scratch := filepath.Join(s.dir, "scratch.ext4")
-	os.Remove(scratch)
-	if out, err := exec.Command("cp", "--sparse=always", "--reflink=auto", snap.scratch, scratch).CombinedOutput(); err != nil {
-		return fmt.Errorf("microvm: restore: copy the scratch disk: %w: %s", err, out)
-	}
 	m := machine{
-		dir:      s.dir,
-		memoryMB: snap.memoryMB,
-		memFile:  snap.mem,
-		rootImg:  b.rootImg,
-		fnImg:    snap.fnImg,
-		scratch:  scratch,
-		incoming: true,
+		dir:        s.dir,
+		memoryMB:   snap.memoryMB,
+		memFile:    snap.mem,
+		rootImg:    b.rootImg,
+		fnImg:      snap.fnImg,
+		scratch:    snap.scratch,
+		scratchCOW: true,
+		incoming:   true,
 	}
 	v, c, err := b.bootVM(ctx, m)
 	if err != nil {
 		return err
 	}
+	started := time.Now()
 	err = func() error {
 		q := v.qmp
 		if _, err := q.do("migrate-set-capabilities", map[string]any{"capabilities": []map[string]any{{"capability": "x-ignore-shared", "state": true}}}); err != nil {
@@ -206,6 +202,7 @@ func (b *Backend) restoreInto(ctx context.Context, s *vmSandbox, snap *snapshot)
 		return fmt.Errorf("microvm: restore: %w%s", err, qemuLog(s.dir))
 	}
 	s.attach(v, c)
+	loaded := time.Now()
 	entropy := make([]byte, 64)
 	rand.Read(entropy)
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.BootTimeout)
@@ -215,8 +212,8 @@ func (b *Backend) restoreInto(ctx context.Context, s *vmSandbox, snap *snapshot)
 	}
 	s.mu.Lock()
 	s.restored = time.Since(start)
-	s.scratch = scratch
 	s.mu.Unlock()
+	b.log.Debug("restored", "sandbox", s.spec.ID, "qemu_start", started.Sub(start), "load", loaded.Sub(started), "resume", time.Since(loaded))
 	return nil
 }
 

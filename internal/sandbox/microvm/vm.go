@@ -30,6 +30,9 @@ type machine struct {
 	rootImg   string
 	fnImg     string
 	scratch   string
+	// scratchCOW opens scratch copy-on-write: the VM's writes go to a temporary overlay QEMU
+	// makes and removes, and scratch (a snapshot's disk) is never written.
+	scratchCOW bool
 	// incoming, when set, is a device state file to restore from (the VM starts paused, and
 	// restore is finished over QMP).
 	incoming bool
@@ -62,6 +65,10 @@ func (b *Backend) args(m machine) []string {
 	if m.memShared {
 		share = "on"
 	}
+	cow := ""
+	if m.scratchCOW {
+		cow = ",snapshot=on"
+	}
 	args := []string{
 		"-machine", "microvm,memory-backend=mem,acpi=on",
 		"-accel", m.accel,
@@ -79,7 +86,7 @@ func (b *Backend) args(m machine) []string {
 		"-device", "virtio-blk-device,drive=root,serial=" + wire.RootDisk,
 		"-drive", "id=fn,file=" + m.fnImg + ",format=raw,if=none,readonly=on",
 		"-device", "virtio-blk-device,drive=fn,serial=" + wire.FnDisk,
-		"-drive", "id=scratch,file=" + m.scratch + ",format=raw,if=none,cache=unsafe,discard=unmap",
+		"-drive", "id=scratch,file=" + m.scratch + ",format=raw,if=none,cache=unsafe,discard=unmap" + cow,
 		"-device", "virtio-blk-device,drive=scratch,serial=" + wire.ScratchDisk,
 		"-device", "virtio-serial-device,max_ports=4",
 		"-chardev", "socket,id=ctl,fd=3",
