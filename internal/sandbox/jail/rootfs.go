@@ -121,25 +121,21 @@ func buildRoot(cfg *initConfig) error {
 		}
 	}
 
-	if err := attach(cfg.CodeFD, in("/var/task")); err != nil {
+	// Code, layers and runtime files come from directories in the server's data dir: each is
+	// mounted through an overlay, so that the sandbox's mount table shows none of their host
+	// paths (a bind mount shows its source's path within the host file system).
+	if err := overlay(root, "/var/task", []int{cfg.CodeFD}); err != nil {
 		return err
 	}
-	switch len(cfg.LayerFDs) {
-	case 0:
+	if len(cfg.LayerFDs) == 0 {
 		if err := mkdirAll(in("/opt")); err != nil {
 			return err
 		}
-	case 1:
-		if err := attach(cfg.LayerFDs[0], in("/opt")); err != nil {
-			return err
-		}
-	default:
-		if err := overlayLayers(root, cfg.LayerFDs); err != nil {
-			return err
-		}
+	} else if err := overlay(root, "/opt", cfg.LayerFDs); err != nil {
+		return err
 	}
 	if cfg.RuntimeFD >= 0 {
-		if err := attach(cfg.RuntimeFD, in("/var/runtime")); err != nil {
+		if err := overlay(root, "/var/runtime", []int{cfg.RuntimeFD}); err != nil {
 			return err
 		}
 	}
@@ -174,30 +170,58 @@ func attach(fd int, dst string) error {
 	return nil
 }
 
-// overlayLayers merges the layers into /opt the way Lambda extracts them: in order, later
-// ones overwriting earlier ones (overlayfs lists the top layer first). The layers are
-// attached on a staging directory first and detached again once the overlay holds them.
-func overlayLayers(root string, fds []int) error {
-	stage := filepath.Join(root, ".layers")
-	var lower []string
-	for i, fd := range fds {
-		d := filepath.Join(stage, strconv.Itoa(i))
-		if err := attach(fd, d); err != nil {
-			return err
-		}
-		lower = append([]string{d}, lower...)
-	}
-	opt := filepath.Join(root, "opt")
-	if err := mkdirAll(opt); err != nil {
+// overlay mounts the detached mount trees fds, read-only and merged in order (later ones over
+// earlier ones, the way Lambda extracts layers into /opt; overlayfs lists the top layer first),
+// at dst in root. The trees are attached on a staging directory first and detached again once
+// the overlay holds them. The overlay is a file system of its own, so the sandbox's mountinfo
+// shows its root as "/", not the host path a bind mount would show; its options name the staged
+// trees relative to the staging directory (the init works there while mounting), never a host
+// path.
+func overlay(root, dst string, fds []int) error {
+	stage := filepath.Join(root, ".stage")
+	if err := mkdirAll(stage); err != nil {
 		return err
 	}
-	if err := unix.Mount("overlay", opt, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV,
-		"lowerdir="+strings.Join(lower, ":")); err != nil {
-		return fmt.Errorf("mount /opt layers: %w", err)
+	var lower, staged []string
+	for i, fd := range fds {
+		name := strconv.Itoa(i)
+		if err := attach(fd, filepath.Join(stage, name)); err != nil {
+			return err
+		}
+		lower = append([]string{name}, lower...)
+		staged = append(staged, filepath.Join(stage, name))
 	}
-	for _, d := range lower {
+	if len(lower) == 1 {
+		// A read-only overlay needs two lower layers: the second is an empty file system of
+		// its own (a directory of the root's would keep the root from becoming read-only).
+		empty := filepath.Join(stage, "empty")
+		if err := mkdirAll(empty); err != nil {
+			return err
+		}
+		if err := unix.Mount("tmpfs", empty, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,mode=0755"); err != nil {
+			return fmt.Errorf("mount %s: empty layer: %w", dst, err)
+		}
+		lower = append(lower, "empty")
+		staged = append(staged, empty)
+	}
+	target := filepath.Join(root, dst)
+	if err := mkdirAll(target); err != nil {
+		return err
+	}
+	if err := unix.Chdir(stage); err != nil {
+		return err
+	}
+	err := unix.Mount("overlay", target, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV,
+		"lowerdir="+strings.Join(lower, ":"))
+	if cerr := unix.Chdir(root); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", dst, err)
+	}
+	for _, d := range staged {
 		if err := unix.Unmount(d, unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("detach staged layer: %w", err)
+			return fmt.Errorf("detach staged %s: %w", dst, err)
 		}
 	}
 	return os.RemoveAll(stage)

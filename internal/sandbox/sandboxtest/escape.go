@@ -21,6 +21,7 @@ type EscapeParams struct {
 	ServerPid     int      `json:"serverPid"`
 	ServerCmdline string   `json:"serverCmdline"`
 	TmpLimitMB    int      `json:"tmpLimitMB"`
+	HostPaths     []string `json:"hostPaths"`
 }
 
 // escapes are the attempts the hostile function makes; each must be contained.
@@ -28,6 +29,7 @@ var escapes = []string{
 	"read host files",
 	"read the server's data directory",
 	"read another function's code",
+	"see host paths in its mount table",
 	"write host directories",
 	"list host processes",
 	"signal the server",
@@ -118,6 +120,7 @@ func RunEscape(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps
 		ServerPid:     os.Getpid(),
 		ServerCmdline: filepath.Base(exe),
 		TmpLimitMB:    tmpMB,
+		HostPaths:     []string{dataDir, h.CodeDir, neighbourCode},
 	}}).Results
 	for _, name := range escapes {
 		t.Run("the function cannot "+name, func(t *testing.T) {

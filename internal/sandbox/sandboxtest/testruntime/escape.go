@@ -32,6 +32,9 @@ type EscapeParams struct {
 	ServerCmdline string `json:"serverCmdline"`
 	// TmpLimitMB is the sandbox's EphemeralStorage.
 	TmpLimitMB int `json:"tmpLimitMB"`
+	// HostPaths are host directories (the data dir, the code's) whose names must not show in
+	// what the sandbox can read about its own mounts.
+	HostPaths []string `json:"hostPaths"`
 }
 
 // tryEscapes runs every attempt and maps its name to "" when it was contained, or to what
@@ -51,6 +54,20 @@ func tryEscapes(p EscapeParams) map[string]string {
 	try("read host files", func() string { return readAny(p.HostFiles) })
 	try("read the server's data directory", func() string { return readAny(p.DataFiles) })
 	try("read another function's code", func() string { return readAny(p.OtherCode) })
+	try("see host paths in its mount table", func() string {
+		for _, f := range []string{"/proc/self/mountinfo", "/proc/self/mounts"} {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			for _, h := range p.HostPaths {
+				if h != "" && h != "/" && bytes.Contains(b, []byte(h)) {
+					return fmt.Sprintf("%s names %s:\n%s", f, h, b)
+				}
+			}
+		}
+		return ""
+	})
 	try("write host directories", func() string {
 		for _, d := range p.HostDirs {
 			if err := os.WriteFile(d+"/escaped", []byte("x"), 0o644); err == nil {
