@@ -164,6 +164,16 @@ type Unconfined interface {
 	Unconfined()
 }
 
+// InvokePhases is implemented by sandboxes whose CPU limit depends on what they are doing
+// (the jail's burst mode: an invocation runs outside its sandbox's CPU limit until it has run
+// for a while). The worker calls BeginInvoke as it hands the runtime an invocation and
+// EndInvoke once the invocation is over; a cold start's init counts from Start, and an
+// invocation begun during it continues the init's phase.
+type InvokePhases interface {
+	BeginInvoke()
+	EndInvoke() error
+}
+
 // SandboxHostname is the name that resolves to the sandbox's own loopback address inside it.
 const SandboxHostname = "sandbox.localdomain"
 

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/async"
+	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 	"github.com/ember-serverless/ember/internal/state"
+	"github.com/ember-serverless/ember/internal/worker"
 )
 
 // Defaults, in one place.
@@ -35,6 +37,12 @@ type Config struct {
 	Isolation string
 	// IdleTimeout is how long an idle sandbox is kept warm before it is reclaimed.
 	IdleTimeout time.Duration
+	// CPULimit says when a jailed sandbox is held to the CPU share its memory buys: "burst"
+	// (once an init or invocation has run for CPUBurst) or "strict" (always).
+	CPULimit string
+	CPUBurst time.Duration
+	// FreezeAfter is how long a sandbox stays idle before it is frozen; zero never freezes.
+	FreezeAfter time.Duration
 	// NATSURL, when set, points at an external NATS cluster instead of the embedded server.
 	NATSURL string
 	// NATSListen, when set, is a HOST:PORT on which the embedded NATS server accepts clients,
@@ -93,6 +101,9 @@ func DefaultConfig() Config {
 		Isolation:   DefaultIsolation,
 		IdleTimeout: DefaultIdleTimeout,
 		StoreGrace:  state.DefaultHealthGrace,
+		CPULimit:    string(cgsandbox.CPULimitBurst),
+		CPUBurst:    cgsandbox.DefaultCPUBurst,
+		FreezeAfter: worker.DefaultFreezeAfter,
 
 		MaxConnections: DefaultMaxConnections,
 
@@ -155,6 +166,15 @@ func (c Config) Validate() error {
 	}
 	if c.IdleTimeout <= 0 {
 		return fmt.Errorf("idle timeout %s: must be positive", c.IdleTimeout)
+	}
+	if err := cgsandbox.CPULimit(c.CPULimit).Validate(); err != nil {
+		return err
+	}
+	if c.CPUBurst <= 0 {
+		return fmt.Errorf("CPU burst %s: must be positive", c.CPUBurst)
+	}
+	if c.FreezeAfter < 0 {
+		return fmt.Errorf("freeze after %s: must not be negative", c.FreezeAfter)
 	}
 	return nil
 }

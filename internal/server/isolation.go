@@ -11,6 +11,7 @@ import (
 	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/gvisor"
 	"github.com/ember-serverless/ember/internal/sandbox/jail"
 	"github.com/ember-serverless/ember/internal/sandbox/microvm"
@@ -19,7 +20,8 @@ import (
 
 // newBackend returns the sandbox backend the operator asked for. Only an explicit "none" runs
 // function code outside a sandbox.
-func newBackend(isolation, dataDir string, rts *runtimes.Table, runtimeDirs map[string]string, logger *slog.Logger) (sandbox.Backend, error) {
+func newBackend(cfg Config, rts *runtimes.Table, runtimeDirs map[string]string, logger *slog.Logger) (sandbox.Backend, error) {
+	isolation, dataDir := cfg.Isolation, cfg.DataDir
 	switch isolation {
 	case "none":
 		return process.New(), nil
@@ -35,6 +37,8 @@ func newBackend(isolation, dataDir string, rts *runtimes.Table, runtimeDirs map[
 			Cgroups:          cgroups.Config{Prefix: cgroupPrefix(dataDir)},
 			RuntimeDirs:      runtimeDirs,
 			RuntimeHostPaths: hostPaths,
+			CPULimit:         cgsandbox.CPULimit(cfg.CPULimit),
+			CPUBurst:         cfg.CPUBurst,
 		}, logger.With("role", "jail"))
 		if err != nil {
 			return nil, fmt.Errorf("isolation jail: %w", err)
@@ -94,6 +98,20 @@ func microVMKernel(exe string) string {
 		}
 	}
 	return "/var/lib/ember/kernel"
+}
+
+// cpuLimit says, for the start-up line, how backend limits a sandbox's CPU: only the jail has
+// the burst mode.
+func cpuLimit(cfg Config, backend sandbox.Backend) []any {
+	switch {
+	case isUnconfined(backend):
+		return []any{"cpu_limit", "none"}
+	case cfg.Isolation != "jail":
+		return []any{"cpu_limit", string(cgsandbox.CPULimitStrict)}
+	case cfg.CPULimit == string(cgsandbox.CPULimitBurst):
+		return []any{"cpu_limit", cfg.CPULimit, "cpu_burst", cfg.CPUBurst}
+	}
+	return []any{"cpu_limit", cfg.CPULimit}
 }
 
 // runtimeHostPaths lists, for each managed runtime, the host files its interpreter needs: a

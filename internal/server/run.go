@@ -96,7 +96,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	backend, err := newBackend(cfg.Isolation, cfg.DataDir, rts, runtimeDirs, logger)
+	backend, err := newBackend(cfg, rts, runtimeDirs, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -147,8 +147,12 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if isUnconfined(backend) {
 		suffix = "WARNING: isolation=none: this function ran outside any sandbox\t"
 	}
+	freezeAfter := cfg.FreezeAfter
+	if freezeAfter == 0 {
+		freezeAfter = -1 // never
+	}
 	if s.worker, err = worker.New(worker.Config{Backend: backend, Logs: s.logs, Region: cfg.Region,
-		ReportSuffix: suffix, Logger: logger.With("role", "worker")}); err != nil {
+		ReportSuffix: suffix, FreezeAfter: freezeAfter, Logger: logger.With("role", "worker")}); err != nil {
 		return nil, err
 	}
 	if s.assign, err = assign.New(assign.Config{Placement: placement.Local{Host: s.worker}, IdleTimeout: cfg.IdleTimeout,
@@ -234,8 +238,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	// Tests and the bench that start `ember server --listen 127.0.0.1:0` read the port it chose
 	// from this line's endpoint.
 	endpoint := "http://" + s.ln.Addr().String()
-	logger.Info("ember is serving", "endpoint", endpoint, "data_dir", cfg.DataDir, "isolation", backend.Name(),
-		"region", cfg.Region, "account", cfg.AccountID)
+	attrs := append([]any{"endpoint", endpoint, "data_dir", cfg.DataDir, "isolation", backend.Name()}, cpuLimit(cfg, backend)...)
+	attrs = append(attrs, "freeze_after", cfg.FreezeAfter, "region", cfg.Region, "account", cfg.AccountID)
+	logger.Info("ember is serving", attrs...)
 	if isUnconfined(backend) {
 		logger.Warn("isolation=none: function code runs as plain processes of this server, outside any sandbox")
 	}

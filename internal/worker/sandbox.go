@@ -53,6 +53,20 @@ type Sandbox struct {
 	// ext is the Extensions and Telemetry API state; nil while no extension is in the
 	// sandbox, so that an invocation without extensions costs nothing more.
 	ext atomic.Pointer[extensions]
+
+	// phases is told when invocations begin and end, for backends whose CPU limit depends
+	// on it; nil for others.
+	phases sandbox.InvokePhases
+	idle   idleState
+}
+
+// idleState is what freezing an idle sandbox needs: a sandbox is frozen once it has been
+// idle for the worker's FreezeAfter, and thawed when the next invocation comes.
+type idleState struct {
+	mu     sync.Mutex
+	busy   bool
+	frozen bool
+	timer  *time.Timer
 }
 
 // call is an invocation in flight in a sandbox.
@@ -115,23 +129,90 @@ func (s *Sandbox) Usable() bool {
 	}
 }
 
-// Freeze pauses the sandbox while it is idle; Thaw resumes it. As on Lambda, a sandbox whose
-// extensions are still busy with the last invocation is not frozen.
-func (s *Sandbox) Freeze() error {
-	if x := s.ext.Load(); x != nil && !x.ready() {
-		return nil
-	}
-	return s.sb.Freeze()
+// Frozen reports whether the sandbox is frozen now (idle for longer than the worker's
+// FreezeAfter).
+func (s *Sandbox) Frozen() bool {
+	s.idle.mu.Lock()
+	defer s.idle.mu.Unlock()
+	return s.idle.frozen
 }
 
-// Thaw resumes a frozen sandbox.
-func (s *Sandbox) Thaw() error { return s.sb.Thaw() }
+// wake readies the sandbox for an invocation: thawed, and its CPU burst begun.
+func (s *Sandbox) wake() error {
+	s.idle.mu.Lock()
+	s.idle.busy = true
+	if s.idle.timer != nil {
+		s.idle.timer.Stop()
+	}
+	if s.idle.frozen {
+		if err := s.sb.Thaw(); err != nil {
+			s.idle.mu.Unlock()
+			return err
+		}
+		s.idle.frozen = false
+	}
+	s.idle.mu.Unlock()
+	if s.phases != nil {
+		s.phases.BeginInvoke()
+	}
+	return nil
+}
+
+// rest ends an invocation's CPU burst and lets the sandbox be frozen if it stays idle.
+func (s *Sandbox) rest() {
+	if s.phases != nil {
+		if err := s.phases.EndInvoke(); err != nil {
+			s.logger.Warn("CPU limit", "err", err)
+		}
+	}
+	s.idle.mu.Lock()
+	s.idle.busy = false
+	if after := s.w.cfg.FreezeAfter; after > 0 && !s.gone.Load() {
+		if s.idle.timer == nil {
+			s.idle.timer = time.AfterFunc(after, s.freezeIdle)
+		} else {
+			s.idle.timer.Reset(after)
+		}
+	}
+	s.idle.mu.Unlock()
+}
+
+// freezeIdle freezes the sandbox unless an invocation came meanwhile. As on Lambda, a
+// sandbox whose extensions are still busy with the last invocation is not frozen yet.
+func (s *Sandbox) freezeIdle() {
+	s.idle.mu.Lock()
+	defer s.idle.mu.Unlock()
+	if s.idle.busy || s.idle.frozen || !s.Usable() {
+		return
+	}
+	if x := s.ext.Load(); x != nil && !x.ready() {
+		s.idle.timer.Reset(s.w.cfg.FreezeAfter)
+		return
+	}
+	if err := s.sb.Freeze(); err != nil {
+		s.logger.Warn("freeze idle sandbox", "err", err)
+		return
+	}
+	s.idle.frozen = true
+}
 
 // Invoke hands inv to the runtime and waits for its answer, its exit or its timeout. Only one
 // invocation runs in a sandbox at a time: the caller must hold the sandbox exclusively. It
 // returns ErrSandboxGone, having run nothing, when a warm sandbox turns out to be dead, so the
-// caller can retry on another.
+// caller can retry on another. A frozen sandbox is thawed first, and frozen again once it
+// has been idle for the worker's FreezeAfter.
 func (s *Sandbox) Invoke(ctx context.Context, inv *invoke.Invocation) (*invoke.Result, error) {
+	if err := s.wake(); err != nil {
+		s.logger.Warn("thaw sandbox", "err", err)
+		s.destroy()
+		return nil, ErrSandboxGone
+	}
+	res, err := s.run(ctx, inv)
+	s.rest()
+	return res, err
+}
+
+func (s *Sandbox) run(ctx context.Context, inv *invoke.Invocation) (*invoke.Result, error) {
 	if !s.Usable() {
 		s.destroy()
 		return nil, ErrSandboxGone
@@ -392,6 +473,11 @@ func (s *Sandbox) Destroy(ctx context.Context) { s.destroyFor(ctx, shutdownSpind
 func (s *Sandbox) destroyFor(ctx context.Context, reason string) {
 	s.destroyOnce.Do(func() {
 		s.gone.Store(true)
+		s.idle.mu.Lock()
+		if s.idle.timer != nil {
+			s.idle.timer.Stop()
+		}
+		s.idle.mu.Unlock()
 		if x := s.ext.Load(); x != nil {
 			x.tel.close()
 			select {

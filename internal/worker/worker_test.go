@@ -17,6 +17,7 @@ import (
 	"github.com/ember-serverless/ember/internal/testenv"
 
 	"github.com/ember-serverless/ember/internal/logs"
+	"github.com/ember-serverless/ember/internal/sandbox/jail"
 	"github.com/ember-serverless/ember/internal/sandbox/process"
 	"github.com/ember-serverless/ember/internal/worker"
 )
@@ -24,10 +25,13 @@ import (
 var codeDir, extLayer string
 
 func TestMain(m *testing.M) {
+	jail.MaybeRunInit() // freeze_test.go's jailed sandboxes start with this binary
 	dir, err := os.MkdirTemp("", "worker-test-fn")
 	if err != nil {
 		panic(err)
 	}
+	// Readable by the jail's unprivileged sandbox user, as the code store's directories are.
+	os.Chmod(dir, 0o755)
 	if err := gobuild.Static(filepath.Join(dir, "bootstrap"), "internal/worker/testdata/fn"); err != nil {
 		fmt.Fprintln(os.Stderr, "building the test function:", err)
 		os.Exit(1)

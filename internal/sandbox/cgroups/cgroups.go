@@ -35,6 +35,11 @@ type Limits struct {
 	CPUMilli int64
 	// Pids bounds the number of processes and threads. Zero means none.
 	Pids int64
+	// CPULazy leaves the group's processes outside its CPU limit until HoldCPU(true): on
+	// cgroup v1 they stay in the server's own cpu group (the sandbox is no scheduling entity
+	// of its own), on v2, where a process has one group for every controller, the group's
+	// cpu.max stays "max" (its weight is set). See Group.HoldCPU.
+	CPULazy bool
 }
 
 // ForFunction returns Lambda's limits for a function with the given MemorySize: memory equal
@@ -82,6 +87,14 @@ type Group interface {
 	// SetCPU changes the group's CPU bandwidth (and its share under contention), in
 	// thousandths of a CPU.
 	SetCPU(milli int64) error
+	// HoldCPU puts every process of a group made with Limits.CPULazy under the group's CPU
+	// limit (true), or lets them run outside it again (false). Processes forked while it runs
+	// are caught: a child inherits its parent's group at fork. Groups made without CPULazy
+	// are always held, and HoldCPU does nothing.
+	HoldCPU(on bool) error
+	// CPUStat is the group's CPU bandwidth accounting: how often and how long its
+	// processes were throttled by its limit.
+	CPUStat() (CPUStat, error)
 	// Add moves a process into the group.
 	Add(pid int) error
 	// Freeze stops every process in the group and returns once they are all stopped.
@@ -103,6 +116,15 @@ type Group interface {
 	Kill(timeout time.Duration) error
 	// Delete removes the group; it kills what is still inside first.
 	Delete() error
+}
+
+// CPUStat is what the kernel counts of a group's CPU bandwidth (v1 and v2 cpu.stat).
+type CPUStat struct {
+	// Periods is the number of enforcement periods in which the group's processes ran,
+	// Throttled the number of those in which they hit the limit.
+	Periods, Throttled int64
+	// ThrottledTime is how long they were held back in all.
+	ThrottledTime time.Duration
 }
 
 // Config says how groups are named.
@@ -193,6 +215,32 @@ func readKeyed(dir, file, key string) (int64, error) {
 		}
 	}
 	return 0, nil
+}
+
+// readCPUStat reads a cpu.stat file: nr_periods, nr_throttled, and the throttled time in
+// the key and unit given (v1 "throttled_time" in ns, v2 "throttled_usec").
+func readCPUStat(dir, timeKey string, unit time.Duration) (CPUStat, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
+	if err != nil {
+		return CPUStat{}, fmt.Errorf("cgroups: %w", err)
+	}
+	var st CPUStat
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "nr_periods":
+			st.Periods = n
+		case "nr_throttled":
+			st.Throttled = n
+		case timeKey:
+			st.ThrottledTime = time.Duration(n) * unit
+		}
+	}
+	return st, nil
 }
 
 func readPids(dir string) ([]int, error) {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func read(t *testing.T, p string) string {
@@ -93,5 +94,44 @@ func TestV1WritesLambdaLimitsIntoEachHierarchy(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "memory/server/ember-fn/memory.oom_control"), []byte("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"), 0o644)
 	if n, err := g.OOMKills(); err != nil || n != 1 {
 		t.Errorf("OOMKills = %d, %v", n, err)
+	}
+}
+
+func TestAV2GroupWithALazyCPULimitHasNoQuotaUntilHeld(t *testing.T) {
+	own := t.TempDir()
+	m := &v2Manager{own: own, prefix: "ember-x"}
+	l := ForFunction(128)
+	l.CPULazy = true
+	g, err := m.Create("fn", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(own, "ember-x-fn")
+	steps := []struct {
+		name       string
+		do         func() error
+		max, weigh string
+	}{
+		{"made lazy, it has its weight and no quota", func() error { return nil }, "max 100000", "7"},
+		{"held, it has its quota", func() error { return g.HoldCPU(true) }, "7200 100000", "7"},
+		{"held, a new CPU changes the quota", func() error { return g.SetCPU(1000) }, "100000 100000", "100"},
+		{"released, it has no quota again", func() error { return g.HoldCPU(false) }, "max 100000", "100"},
+		{"released, a new CPU changes only the weight", func() error { return g.SetCPU(72) }, "max 100000", "7"},
+		{"held again, it has the new quota", func() error { return g.HoldCPU(true) }, "7200 100000", "7"},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := read(t, filepath.Join(dir, "cpu.max")); got != st.max {
+			t.Errorf("%s: cpu.max = %q, want %q", st.name, got, st.max)
+		}
+		if got := read(t, filepath.Join(dir, "cpu.weight")); got != st.weigh {
+			t.Errorf("%s: cpu.weight = %q, want %q", st.name, got, st.weigh)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "cpu.stat"), []byte("usage_usec 10\nnr_periods 5\nnr_throttled 2\nthrottled_usec 1500\n"), 0o644)
+	if st, err := g.CPUStat(); err != nil || st != (CPUStat{Periods: 5, Throttled: 2, ThrottledTime: 1500 * time.Microsecond}) {
+		t.Errorf("CPUStat = %+v, %v", st, err)
 	}
 }

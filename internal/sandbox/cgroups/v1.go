@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -54,7 +56,7 @@ func (m *v1Manager) Create(name string, l Limits) (Group, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	g := &v1Group{name: name, dirs: map[string]string{}}
+	g := &v1Group{name: name, dirs: map[string]string{}, ownCPU: m.own["cpu"], held: !l.CPULazy}
 	for _, c := range v1Controllers {
 		dir := filepath.Join(m.own[c], m.prefix+"-"+name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -81,9 +83,13 @@ func (m *v1Manager) Prune() error {
 func (m *v1Manager) Close() error { return nil }
 
 type v1Group struct {
-	name string
-	dirs map[string]string
-	peak counter
+	name   string
+	dirs   map[string]string
+	peak   counter
+	ownCPU string // the server's own cpu group, where a lazy group's processes run unheld
+
+	cpuMu sync.Mutex
+	held  bool // the group's processes are in its cpu group
 }
 
 func (g *v1Group) Name() string { return g.name }
@@ -129,12 +135,69 @@ func (g *v1Group) SetCPU(milli int64) error {
 }
 
 func (g *v1Group) Add(pid int) error {
+	g.cpuMu.Lock()
+	held := g.held
+	g.cpuMu.Unlock()
 	for _, c := range v1Controllers {
+		if c == "cpu" && !held {
+			continue // it runs in the server's cpu group, where it already is
+		}
 		if err := writeFile(g.dirs[c], "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// HoldCPU moves the group's processes (as the pids hierarchy lists them) into the group's
+// cpu directory, or back into the server's own cpu group, until none is left behind.
+func (g *v1Group) HoldCPU(on bool) error {
+	g.cpuMu.Lock()
+	defer g.cpuMu.Unlock()
+	if g.held == on {
+		return nil
+	}
+	to := g.ownCPU
+	if on {
+		to = g.dirs["cpu"]
+	}
+	f, err := os.OpenFile(filepath.Join(to, "cgroup.procs"), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("cgroups: hold cpu of %s: %w", g.name, err)
+	}
+	defer f.Close()
+	// A process forked between reading the list and moving its parent stays where its parent
+	// was: read again until every process of the group is where it should be.
+	for range 100 {
+		all, err := g.Procs()
+		if err != nil {
+			return err
+		}
+		in, err := readPids(g.dirs["cpu"])
+		if err != nil {
+			return err
+		}
+		moved := false
+		for _, pid := range all {
+			if slices.Contains(in, pid) == on {
+				continue
+			}
+			// One that exited meanwhile cannot be moved; nothing else should fail.
+			if _, err := f.WriteString(strconv.Itoa(pid)); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return fmt.Errorf("cgroups: hold cpu of %s: move %d: %w", g.name, pid, err)
+			}
+			moved = true
+		}
+		if !moved {
+			g.held = on
+			return nil
+		}
+	}
+	return fmt.Errorf("cgroups: hold cpu of %s: processes keep appearing", g.name)
+}
+
+func (g *v1Group) CPUStat() (CPUStat, error) {
+	return readCPUStat(g.dirs["cpu"], "throttled_time", time.Nanosecond)
 }
 
 func (g *v1Group) freezerState() (string, error) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -144,7 +145,7 @@ func (m *v2Manager) Create(name string, l Limits) (Group, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cgroups: create group: %w", err)
 	}
-	g := &v2Group{name: name, dir: dir}
+	g := &v2Group{name: name, dir: dir, held: !l.CPULazy}
 	if err := g.setLimits(l); err != nil {
 		_ = g.Delete()
 		return nil, err
@@ -161,6 +162,10 @@ type v2Group struct {
 	dir     string
 	deleted bool
 	peak    counter
+
+	cpuMu sync.Mutex
+	held  bool  // cpu.max holds the group's quota, not "max"
+	milli int64 // the group's CPU, for HoldCPU
 }
 
 func (g *v2Group) Name() string { return g.name }
@@ -183,6 +188,11 @@ func (g *v2Group) setLimits(l Limits) error {
 			return err
 		}
 	}
+	if !g.held {
+		if err := writeFile(g.dir, "cpu.max", fmt.Sprintf("max %d", cfsPeriod)); err != nil {
+			return err
+		}
+	}
 	if l.Pids > 0 {
 		if err := writeFile(g.dir, "pids.max", strconv.FormatInt(l.Pids, 10)); err != nil {
 			return err
@@ -192,12 +202,48 @@ func (g *v2Group) setLimits(l Limits) error {
 }
 
 func (g *v2Group) SetCPU(milli int64) error {
+	g.cpuMu.Lock()
+	defer g.cpuMu.Unlock()
+	g.milli = milli
 	// cpu.weight is 1..10000 with 100 the default for one CPU's worth.
 	if err := writeFile(g.dir, "cpu.weight", strconv.FormatInt(v2Weight(milli), 10)); err != nil {
 		return err
 	}
+	if !g.held {
+		return nil
+	}
+	return g.writeQuota(milli)
+}
+
+func (g *v2Group) writeQuota(milli int64) error {
 	quota := max(milli*cfsPeriod/1000, 1000)
 	return writeFile(g.dir, "cpu.max", fmt.Sprintf("%d %d", quota, cfsPeriod))
+}
+
+// HoldCPU sets the group's quota in cpu.max, or "max" again: on cgroup v2 a process is in
+// one group for every controller, so a sandbox cannot leave its CPU group and keep its
+// memory group.
+func (g *v2Group) HoldCPU(on bool) error {
+	g.cpuMu.Lock()
+	defer g.cpuMu.Unlock()
+	if g.held == on {
+		return nil
+	}
+	var err error
+	if on {
+		err = g.writeQuota(g.milli)
+	} else {
+		err = writeFile(g.dir, "cpu.max", fmt.Sprintf("max %d", cfsPeriod))
+	}
+	if err != nil {
+		return err
+	}
+	g.held = on
+	return nil
+}
+
+func (g *v2Group) CPUStat() (CPUStat, error) {
+	return readCPUStat(g.dir, "throttled_usec", time.Microsecond)
 }
 
 func (g *v2Group) Add(pid int) error {

@@ -38,6 +38,21 @@ type Core struct {
 
 	boosted    atomic.Bool // still in the init phase's CPU boost
 	boostTimer *time.Timer
+
+	burst burst
+}
+
+// burst is the state of a sandbox whose group was made with cgroups.Limits.CPULazy: its
+// processes run outside the group's CPU limit until an init or invocation has run for
+// after, then are held to it until that invocation ends.
+type burst struct {
+	mu     sync.Mutex
+	after  time.Duration // zero: the group is always held (strict)
+	timer  *time.Timer
+	active bool      // an init or invocation is running
+	since  time.Time // when it began
+	held   bool
+	err    error // the last failure to hold or release, for EndInvoke
 }
 
 // Init sets the core up: what names the sandbox in errors ("jail: sandbox ID"), cg is its
@@ -47,6 +62,77 @@ func (c *Core) Init(what string, cg cgroups.Group, cpuMilli int64, boosted bool,
 	c.what, c.CG, c.cpuMilli, c.grace = what, cg, cpuMilli, grace
 	c.done = make(chan struct{})
 	c.boosted.Store(boosted)
+}
+
+// SetBurst says the sandbox's group was made with cgroups.Limits.CPULazy: an init or
+// invocation runs outside its CPU limit until it has run for after, and is held to it from
+// then until it ends. Call it after Init, before Start.
+func (c *Core) SetBurst(after time.Duration) {
+	c.burst.after = after
+}
+
+// BeginInvoke starts an invocation's burst (unless the init's or another invocation's is
+// still running, which it continues).
+func (c *Core) BeginInvoke() {
+	b := &c.burst
+	if b.after <= 0 {
+		return
+	}
+	b.mu.Lock()
+	if !b.active {
+		b.active, b.since = true, time.Now()
+		if b.timer == nil {
+			b.timer = time.AfterFunc(b.after, c.burstOver)
+		} else {
+			b.timer.Reset(b.after)
+		}
+	}
+	b.mu.Unlock()
+}
+
+// burstOver holds the sandbox to its CPU limit if its init or invocation is still running
+// and has run past the burst.
+func (c *Core) burstOver() {
+	b := &c.burst
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.active || b.held {
+		return
+	}
+	if left := b.after - time.Since(b.since); left > 0 {
+		b.timer.Reset(left) // a timer of an earlier invocation, stopped too late
+		return
+	}
+	if err := c.CG.HoldCPU(true); err != nil {
+		b.err = fmt.Errorf("%s: hold to the CPU limit: %w", c.what, err)
+		return
+	}
+	b.held = true
+}
+
+// EndInvoke ends the running init's or invocation's burst: a sandbox held to its CPU limit
+// runs outside it again from the next one. It reports a failure to hold or release.
+func (c *Core) EndInvoke() error {
+	b := &c.burst
+	if b.after <= 0 {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.active = false
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if b.held {
+		if err := c.CG.HoldCPU(false); err != nil && b.err == nil {
+			b.err = fmt.Errorf("%s: release from the CPU limit: %w", c.what, err)
+		} else if err == nil {
+			b.held = false
+		}
+	}
+	err := b.err
+	b.err = nil
+	return err
 }
 
 // Done is closed when the runtime has exited.
@@ -105,6 +191,7 @@ func (c *Core) Start(begin func() error, boostFor time.Duration) error {
 		return err
 	}
 	_ = c.CG.ResetPeak()
+	c.BeginInvoke() // the init's burst
 	if c.boosted.Load() {
 		c.boostTimer = time.AfterFunc(boostFor, func() { c.EndInitBoost() })
 	}
@@ -172,6 +259,12 @@ func (c *Core) Destroy(ctx context.Context, proc Signaler, ask bool, teardown fu
 	}
 	c.boosted.Store(false)
 	c.Mu.Unlock()
+	c.burst.mu.Lock()
+	c.burst.active = false
+	if c.burst.timer != nil {
+		c.burst.timer.Stop()
+	}
+	c.burst.mu.Unlock()
 
 	if started && ask && proc != nil {
 		select {

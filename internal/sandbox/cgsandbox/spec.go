@@ -4,9 +4,33 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
 )
+
+// CPULimit says when a sandbox is held to the CPU share its memory buys.
+type CPULimit string
+
+const (
+	// CPULimitBurst lets an init or invocation run outside its sandbox's CPU limit until it
+	// has run for the burst threshold, and holds it to the limit from then until it ends.
+	CPULimitBurst CPULimit = "burst"
+	// CPULimitStrict holds every sandbox to its limit from the first instruction, as AWS does.
+	CPULimitStrict CPULimit = "strict"
+)
+
+// DefaultCPUBurst is how long an init or invocation runs outside its CPU limit in burst mode.
+const DefaultCPUBurst = 20 * time.Millisecond
+
+// Validate checks that l names a mode.
+func (l CPULimit) Validate() error {
+	switch l {
+	case CPULimitBurst, CPULimitStrict:
+		return nil
+	}
+	return fmt.Errorf("CPU limit %q is neither %q nor %q", string(l), CPULimitBurst, CPULimitStrict)
+}
 
 // DefaultEphemeralStorageMB is Lambda's /tmp size when a function sets none.
 const DefaultEphemeralStorageMB = 512

@@ -97,6 +97,15 @@ type Config struct {
 	// CPUUnbounded gives sandboxes no CPU bandwidth limit of their own: for a jail inside a
 	// microVM, whose vCPUs already bound the one sandbox it holds. Memory and pids limits stay.
 	CPUUnbounded bool
+	// CPULimit says when a sandbox is held to the CPU share its memory buys: from the
+	// first instruction (cgsandbox.CPULimitStrict), or, by default (cgsandbox.CPULimitBurst),
+	// only once an init or invocation has run for CPUBurst, until it ends. Until then the
+	// sandbox's processes run in the server's own CPU group (cgroup v1) or under no quota
+	// (v2). Idle sandboxes are frozen by the worker, so nothing runs unmetered between
+	// invocations for longer than its freeze grace.
+	CPULimit cgsandbox.CPULimit
+	// CPUBurst is burst mode's threshold. Defaults to cgsandbox.DefaultCPUBurst.
+	CPUBurst time.Duration
 }
 
 func (c *Config) defaults() {
@@ -123,6 +132,12 @@ func (c *Config) defaults() {
 	}
 	if c.InitBoost == 0 {
 		c.InitBoost = 10 * time.Second
+	}
+	if c.CPULimit == "" {
+		c.CPULimit = cgsandbox.CPULimitBurst
+	}
+	if c.CPUBurst == 0 {
+		c.CPUBurst = cgsandbox.DefaultCPUBurst
 	}
 }
 
@@ -163,6 +178,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSandboxes < 1 {
 		return fmt.Errorf("jail: max sandboxes %d", c.MaxSandboxes)
+	}
+	if err := c.CPULimit.Validate(); err != nil {
+		return fmt.Errorf("jail: %w", err)
+	}
+	if c.CPUBurst < 0 {
+		return fmt.Errorf("jail: CPU burst %s is negative", c.CPUBurst)
 	}
 	return c.Cgroups.Validate()
 }

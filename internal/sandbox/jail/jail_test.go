@@ -29,17 +29,21 @@ func TestMain(m *testing.M) {
 // when the host cannot run jails.
 func newTestBackend(t *testing.T) *Backend {
 	t.Helper()
+	return newTestBackendWith(t, Config{})
+}
+
+// newTestBackendWith is newTestBackend with cfg's other settings.
+func newTestBackendWith(t *testing.T, cfg Config) *Backend {
+	t.Helper()
 	state, err := os.MkdirTemp("", "ember-jail-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(state, 0o755)
 	t.Cleanup(func() { os.RemoveAll(state) })
-	b, err := New(Config{
-		StateDir:   state,
-		ScratchDir: t.TempDir(),
-		Cgroups:    cgroups.Config{Prefix: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
-	}, nil)
+	cfg.StateDir, cfg.ScratchDir = state, t.TempDir()
+	cfg.Cgroups = cgroups.Config{Prefix: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))}
+	b, err := New(cfg, nil)
 	if errors.Is(err, ErrUnsupported) {
 		testenv.Need(t, "this host cannot run jails: %v", err)
 	}

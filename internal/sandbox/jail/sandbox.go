@@ -45,9 +45,10 @@ type jailed struct {
 }
 
 var (
-	_ sandbox.Sandbox     = (*jailed)(nil)
-	_ sandbox.InitBooster = (*jailed)(nil)
-	_ sandbox.Dialer      = (*jailed)(nil)
+	_ sandbox.Sandbox      = (*jailed)(nil)
+	_ sandbox.InitBooster  = (*jailed)(nil)
+	_ sandbox.Dialer       = (*jailed)(nil)
+	_ sandbox.InvokePhases = (*jailed)(nil)
 )
 
 func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *jailed, err error) {
@@ -56,6 +57,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	if b.cfg.CPUUnbounded {
 		limits.CPUMilli = 0
 	}
+	limits.CPULazy = b.cfg.CPULimit == cgsandbox.CPULimitBurst && !b.cfg.CPUUnbounded
 	initial := limits
 	if b.cfg.InitBoost > 0 && !b.cfg.CPUUnbounded {
 		initial.CPUMilli = max(limits.CPUMilli, 1000)
@@ -66,6 +68,9 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	}
 	s := &jailed{b: b, id: spec.ID, slot: slot, log: log}
 	s.Init("jail: sandbox "+spec.ID, cg, limits.CPUMilli, initial.CPUMilli != limits.CPUMilli, b.cfg.ShutdownGrace)
+	if limits.CPULazy {
+		s.SetBurst(b.cfg.CPUBurst)
+	}
 	var toClose []*os.File
 	defer func() {
 		for _, f := range toClose {

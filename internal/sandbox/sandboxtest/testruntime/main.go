@@ -1,7 +1,8 @@
 // Command testruntime is the function the sandbox conformance and escape suites run inside a
 // sandbox. It is an ordinary aws-lambda-go function whose event says what to do: echo, report
-// its environment, sleep, crash, allocate memory, fork without bound, spin, fill /tmp, or try
-// a list of escapes and report which were contained. Tests build it with CGO_ENABLED=0 and
+// its environment, sleep, crash, allocate memory, fork without bound, spin (in the background,
+// or for a while, reporting the CPU time used), fill /tmp, or try a list of escapes and report
+// which were contained. Tests build it with CGO_ENABLED=0 and
 // -tags lambda.norpc; it is not part of Ember.
 package main
 
@@ -87,6 +88,10 @@ func handle(_ context.Context, ev Event) (Result, error) {
 			}()
 		}
 		return Result{}, nil
+	case "burn":
+		// CPU time used by a Millis-long spin of the function and Code children.
+		n, err := burn(ev.Millis, ev.Code)
+		return Result{Count: n, Err: errString(err)}, nil
 	case "fill_tmp":
 		n, err := fillTmp(int64(ev.MB) << 20)
 		return Result{Count: int(n >> 20), Err: errString(err)}, nil
@@ -137,5 +142,6 @@ func fillTmp(limit int64) (int64, error) {
 }
 
 func main() {
+	maybeBurn()
 	lambda.Start(handle)
 }

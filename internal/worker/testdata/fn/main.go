@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -31,6 +32,13 @@ type event struct {
 
 var calls int
 
+// ticks counts the wake-ups of a background goroutine the "tick" op starts, every
+// millisecond while the sandbox runs.
+var (
+	ticks     atomic.Int64
+	tickStart sync.Once
+)
+
 func handle(ctx context.Context, ev event) (any, error) {
 	calls++
 	lc, _ := lambdacontext.FromContext(ctx)
@@ -44,6 +52,18 @@ func handle(ctx context.Context, ev event) (any, error) {
 		os.Exit(3)
 	case "sleep":
 		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+	case "tick":
+		tickStart.Do(func() {
+			go func() {
+				for {
+					time.Sleep(time.Millisecond)
+					ticks.Add(1)
+				}
+			}()
+		})
+		before := ticks.Load()
+		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+		return map[string]int64{"before": before, "after": ticks.Load()}, nil
 	case "log":
 		for i := 0; i < ev.Lines; i++ {
 			fmt.Printf("line %d %s\n", i, ev.Text)
