@@ -260,7 +260,7 @@ func (c *Core) Destroy(ctx context.Context, proc Signaler, ask bool, teardown fu
 	c.boosted.Store(false)
 	c.Mu.Unlock()
 	c.burst.mu.Lock()
-	c.burst.active = false
+	c.burst.active, c.burst.held = false, false // its group goes with it
 	if c.burst.timer != nil {
 		c.burst.timer.Stop()
 	}
