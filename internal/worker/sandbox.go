@@ -178,14 +178,15 @@ func (s *Sandbox) rest() {
 }
 
 // freezeIdle freezes the sandbox unless an invocation came meanwhile. As on Lambda, a
-// sandbox whose extensions are still busy with the last invocation is not frozen yet.
+// sandbox whose extensions are still busy with the last invocation is not frozen yet, nor one
+// whose telemetry is still to be delivered to them.
 func (s *Sandbox) freezeIdle() {
 	s.idle.mu.Lock()
 	defer s.idle.mu.Unlock()
 	if s.idle.busy || s.idle.frozen || !s.Usable() {
 		return
 	}
-	if x := s.ext.Load(); x != nil && !x.ready() {
+	if x := s.ext.Load(); x != nil && (!x.ready() || x.tel.pending()) {
 		s.idle.timer.Reset(s.w.cfg.FreezeAfter)
 		return
 	}

@@ -73,10 +73,11 @@ type subscriber struct {
 	maxBytes int
 	timeout  time.Duration
 
-	mu      sync.Mutex
-	queue   [][]byte
-	qbytes  int
-	dropped int
+	mu       sync.Mutex
+	queue    [][]byte
+	qbytes   int
+	inflight int // batches taken and not yet posted
+	dropped  int
 	kick    chan struct{}
 	stop    chan struct{}
 }
@@ -217,6 +218,9 @@ func (sub *subscriber) take() (batch [][]byte, n int, full bool) {
 	batch = sub.queue[:n:n]
 	sub.queue = sub.queue[n:]
 	sub.qbytes -= size
+	if n > 0 {
+		sub.inflight++ // until post is done with it
+	}
 	return batch, n, len(sub.queue) >= sub.maxItems || sub.qbytes >= sub.maxBytes
 }
 
@@ -282,7 +286,30 @@ func (t *telemetry) flush(sub *subscriber) {
 	}
 }
 
+// pending reports whether events are waiting for, or on their way to, a subscriber: the
+// sandbox is not frozen until they are delivered, since its extensions could not take them.
+func (t *telemetry) pending() bool {
+	t.mu.Lock()
+	subs := t.subs
+	t.mu.Unlock()
+	for _, sub := range subs {
+		sub.mu.Lock()
+		busy := len(sub.queue) > 0 || sub.inflight > 0
+		sub.mu.Unlock()
+		if busy {
+			return true
+		}
+	}
+	return false
+}
+
+// post delivers a batch that take returned.
 func (t *telemetry) post(sub *subscriber, batch [][]byte) {
+	defer func() {
+		sub.mu.Lock()
+		sub.inflight--
+		sub.mu.Unlock()
+	}()
 	var body bytes.Buffer
 	body.WriteByte('[')
 	for i, ev := range batch {
