@@ -238,6 +238,9 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 	if typ != "ServiceException" || strings.Contains(msg, "secret") {
 		t.Errorf("got %s %q", typ, msg)
 	}
+	if id := rec.Header().Get("X-Amzn-RequestId"); id == "" || !strings.Contains(msg, "RequestId: "+id) {
+		t.Errorf("the message %q does not give the request id %q the log lines carry", msg, id)
+	}
 	f.invoker.err = lambdaerr.New(lambdaerr.TooManyRequests, "Rate Exceeded.")
 	rec = f.do(t, "POST", "/2015-03-31/functions/fn/invocations", nil, nil)
 	if typ, _ := wireError(t, rec); rec.Code != 429 || typ != "TooManyRequestsException" {

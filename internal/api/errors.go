@@ -4,6 +4,7 @@ import (
 	"github.com/google/uuid"
 
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -33,7 +34,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, op, reqID st
 	} else {
 		s.logger.Debug("request rejected", "op", op, "request_id", reqID, "type", string(le.Type), "message", le.Message)
 	}
-	body := errorBody{Type: kind, Message: le.Message, ErrorType: string(le.Type), Reason: le.Reason}
+	msg := le.Message
+	var typed *lambdaerr.Error
+	if !errors.As(err, &typed) {
+		// Nothing of err reaches the client; the request id finds it in the log.
+		msg = "An internal error occurred. RequestId: " + reqID
+	}
+	body := errorBody{Type: kind, Message: msg, ErrorType: string(le.Type), Reason: le.Reason}
 	h := w.Header()
 	if le.RetryAfterSeconds > 0 {
 		body.RetryAfter = strconv.Itoa(le.RetryAfterSeconds)
