@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -98,6 +99,7 @@ type State struct {
 	// srvLogger receives the embedded server's log.
 	srvLogger *slog.Logger
 
+	closing  atomic.Bool
 	failOnce sync.Once
 	failed   chan struct{}
 	failErr  error
@@ -127,13 +129,16 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) 
 	url := cfg.URL
 	nopts := []nats.Option{nats.Name("ember"), nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if s.closing.Load() {
+				return // Close disconnects on purpose
+			}
 			logger.Warn("state store connection lost; reconnecting", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			logger.Info("state store connection restored", "server", nc.ConnectedUrlRedacted())
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
-			if err := nc.LastError(); err != nil {
+			if err := nc.LastError(); err != nil && !s.closing.Load() {
 				s.fail(fmt.Errorf("state: the connection to the store closed: %w", err))
 			}
 		}),
@@ -234,6 +239,7 @@ func (s *State) Close() error {
 		<-s.done
 		s.stop = nil
 	}
+	s.closing.Store(true)
 	if s.nc != nil {
 		_ = s.nc.Drain()
 		s.nc.Close()
