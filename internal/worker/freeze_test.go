@@ -13,6 +13,7 @@ import (
 	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 	"github.com/ember-serverless/ember/internal/sandbox/jail"
+	"github.com/ember-serverless/ember/internal/testenv"
 	"github.com/ember-serverless/ember/internal/worker"
 )
 
@@ -29,7 +30,7 @@ func jailBackend(t *testing.T) *jail.Backend {
 	b, err := jail.New(jail.Config{StateDir: state, ScratchDir: t.TempDir(),
 		Cgroups: cgroups.Config{Prefix: fmt.Sprintf("ember-wtest-%d-%s", os.Getpid(), filepath.Base(state))}}, nil)
 	if errors.Is(err, jail.ErrUnsupported) {
-		t.Skipf("this host cannot run jails, which freezing needs: %v", err)
+		testenv.Need(t, "this host cannot run jails, which freezing needs: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
