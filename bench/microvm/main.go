@@ -54,6 +54,7 @@ func main() {
 	warm := flag.Duration("warm", 5*time.Second, "how long to invoke a warm VM")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	verbose := flag.Bool("v", false, "log the backend's phases (restore breakdown)")
+	tbMB := flag.Int("tb-size", 0, "TCG translation cache per VM in MB (0: QEMU's default)")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "ember-bench-microvm-")
 	if err != nil {
@@ -84,7 +85,7 @@ func main() {
 	b, err := microvm.New(microvm.Config{
 		KernelDir: kernel, AgentPath: agent,
 		StateDir: filepath.Join(work, "state"), CacheDir: filepath.Join(work, "cache"),
-		MemDir: filepath.Join("/dev/shm", filepath.Base(work)), Accel: *accel,
+		MemDir: filepath.Join("/dev/shm", filepath.Base(work)), Accel: *accel, TCGCacheMB: *tbMB,
 	}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	if err != nil {
 		log.Fatal(err)

@@ -43,6 +43,9 @@ type Config struct {
 	// Accel is "kvm", "tcg" or "auto" (the default): KVM when /dev/kvm exists and a VM boots
 	// with it, otherwise TCG (software emulation, slow but everywhere).
 	Accel string
+	// TCGCacheMB bounds the translated-code cache of a VM under TCG (QEMU's tb-size), which
+	// counts in each VM's memory. Zero keeps QEMU's default.
+	TCGCacheMB int
 	// CPUs is the number of vCPUs per VM. Defaults to 1.
 	CPUs int
 	// MemoryOverheadMB is added to each function's MemorySize for its VM. Defaults to

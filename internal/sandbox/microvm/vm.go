@@ -71,7 +71,7 @@ func (b *Backend) args(m machine) []string {
 	}
 	args := []string{
 		"-machine", "microvm,memory-backend=mem,acpi=on",
-		"-accel", m.accel,
+		"-accel", b.accelArg(m.accel),
 		"-cpu", "max",
 		"-smp", strconv.Itoa(b.cfg.CPUs),
 		"-m", strconv.Itoa(m.memoryMB),
@@ -100,6 +100,14 @@ func (b *Backend) args(m machine) []string {
 		args = append(args, "-incoming", "defer")
 	}
 	return args
+}
+
+// accelArg is QEMU's -accel value.
+func (b *Backend) accelArg(accel string) string {
+	if accel == "tcg" && b.cfg.TCGCacheMB > 0 {
+		return "tcg,tb-size=" + strconv.Itoa(b.cfg.TCGCacheMB)
+	}
+	return accel
 }
 
 // socketPair returns the host's end as a connection and the guest's as a file for QEMU.
