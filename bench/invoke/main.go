@@ -3,6 +3,7 @@
 // function in the same run. Run it from the repository root:
 //
 //	go run ./bench/invoke -floor ../shared/bench/floor -rie /tmp/aws-lambda-rie -ember .
+//	go run ./bench/invoke -floor ../shared/bench/floor -ember . -memory 128,1769 -rounds 8
 //	go run ./bench/invoke -mode cold -rie /tmp/aws-lambda-rie -ember .
 //	go run ./bench/invoke -mode runtimes -ember . -functions 20
 //
@@ -16,6 +17,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,7 +34,7 @@ func main() {
 	flag.StringVar(&cfg.RIE, "rie", "", "aws-lambda-rie binary built from its public source (empty: skip)")
 	flag.StringVar(&cfg.Ember, "ember", "", "ember binary, or module root to build ./cmd/ember from (empty: skip)")
 	emberArgs := flag.String("ember-args", "", "extra space-separated arguments for `ember server`, e.g. \"--isolation jail\"")
-	memory := flag.Int("memory", 1769, "the echo function's MemorySize on Ember, in MB (1769 = one vCPU)")
+	memory := flag.String("memory", "128,1769", "the echo function's MemorySize on Ember, in MB (128 is Lambda's default, 1769 one vCPU); several, comma-separated, are measured one after another, each beside floor and the emulator again")
 	flag.IntVar(&cfg.Warmup, "warmup", 200, "sequential warm-up invokes before measuring")
 	flag.IntVar(&cfg.Invokes, "n", 2000, "sequential invokes measured per round at one client")
 	flag.IntVar(&cfg.Clients, "clients", 16, "concurrent clients (and floor runtimes) for throughput")
@@ -43,14 +46,42 @@ func main() {
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	workDir := flag.String("workdir", "", "directory for builds, data dirs and logs (default: a temp dir, removed after)")
 	flag.Parse()
-	cfg.MemorySize = int32(*memory)
 	cfg.EmberArgs = strings.Fields(*emberArgs)
+	sizes, err := memorySizes(*memory)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -memory:", err)
+		os.Exit(2)
+	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*mode, cfg, *workDir, *jsonOut, logger); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	for _, mb := range sizes {
+		cfg.MemorySize = mb
+		out := *jsonOut
+		if len(sizes) > 1 {
+			fmt.Printf("\nMemorySize %d MB\n", mb)
+			if out != "" {
+				ext := filepath.Ext(out)
+				out = fmt.Sprintf("%s-%dmb%s", strings.TrimSuffix(out, ext), mb, ext)
+			}
+		}
+		if err := run(*mode, cfg, *workDir, out, logger); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
+}
+
+// memorySizes parses a comma-separated list of MemorySizes in MB.
+func memorySizes(list string) ([]int32, error) {
+	var sizes []int32
+	for _, f := range strings.Split(list, ",") {
+		mb, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || mb < 128 || mb > 10240 {
+			return nil, fmt.Errorf("%q: want MemorySizes between 128 and 10240 MB, comma-separated", list)
+		}
+		sizes = append(sizes, int32(mb))
+	}
+	return sizes, nil
 }
 
 func run(mode string, cfg harness.Config, workDir, jsonOut string, logger *slog.Logger) error {
