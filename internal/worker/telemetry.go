@@ -78,8 +78,8 @@ type subscriber struct {
 	qbytes   int
 	inflight int // batches taken and not yet posted
 	dropped  int
-	kick    chan struct{}
-	stop    chan struct{}
+	kick     chan struct{}
+	stop     chan struct{}
 }
 
 func newTelemetry(s *Sandbox) *telemetry {
