@@ -86,6 +86,9 @@ type Registry interface {
 	UpdateConfiguration(ctx context.Context, in *control.UpdateFunctionConfigurationInput) (*control.Function, error)
 	Delete(ctx context.Context, nameOrARN, qualifier string) error
 	Usage() (functions, totalCodeSize int64)
+	ListTags(resource string) (map[string]string, error)
+	TagResource(ctx context.Context, resource string, tags map[string]string) error
+	UntagResource(ctx context.Context, resource string, keys []string) error
 }
 
 var (

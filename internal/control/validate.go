@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ember-serverless/ember/internal/async"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
@@ -22,6 +23,8 @@ const (
 	MaxHandlerLen       = 128
 	MaxEnvironmentBytes = 4096
 	MaxTags             = 50
+	MaxTagKeyLen        = 128
+	MaxTagValueLen      = 256
 )
 
 // reservedEnvKeys are the environment variables Lambda sets itself and refuses in a function's
@@ -256,12 +259,27 @@ func validateTags(tags map[string]string) error {
 		return lambdaerr.InvalidParameter("Number of tags exceeds resource tag limit.")
 	}
 	for k, v := range tags {
-		if len(k) < 1 || len(k) > 128 || strings.HasPrefix(k, "aws:") {
-			return lambdaerr.InvalidParameter("Tag key %q is not valid: keys are 1 to 128 characters and must not start with \"aws:\".", k)
+		if err := validateTagKey(k); err != nil {
+			return err
 		}
-		if len(v) > 256 {
-			return lambdaerr.InvalidParameter("Tag value for key %q is longer than 256 characters.", k)
+		if utf8.RuneCountInString(v) > MaxTagValueLen {
+			return constraintError(v, "tags.value", "Member must have length less than or equal to 256")
 		}
+	}
+	return nil
+}
+
+// validateTagKey checks a tag key as Lambda does: 1 to 128 characters, not starting with the
+// "aws:" prefix AWS reserves.
+func validateTagKey(k string) error {
+	switch n := utf8.RuneCountInString(k); {
+	case n < 1:
+		return constraintError(k, "tags.key", "Member must have length greater than or equal to 1")
+	case n > MaxTagKeyLen:
+		return constraintError(k, "tags.key", "Member must have length less than or equal to 128")
+	}
+	if strings.HasPrefix(strings.ToLower(k), "aws:") {
+		return lambdaerr.InvalidParameter("Tag keys cannot start with 'aws:': %s", k)
 	}
 	return nil
 }
