@@ -17,6 +17,7 @@ import (
 	"github.com/ember-serverless/ember/internal/control/controltest"
 	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/state/statetest"
 )
 
@@ -193,11 +194,11 @@ func TestBodiesOverLambdasLimitsAreRejected(t *testing.T) {
 		length             int64
 		typ, msg           string
 	}{
-		{"an invoke payload over 6 MB", "POST", "/2015-03-31/functions/fn/invocations", api.MaxInvokePayload + 1,
+		{"an invoke payload over 6 MB", "POST", "/2015-03-31/functions/fn/invocations", limits.MaxSyncPayload + 1,
 			"RequestTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation"},
-		{"a create request over Lambda's zip limit", "POST", "/2015-03-31/functions", api.MaxCodeRequest + 1,
+		{"a create request over Lambda's zip limit", "POST", "/2015-03-31/functions", limits.MaxCodeRequest + 1,
 			"RequestEntityTooLargeException", "Request must be smaller than 69905067 bytes for the CreateFunction operation"},
-		{"a code update over Lambda's zip limit", "PUT", "/2015-03-31/functions/fn/code", api.MaxCodeRequest + 1,
+		{"a code update over Lambda's zip limit", "PUT", "/2015-03-31/functions/fn/code", limits.MaxCodeRequest + 1,
 			"RequestEntityTooLargeException", "for the UpdateFunctionCode operation"},
 	}
 	for _, tt := range tests {
@@ -216,7 +217,7 @@ func TestBodiesOverLambdasLimitsAreRejected(t *testing.T) {
 	}
 	t.Run("a chunked invoke payload over 6 MB", func(t *testing.T) {
 		req := httptest.NewRequest("POST", "/2015-03-31/functions/fn/invocations",
-			io.MultiReader(strings.NewReader(`"`), strings.NewReader(strings.Repeat("a", api.MaxInvokePayload)), strings.NewReader(`"`)))
+			io.MultiReader(strings.NewReader(`"`), strings.NewReader(strings.Repeat("a", limits.MaxSyncPayload)), strings.NewReader(`"`)))
 		req.ContentLength = -1
 		rec := httptest.NewRecorder()
 		f.handler.ServeHTTP(rec, req)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 // GetFunctionOutput is the body of GetFunction.
@@ -181,9 +182,9 @@ func (s *Server) getAccountSettings(w http.ResponseWriter, _ *http.Request, _ []
 	count, size := s.registry.Usage()
 	out := AccountSettingsOutput{
 		AccountLimit: AccountLimit{
-			TotalCodeSize:                  totalCodeSizeLimit,
-			CodeSizeUnzipped:               codeSizeUnzippedLimit,
-			CodeSizeZipped:                 codeSizeZippedLimit,
+			TotalCodeSize:                  limits.TotalCodeSize,
+			CodeSizeUnzipped:               limits.MaxUnzippedSize,
+			CodeSizeZipped:                 limits.MaxZippedSize,
 			ConcurrentExecutions:           s.cfg.ConcurrentExecutions,
 			UnreservedConcurrentExecutions: s.cfg.ConcurrentExecutions,
 		},

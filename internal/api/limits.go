@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 // What one client may hold of the API's server before it has proven who it is, in one place.
@@ -49,7 +50,7 @@ var errBusy = &lambdaerr.Error{Type: lambdaerr.TooManyRequests, Status: http.Sta
 // bodyDeadline is when a body of n announced bytes must have arrived by.
 func bodyDeadline(now time.Time, n int64) time.Time {
 	if n < 0 {
-		n = MaxCodeRequest
+		n = limits.MaxCodeRequest
 	}
 	return now.Add(BodyTimeout + time.Duration(n>>20)*time.Second)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/control/controltest"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/state/statetest"
 )
 
@@ -124,7 +125,7 @@ func TestBodiesNotYetAuthenticatedShareABudget(t *testing.T) {
 			wantCode: http.StatusOK},
 		{name: "a body past the budget is refused with 429, to be retried", budget: budget, size: budget + 1<<19,
 			wantCode: http.StatusTooManyRequests, wantType: lambdaerr.TooManyRequests},
-		{name: "a body of unknown length past the invoke limit is too large", size: api.MaxInvokePayload + 1, chunked: true,
+		{name: "a body of unknown length past the invoke limit is too large", size: limits.MaxSyncPayload + 1, chunked: true,
 			wantCode: http.StatusRequestEntityTooLarge, wantType: lambdaerr.RequestTooLarge},
 	}
 	for _, tt := range tests {

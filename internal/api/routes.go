@@ -10,6 +10,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/async"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 // route is one operation of the API.
@@ -29,7 +30,7 @@ type route struct {
 // routeTable is every operation the API serves, with Lambda's REST paths. ServeMux unescapes each
 // path segment, so {name} receives "arn:aws:lambda:..." when clients send arn%3Aaws%3A....
 var routeTable = []route{
-	{pattern: "POST /2015-03-31/functions/{name}/invocations", op: "InvokeFunction", limit: MaxInvokePayload,
+	{pattern: "POST /2015-03-31/functions/{name}/invocations", op: "InvokeFunction", limit: limits.MaxSyncPayload,
 		tooLarge: invokeTooLarge, handle: (*Server).invoke},
 	{pattern: "POST /2014-11-13/functions/{name}/invoke-async/", op: "InvokeAsync", limit: async.MaxInvokeAsyncPayload,
 		tooLarge: invokeAsyncTooLarge, handle: (*Server).invokeAsync},
@@ -40,9 +41,9 @@ var routeTable = []route{
 	{pattern: "GET /2019-09-25/functions/{name}/event-invoke-config", op: "GetFunctionEventInvokeConfig", handle: (*Server).getEventInvokeConfig},
 	{pattern: "DELETE /2019-09-25/functions/{name}/event-invoke-config", op: "DeleteFunctionEventInvokeConfig", handle: (*Server).deleteEventInvokeConfig},
 	{pattern: "GET /2019-09-25/functions/{name}/event-invoke-config/list", op: "ListFunctionEventInvokeConfigs", handle: (*Server).listEventInvokeConfigs},
-	{pattern: "POST /2015-03-31/functions", op: "CreateFunction", limit: MaxCodeRequest,
+	{pattern: "POST /2015-03-31/functions", op: "CreateFunction", limit: limits.MaxCodeRequest,
 		tooLarge: codeTooLarge, handle: (*Server).createFunction},
-	{pattern: "POST /2015-03-31/functions/{$}", op: "CreateFunction", limit: MaxCodeRequest,
+	{pattern: "POST /2015-03-31/functions/{$}", op: "CreateFunction", limit: limits.MaxCodeRequest,
 		tooLarge: codeTooLarge, handle: (*Server).createFunction},
 	{pattern: "GET /2015-03-31/functions", op: "ListFunctions", handle: (*Server).listFunctions},
 	{pattern: "GET /2015-03-31/functions/{$}", op: "ListFunctions", handle: (*Server).listFunctions},
@@ -52,7 +53,7 @@ var routeTable = []route{
 		handle: (*Server).getFunctionConfiguration},
 	{pattern: "PUT /2015-03-31/functions/{name}/configuration", op: "UpdateFunctionConfiguration",
 		handle: (*Server).updateFunctionConfiguration},
-	{pattern: "PUT /2015-03-31/functions/{name}/code", op: "UpdateFunctionCode", limit: MaxCodeRequest,
+	{pattern: "PUT /2015-03-31/functions/{name}/code", op: "UpdateFunctionCode", limit: limits.MaxCodeRequest,
 		tooLarge: codeTooLarge, handle: (*Server).updateFunctionCode},
 	{pattern: "POST /2017-03-31/tags/{arn}", op: "TagResource", handle: (*Server).tagResource},
 	{pattern: "DELETE /2017-03-31/tags/{arn}", op: "UntagResource", handle: (*Server).untagResource},
@@ -60,7 +61,7 @@ var routeTable = []route{
 	{pattern: "GET /2016-08-19/account-settings", op: "GetAccountSettings", handle: (*Server).getAccountSettings},
 	{pattern: "GET /2016-08-19/account-settings/{$}", op: "GetAccountSettings", handle: (*Server).getAccountSettings},
 	{pattern: "GET " + codePath + "{name}", op: "GetFunctionCode", public: true, handle: (*Server).getCode},
-	{pattern: "POST /2018-10-31/layers/{layer}/versions", op: "PublishLayerVersion", limit: MaxCodeRequest,
+	{pattern: "POST /2018-10-31/layers/{layer}/versions", op: "PublishLayerVersion", limit: limits.MaxCodeRequest,
 		tooLarge: codeTooLarge, handle: (*Server).publishLayerVersion},
 	{pattern: "GET /2018-10-31/layers/{layer}/versions", op: "ListLayerVersions", handle: (*Server).listLayerVersions},
 	{pattern: "GET /2018-10-31/layers/{layer}/versions/{version}", op: "GetLayerVersion", handle: (*Server).getLayerVersion},
@@ -143,12 +144,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rt route, 
 var errTooLarge = lambdaerr.New(lambdaerr.RequestTooLarge, "request too large")
 
 func invokeTooLarge(op string) error {
-	return lambdaerr.New(lambdaerr.RequestTooLarge, "Request must be smaller than %d bytes for the %s operation", MaxInvokePayload, op)
+	return lambdaerr.New(lambdaerr.RequestTooLarge, "Request must be smaller than %d bytes for the %s operation", limits.MaxSyncPayload, op)
 }
 
 func codeTooLarge(op string) error {
 	return &lambdaerr.Error{Type: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
-		Message: "Request must be smaller than " + strconv.Itoa(MaxCodeRequest) + " bytes for the " + op + " operation"}
+		Message: "Request must be smaller than " + strconv.Itoa(limits.MaxCodeRequest) + " bytes for the " + op + " operation"}
 }
 
 // fallback serves CloudWatch Logs requests when a logs handler is set, and answers every other

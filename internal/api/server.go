@@ -14,29 +14,19 @@ import (
 	"github.com/ember-serverless/ember/internal/auth"
 	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/invoke"
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
-// Defaults and Lambda's limits, in one place.
+// The API's own bounds. Lambda's limits and the default region and account are in
+// internal/limits.
 const (
-	DefaultRegion               = "us-east-1"
-	DefaultAccountID            = "000000000000"
-	DefaultConcurrentExecutions = 1000
-	// MaxInvokePayload is Lambda's limit on a synchronous invocation's request payload.
-	MaxInvokePayload = 6291456
-	// MaxCodeRequest is Lambda's limit on a CreateFunction or UpdateFunctionCode request: a
-	// 50 MB zip, base64-encoded in JSON.
-	MaxCodeRequest = 69905067
-	// maxControlRequest bounds the body of every other operation.
+	// maxControlRequest bounds the body of every operation but Invoke and the code uploads.
 	maxControlRequest = 1 << 20
 	// maxLogsRequest bounds a CloudWatch Logs request (PutLogEvents takes up to 1 MB of events).
 	maxLogsRequest = 2 << 20
 	// CodeURLExpiry is how long a GetFunction code location stays valid, as Lambda's presigned
 	// S3 URLs.
 	CodeURLExpiry = 10 * time.Minute
-	// Account limits GetAccountSettings reports, as Lambda's defaults.
-	totalCodeSizeLimit    = 80530636800
-	codeSizeUnzippedLimit = 262144000
-	codeSizeZippedLimit   = 52428800
 )
 
 // Config is what the API is told about the server it fronts.
@@ -62,7 +52,7 @@ func (c Config) Validate() error {
 	if c.Region == "" {
 		return errors.New("api: a region is required")
 	}
-	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
+	if !limits.ValidAccountID(c.AccountID) {
 		return fmt.Errorf("api: account id %q: must be 12 digits", c.AccountID)
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
@@ -169,13 +159,13 @@ type Server struct {
 // New builds a Server from cfg and its dependencies.
 func New(cfg Config, opts ...Option) (*Server, error) {
 	if cfg.Region == "" {
-		cfg.Region = DefaultRegion
+		cfg.Region = limits.DefaultRegion
 	}
 	if cfg.AccountID == "" {
-		cfg.AccountID = DefaultAccountID
+		cfg.AccountID = limits.DefaultAccountID
 	}
 	if cfg.ConcurrentExecutions == 0 {
-		cfg.ConcurrentExecutions = DefaultConcurrentExecutions
+		cfg.ConcurrentExecutions = limits.ConcurrentExecutions
 	}
 	if cfg.MaxUnauthenticatedBytes == 0 {
 		cfg.MaxUnauthenticatedBytes = DefaultMaxUnauthenticatedBytes

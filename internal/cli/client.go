@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ember-serverless/ember/internal/auth"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/server"
 )
 
@@ -39,7 +40,7 @@ type clientFlags struct {
 func (cf *clientFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&cf.endpoint, "endpoint", "", "Ember API URL (default $"+EnvEndpoint+" or http://"+server.DefaultListen+")")
-	f.StringVar(&cf.region, "region", "", "region to sign requests for (default $AWS_REGION or "+server.DefaultRegion+")")
+	f.StringVar(&cf.region, "region", "", "region to sign requests for (default $AWS_REGION or "+limits.DefaultRegion+")")
 	f.StringVar(&cf.dataDir, "data-dir", "", "server data dir to read root credentials from when none are in the environment (default "+server.DefaultDataDir()+")")
 }
 
@@ -77,7 +78,7 @@ func ResolveClientConfig(endpoint, region, dataDir string, getenv func(string) s
 		cc.Region = getenv("AWS_DEFAULT_REGION")
 	}
 	if cc.Region == "" {
-		cc.Region = server.DefaultRegion
+		cc.Region = limits.DefaultRegion
 	}
 	switch {
 	case getenv("AWS_ACCESS_KEY_ID") != "" && getenv("AWS_SECRET_ACCESS_KEY") != "":

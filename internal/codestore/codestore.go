@@ -11,12 +11,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 // Limits Lambda applies to a .zip deployment package.
 const (
-	// MaxUnzippedSize is Lambda's quota on a package's unzipped size, 250 MB.
-	MaxUnzippedSize int64 = 262144000
 	// DefaultMaxFiles caps the entries a package may hold. Lambda documents no such quota; the
 	// cap bounds the inodes and the time one upload can cost.
 	DefaultMaxFiles = 100000
@@ -90,7 +90,8 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithMaxUnzippedSize sets the largest unzipped size accepted, MaxUnzippedSize by default.
+// WithMaxUnzippedSize sets the largest unzipped size accepted, limits.MaxUnzippedSize (Lambda's
+// 250 MB) by default.
 func WithMaxUnzippedSize(n int64) Option {
 	return func(s *Store) {
 		if n > 0 {
@@ -135,7 +136,7 @@ func New(blobs Blobs, cacheDir string, opts ...Option) *Store {
 		blobs:       blobs,
 		cacheDir:    cacheDir,
 		logger:      slog.New(slog.DiscardHandler),
-		maxUnzipped: MaxUnzippedSize,
+		maxUnzipped: limits.MaxUnzippedSize,
 		maxFiles:    DefaultMaxFiles,
 		inflight:    make(map[string]*unpackCall),
 		used:        make(map[string]time.Time),

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 func TestBadPackagesAreRejectedAndStoreNothing(t *testing.T) {
@@ -161,8 +163,8 @@ func TestZipBombsAreRefusedFromTheBytesInflated(t *testing.T) {
 			[]Option{WithMaxUnzippedSize(5 << 20)}, "Unzipped size must be smaller than 5242880 bytes"},
 		{"one entry inflating one byte past Lambda's 250 MB is refused",
 			func(t *testing.T) []byte {
-				d, crc := deflateZeros(t, int(MaxUnzippedSize)+1)
-				return buildRawZip(t, rawEntry{name: "zeros", deflated: d, crc: crc, uncompressed: uint64(MaxUnzippedSize) + 1})
+				d, crc := deflateZeros(t, int(limits.MaxUnzippedSize)+1)
+				return buildRawZip(t, rawEntry{name: "zeros", deflated: d, crc: crc, uncompressed: uint64(limits.MaxUnzippedSize) + 1})
 			},
 			nil, "Unzipped size must be smaller than 262144000 bytes"},
 	}

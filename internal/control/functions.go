@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -94,8 +95,8 @@ func (r *Registry) newFunction(name string, in *CreateFunctionInput) *Function {
 		Role:             in.Role,
 		Handler:          in.Handler,
 		Description:      in.Description,
-		Timeout:          DefaultTimeout,
-		MemorySize:       DefaultMemorySize,
+		Timeout:          limits.DefaultTimeout,
+		MemorySize:       limits.DefaultMemorySize,
 		LastModified:     now.Format(LastModifiedLayout),
 		Version:          LatestVersion,
 		TracingConfig:    &TracingConfig{Mode: TracingPass},
@@ -105,7 +106,7 @@ func (r *Registry) newFunction(name string, in *CreateFunctionInput) *Function {
 		StateReasonCode:  ReasonCreating,
 		PackageType:      PackageTypeZip,
 		Architectures:    []string{ArchX8664},
-		EphemeralStorage: &EphemeralStorage{Size: DefaultEphemeralStorage},
+		EphemeralStorage: &EphemeralStorage{Size: limits.DefaultEphemeralStorageMB},
 		SnapStart:        r.snapStart(SnapStartNone),
 		LoggingConfig:    &LoggingConfig{LogFormat: LogFormatText, LogGroup: "/aws/lambda/" + name},
 	}
@@ -219,9 +220,9 @@ func checkSource(zip []byte, s3Bucket, s3Key, s3Version, imageURI string) error 
 	if len(zip) == 0 {
 		return lambdaerr.InvalidParameter("Please provide a source for function code.")
 	}
-	if len(zip) > MaxZippedSize {
+	if len(zip) > limits.MaxZippedSize {
 		return &lambdaerr.Error{Type: "RequestEntityTooLargeException", Status: 413,
-			Message: fmt.Sprintf("Zipped size must be smaller than %d bytes", MaxZippedSize)}
+			Message: fmt.Sprintf("Zipped size must be smaller than %d bytes", limits.MaxZippedSize)}
 	}
 	return nil
 }

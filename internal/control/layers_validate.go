@@ -7,20 +7,19 @@ import (
 	"strings"
 
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 // Lambda's limits on layers.
 const (
 	// MaxFunctionLayers is how many layers a function may use.
-	MaxFunctionLayers = 5
-	// MaxCodeAndLayersUnzipped bounds a function's unzipped code and layers together (250 MB).
-	MaxCodeAndLayersUnzipped = 262144000
-	MaxLayerNameLen          = 140
-	MaxLayerVersionArnLen    = 140
-	MaxCompatibleRuntimes    = 15
-	MaxCompatibleArchs       = 2
-	MaxLicenseInfoLen        = 512
-	MaxLayerListItems        = 50
+	MaxFunctionLayers     = 5
+	MaxLayerNameLen       = 140
+	MaxLayerVersionArnLen = 140
+	MaxCompatibleRuntimes = 15
+	MaxCompatibleArchs    = 2
+	MaxLicenseInfoLen     = 512
+	MaxLayerListItems     = 50
 )
 
 // The API model's patterns for layer names and ARNs, quoted in Lambda's messages.
@@ -161,9 +160,9 @@ func checkCodeAndLayersSize(code Code, layers []Code) error {
 	for _, l := range layers {
 		total += l.UnzippedSize
 	}
-	if total > MaxCodeAndLayersUnzipped {
+	if total > limits.MaxUnzippedSize {
 		return lambdaerr.InvalidParameter("Function code combined with layers exceeds the maximum allowed size of %d bytes. "+
-			"The actual size is %d bytes.", MaxCodeAndLayersUnzipped, total)
+			"The actual size is %d bytes.", limits.MaxUnzippedSize, total)
 	}
 	return nil
 }

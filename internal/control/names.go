@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 // Name length limits from the Lambda API model: FunctionName (create, update, delete) and
@@ -48,7 +49,7 @@ func (c Config) ParseFunctionName(s string, maxLen int) (name, qualifier string,
 		if region, rest, ok = strings.Cut(rest, ":"); !ok || !validRegion(region) {
 			return "", "", namePatternError(s)
 		}
-		if account, rest, ok = strings.Cut(rest, ":"); !ok || !validAccount(account) {
+		if account, rest, ok = strings.Cut(rest, ":"); !ok || !limits.ValidAccountID(account) {
 			return "", "", namePatternError(s)
 		}
 		if kind, rest, ok = strings.Cut(rest, ":"); !ok || kind != "function" {
@@ -64,7 +65,7 @@ func (c Config) ParseFunctionName(s string, maxLen int) (name, qualifier string,
 	} else if strings.Count(s, ":") >= 2 {
 		account, r, _ := strings.Cut(s, ":")
 		kind, r2, ok := strings.Cut(r, ":")
-		if !validAccount(account) || !ok || kind != "function" {
+		if !limits.ValidAccountID(account) || !ok || kind != "function" {
 			return "", "", namePatternError(s)
 		}
 		if account != c.AccountID {
@@ -136,18 +137,6 @@ func validRegion(r string) bool {
 		i++
 	}
 	return i > 0 && len(r) == i+2 && r[i] == '-' && isDigit(r[i+1])
-}
-
-func validAccount(a string) bool {
-	if len(a) != 12 {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if !isDigit(a[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // validBareName matches [a-zA-Z0-9-_]+.

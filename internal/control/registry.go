@@ -13,17 +13,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/state"
 )
 
-// Defaults, in one place.
+// The registry's own defaults and bounds; Lambda's limits are in internal/limits.
 const (
-	DefaultRegion    = "us-east-1"
-	DefaultAccountID = "000000000000"
-	DefaultBucket    = "functions"
-	// MaxZippedSize is Lambda's limit on a package uploaded directly (Code.ZipFile).
-	MaxZippedSize = 52428800
+	DefaultBucket = "functions"
 	// maxCASAttempts bounds the read-modify-write retries of one update under contention.
 	maxCASAttempts = 16
 )
@@ -54,7 +51,7 @@ func (c Config) Validate() error {
 	if c.Region == "" || !validRegion(c.Region) {
 		return fmt.Errorf("control: region %q is not a region name", c.Region)
 	}
-	if !validAccount(c.AccountID) {
+	if !limits.ValidAccountID(c.AccountID) {
 		return fmt.Errorf("control: account id %q: must be 12 digits", c.AccountID)
 	}
 	return nil
@@ -127,10 +124,10 @@ type cacheEntry struct {
 // them current by watching the bucket until Close.
 func Open(ctx context.Context, st *state.State, cfg Config, code CodeWriter, opts ...Option) (*Registry, error) {
 	if cfg.Region == "" {
-		cfg.Region = DefaultRegion
+		cfg.Region = limits.DefaultRegion
 	}
 	if cfg.AccountID == "" {
-		cfg.AccountID = DefaultAccountID
+		cfg.AccountID = limits.DefaultAccountID
 	}
 	if cfg.Bucket == "" {
 		cfg.Bucket = DefaultBucket

@@ -11,6 +11,7 @@ import (
 	"github.com/ember-serverless/ember/internal/codestore"
 	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 // Functions finds a function by its parsed name and qualifier: *Registry.
@@ -119,7 +120,7 @@ func (r *Resolver) build(ctx context.Context, f *Function, key string) (*invoke.
 		maps.Copy(merged, env) // the function's own settings win, where Lambda lets it set them
 		env = merged
 	}
-	eph := DefaultEphemeralStorage
+	eph := limits.DefaultEphemeralStorageMB
 	if f.Config.EphemeralStorage != nil {
 		eph = f.Config.EphemeralStorage.Size
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/control/controltest"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/state/statetest"
 )
@@ -120,8 +121,8 @@ func TestAResolvedVersionIsBuiltOncePerRevision(t *testing.T) {
 		!slices.Equal(s.Command, []string{"/var/task/bootstrap"}) {
 		t.Fatalf("resolved %+v", v)
 	}
-	if s.EphemeralStorageMB != control.DefaultEphemeralStorage {
-		t.Errorf("a function without EphemeralStorage gets %d MB of /tmp, want %d", s.EphemeralStorageMB, control.DefaultEphemeralStorage)
+	if s.EphemeralStorageMB != limits.DefaultEphemeralStorageMB {
+		t.Errorf("a function without EphemeralStorage gets %d MB of /tmp, want %d", s.EphemeralStorageMB, limits.DefaultEphemeralStorageMB)
 	}
 	t.Run("a second invoke of the same revision finds the same version without unpacking", func(t *testing.T) {
 		again, err := r.Resolve(ctx, "fn", "")

@@ -42,13 +42,6 @@ const (
 	LatestVersion = "$LATEST"
 )
 
-// Defaults, in one place, as Lambda's.
-const (
-	DefaultMemorySize       = 128
-	DefaultTimeout          = 3
-	DefaultEphemeralStorage = 512
-)
-
 // FunctionConfiguration is Lambda's FunctionConfiguration shape, with its JSON field names.
 type FunctionConfiguration struct {
 	FunctionName               string                `json:"FunctionName"`

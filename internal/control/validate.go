@@ -9,6 +9,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/async"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 // Limits Lambda enforces on a function's configuration.
@@ -130,7 +131,7 @@ func validRole(r string) bool {
 		return false
 	}
 	rest, ok = strings.CutPrefix(rest, "iam::")
-	if !ok || len(rest) < 13 || !validAccount(rest[:12]) || rest[12] != ':' {
+	if !ok || len(rest) < 13 || !limits.ValidAccountID(rest[:12]) || rest[12] != ':' {
 		return false
 	}
 	rest, ok = strings.CutPrefix(rest[13:], "role")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/invoke"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/runtimes"
 )
 
@@ -31,9 +32,6 @@ type Resolver interface {
 type Assigner interface {
 	Invoke(ctx context.Context, key string, spec invoke.SandboxSpec, inv *invoke.Invocation) (*invoke.Result, error)
 }
-
-// DefaultConcurrencyLimit is the account's concurrent executions, as Lambda's default quota.
-const DefaultConcurrencyLimit = 1000
 
 // Config is what a Frontend needs.
 type Config struct {
@@ -84,7 +82,7 @@ func New(cfg Config) (*Frontend, error) {
 		return nil, err
 	}
 	if cfg.ConcurrencyLimit == 0 {
-		cfg.ConcurrencyLimit = DefaultConcurrencyLimit
+		cfg.ConcurrencyLimit = limits.ConcurrentExecutions
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 // StoreConfig says where and how long logs are kept. The zero value is usable: every zero
@@ -41,7 +43,7 @@ type StoreConfig struct {
 	// ClockSkew is how far an event's timestamp may run ahead of the time it was stored;
 	// queries with a startTime start reading this long before it (default 1 minute).
 	ClockSkew time.Duration
-	// Region and Account fill ARNs (defaults "us-east-1", "000000000000").
+	// Region and Account fill ARNs (limits.DefaultRegion and limits.DefaultAccountID when empty).
 	Region  string
 	Account string
 }
@@ -59,8 +61,6 @@ const (
 	DefaultMaxEventBytes = 256*1024 - 26
 	DefaultMaxLag        = 15 * time.Minute
 	DefaultClockSkew     = time.Minute
-	DefaultRegion        = "us-east-1"
-	DefaultAccount       = "000000000000"
 	DefaultLinger        = 10 * time.Millisecond
 )
 
@@ -120,10 +120,10 @@ func (c StoreConfig) withDefaults() StoreConfig {
 		c.ClockSkew = DefaultClockSkew
 	}
 	if c.Region == "" {
-		c.Region = DefaultRegion
+		c.Region = limits.DefaultRegion
 	}
 	if c.Account == "" {
-		c.Account = DefaultAccount
+		c.Account = limits.DefaultAccountID
 	}
 	return c
 }

@@ -9,16 +9,16 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/async"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 	"github.com/ember-serverless/ember/internal/state"
 	"github.com/ember-serverless/ember/internal/worker"
 )
 
-// Defaults, in one place.
+// The server's defaults, the one place `ember server`'s flags and DefaultConfig take them from.
+// The default region and account, and Lambda's limits, are in internal/limits.
 const (
 	DefaultListen      = "127.0.0.1:9777"
-	DefaultRegion      = "us-east-1"
-	DefaultAccountID   = "000000000000"
 	DefaultIdleTimeout = 10 * time.Minute
 	// DefaultIsolation is the sandbox backend used when none is named.
 	DefaultIsolation = "jail"
@@ -96,8 +96,8 @@ func DefaultConfig() Config {
 	return Config{
 		Listen:      DefaultListen,
 		DataDir:     DefaultDataDir(),
-		Region:      DefaultRegion,
-		AccountID:   DefaultAccountID,
+		Region:      limits.DefaultRegion,
+		AccountID:   limits.DefaultAccountID,
 		Isolation:   DefaultIsolation,
 		IdleTimeout: DefaultIdleTimeout,
 		StoreGrace:  state.DefaultHealthGrace,
@@ -138,13 +138,8 @@ func (c Config) Validate() error {
 	if c.Region == "" {
 		return errors.New("a region is required")
 	}
-	if len(c.AccountID) != 12 {
+	if !limits.ValidAccountID(c.AccountID) {
 		return fmt.Errorf("account id %q: must be 12 digits", c.AccountID)
-	}
-	for _, r := range c.AccountID {
-		if r < '0' || r > '9' {
-			return fmt.Errorf("account id %q: must be 12 digits", c.AccountID)
-		}
 	}
 	if c.AsyncRetryBaseDelay < 0 || c.AsyncAckWait < 0 {
 		return fmt.Errorf("async retry delay %s and ack wait %s: must not be negative", c.AsyncRetryBaseDelay, c.AsyncAckWait)

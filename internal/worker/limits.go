@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ember-serverless/ember/internal/invoke"
+	"github.com/ember-serverless/ember/internal/limits"
 )
 
 // What one sandbox may hold of the server through its Runtime API. The server serves every
@@ -35,7 +35,7 @@ const (
 	// MaxRuntimeBodyBytes bounds the request body bytes one sandbox may have in flight, over
 	// every connection together: one full response (6 MB) and an error document's worth more.
 	// A body that would go past it fails.
-	MaxRuntimeBodyBytes = invoke.MaxResponseSize + 2*maxErrorSize
+	MaxRuntimeBodyBytes = limits.MaxSyncPayload + 2*maxErrorSize
 )
 
 // runtimeAPIServer is the HTTP server of one sandbox's Runtime API, with its limits.

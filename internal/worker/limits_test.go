@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/invoke"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/testenv"
 	"github.com/ember-serverless/ember/internal/worker"
 )
@@ -126,8 +127,8 @@ func TestAResponseUpToLambdasLimitPassesTheBodyBudget(t *testing.T) {
 		size      int
 		wantError string
 	}{
-		{name: "a response of exactly 6 MB is returned whole", size: invoke.MaxResponseSize},
-		{name: "a response past 6 MB fails the invocation as Lambda's does", size: invoke.MaxResponseSize + 1,
+		{name: "a response of exactly 6 MB is returned whole", size: limits.MaxSyncPayload},
+		{name: "a response past 6 MB fails the invocation as Lambda's does", size: limits.MaxSyncPayload + 1,
 			wantError: "Function.ResponseSizeTooLarge"},
 	}
 	for _, tt := range tests {

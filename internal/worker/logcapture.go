@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ember-serverless/ember/internal/invoke"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/logs"
 )
 
@@ -158,8 +158,8 @@ func (lc *logCapture) emitLocked(line []byte) {
 	if lc.tail != nil {
 		t := append(*lc.tail, line...)
 		t = append(t, '\n')
-		if len(t) > 2*invoke.TailSize {
-			t = append(t[:0], t[len(t)-invoke.TailSize:]...)
+		if len(t) > 2*limits.TailSize {
+			t = append(t[:0], t[len(t)-limits.TailSize:]...)
 		}
 		*lc.tail = t
 	}
@@ -238,8 +238,8 @@ func (lc *logCapture) End(lines ...string) []byte {
 	var out []byte
 	if lc.tail != nil {
 		out = *lc.tail
-		if len(out) > invoke.TailSize {
-			out = out[len(out)-invoke.TailSize:]
+		if len(out) > limits.TailSize {
+			out = out[len(out)-limits.TailSize:]
 		}
 		lc.tail = nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/invoke"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/sandbox"
 )
 
@@ -148,13 +149,13 @@ func (s *Sandbox) handleResponse(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	body, err := s.body.readAll(r.Body, invoke.MaxResponseSize)
+	body, err := s.body.readAll(r.Body, limits.MaxSyncPayload)
 	if err != nil {
 		bodyError(w, err)
 		return
 	}
-	if len(body) > invoke.MaxResponseSize {
-		msg := fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", invoke.MaxResponseSize)
+	if len(body) > limits.MaxSyncPayload {
+		msg := fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", limits.MaxSyncPayload)
 		c.complete(invoke.ErrorDocument(invoke.FunctionResponseSizeTooLarge, msg), true, invoke.FunctionResponseSizeTooLarge)
 		runtimeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", msg)
 		return

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/gobuild"
 	"github.com/ember-serverless/ember/internal/invoke"
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/testenv"
 
 	"github.com/ember-serverless/ember/internal/logs"
@@ -370,8 +371,8 @@ func TestTheTailHoldsEveryLineUpToItsLastFourKilobytes(t *testing.T) {
 		t.Errorf("the function's output comes after END:\n%s", log)
 	}
 	big := invokeIn(t, sb, `{"op":"log","lines":2000,"text":"padding padding padding"}`, true)
-	if len(big.Log) != invoke.TailSize {
-		t.Errorf("tail is %d bytes, want %d", len(big.Log), invoke.TailSize)
+	if len(big.Log) != limits.TailSize {
+		t.Errorf("tail is %d bytes, want %d", len(big.Log), limits.TailSize)
 	}
 	if !strings.HasSuffix(strings.TrimRight(string(big.Log), "\t\n"), "MB") {
 		t.Errorf("tail should end with the REPORT line:\n%s", big.Log[len(big.Log)-200:])

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/limits"
 	"github.com/ember-serverless/ember/internal/sandbox"
 )
 
@@ -32,9 +33,6 @@ func (l CPULimit) Validate() error {
 	return fmt.Errorf("CPU limit %q is neither %q nor %q", string(l), CPULimitBurst, CPULimitStrict)
 }
 
-// DefaultEphemeralStorageMB is Lambda's /tmp size when a function sets none.
-const DefaultEphemeralStorageMB = 512
-
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // ValidateSpec checks what every cgroup-backed backend needs of a spec, and gives
@@ -51,7 +49,7 @@ func ValidateSpec(spec *sandbox.Spec, invalid error) error {
 		return fmt.Errorf("%w: memory %d MB", invalid, spec.MemoryMB)
 	}
 	if spec.EphemeralStorageMB <= 0 {
-		spec.EphemeralStorageMB = DefaultEphemeralStorageMB
+		spec.EphemeralStorageMB = limits.DefaultEphemeralStorageMB
 	}
 	if spec.Output == nil {
 		return fmt.Errorf("%w: no output file", invalid)

@@ -14,9 +14,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ember-serverless/ember/internal/limits"
 	"golang.org/x/sys/unix"
-
-	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 )
 
 // tmpDisks makes sandboxes' /tmp. Each is its own ext4 file system of EphemeralStorage size,
@@ -75,7 +74,7 @@ type tmpDisk struct {
 
 const (
 	// defaultTmpMB is the size most sandboxes' /tmp has.
-	defaultTmpMB = cgsandbox.DefaultEphemeralStorageMB
+	defaultTmpMB = limits.DefaultEphemeralStorageMB
 	// spareTmpDisks of the default size are kept ready, for a burst of cold starts:
 	// each costs about 100 KiB of kernel memory and 200 KiB of disk.
 	spareTmpDisks = 16
