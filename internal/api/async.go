@@ -16,6 +16,7 @@ import (
 type Async interface {
 	Enqueue(ctx context.Context, req *invoke.Request) (*invoke.Response, error)
 	Configs() *async.ConfigStore
+	FunctionQueue(ctx context.Context, function string) (async.FunctionStats, error)
 }
 
 var _ Async = (*async.Service)(nil)
@@ -162,5 +163,41 @@ func (s *Server) listEventInvokeConfigs(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	writeJSON(w, http.StatusOK, listEventInvokeConfigsOutput{FunctionEventInvokeConfigs: list, NextMarker: next})
+	return nil
+}
+
+// QueuePath is the route of Ember's own GetFunctionAsyncQueue operation (not Lambda's): a
+// function's asynchronous queue, as `ember queue` shows it.
+const QueuePath = "/ember/2026-12-01/functions/"
+
+// AsyncQueue is GetFunctionAsyncQueue's answer.
+type AsyncQueue struct {
+	FunctionName          string  `json:"FunctionName"`
+	QueueDepth            uint64  `json:"QueueDepth"`
+	OldestEventAgeSeconds float64 `json:"OldestEventAgeSeconds"`
+	EventsReceived        int64   `json:"EventsReceived"`
+	EventsSucceeded       int64   `json:"EventsSucceeded"`
+	FunctionErrors        int64   `json:"FunctionErrors"`
+	Retries               int64   `json:"Retries"`
+	EventsDropped         int64   `json:"EventsDropped"`
+	EventsFailed          int64   `json:"EventsFailed"`
+	DestinationDeliveries int64   `json:"DestinationDeliveries"`
+	DeadLetters           int64   `json:"DeadLetters"`
+	Duplicates            int64   `json:"Duplicates"`
+}
+
+func (s *Server) getAsyncQueue(w http.ResponseWriter, r *http.Request, _ []byte) error {
+	name, _, err := s.eventInvokeTarget(r)
+	if err != nil {
+		return err
+	}
+	q, err := s.async.FunctionQueue(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, AsyncQueue{FunctionName: name, QueueDepth: q.Depth, OldestEventAgeSeconds: q.OldestAge.Seconds(),
+		EventsReceived: q.Received, EventsSucceeded: q.Succeeded, FunctionErrors: q.FunctionErrors, Retries: q.Retried,
+		EventsDropped: q.Dropped, EventsFailed: q.Failed, DestinationDeliveries: q.Destinations, DeadLetters: q.DeadLetters,
+		Duplicates: q.Duplicates})
 	return nil
 }

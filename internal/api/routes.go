@@ -40,6 +40,7 @@ var routeTable = []route{
 	{pattern: "POST /2019-09-25/functions/{name}/event-invoke-config", op: "UpdateFunctionEventInvokeConfig", handle: (*Server).updateEventInvokeConfig},
 	{pattern: "GET /2019-09-25/functions/{name}/event-invoke-config", op: "GetFunctionEventInvokeConfig", handle: (*Server).getEventInvokeConfig},
 	{pattern: "DELETE /2019-09-25/functions/{name}/event-invoke-config", op: "DeleteFunctionEventInvokeConfig", handle: (*Server).deleteEventInvokeConfig},
+	{pattern: "GET " + QueuePath + "{name}/async-queue", op: "GetFunctionAsyncQueue", handle: (*Server).getAsyncQueue},
 	{pattern: "GET /2019-09-25/functions/{name}/event-invoke-config/list", op: "ListFunctionEventInvokeConfigs", handle: (*Server).listEventInvokeConfigs},
 	{pattern: "POST /2015-03-31/functions", op: "CreateFunction", limit: limits.MaxCodeRequest,
 		tooLarge: codeTooLarge, handle: (*Server).createFunction},

@@ -81,3 +81,17 @@ func (s *Service) Stats(ctx context.Context) ([]FunctionStats, error) {
 	slices.SortFunc(out, func(a, b FunctionStats) int { return strings.Compare(a.Function, b.Function) })
 	return out, nil
 }
+
+// FunctionQueue is one function's queue and totals (zero when it has none).
+func (s *Service) FunctionQueue(ctx context.Context, function string) (FunctionStats, error) {
+	all, err := s.Stats(ctx)
+	if err != nil {
+		return FunctionStats{}, err
+	}
+	for _, f := range all {
+		if f.Function == function {
+			return f, nil
+		}
+	}
+	return FunctionStats{Function: function}, nil
+}

@@ -44,6 +44,7 @@ func NewRootCommand(stdio IO) *cobra.Command {
 		newListCommand(stdio, cf),
 		newRemoveCommand(stdio, cf),
 		newLogsCommand(stdio, cf),
+		newQueueCommand(stdio, cf),
 	)
 	return root
 }

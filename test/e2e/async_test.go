@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -220,6 +221,16 @@ func TestAsyncInvokesReachDestinationsAndTheDeadLetterQueue(t *testing.T) {
 		t.Errorf("dead letter %s with headers %v", d.Data, d.Header)
 	}
 
+	t.Run("ember queue shows the function's queue and totals", func(t *testing.T) {
+		out := s.ember(t, "queue", echo)
+		if out.code != 0 || !regexp.MustCompile(`QUEUED\s+0\n`).MatchString(out.stdout) ||
+			!regexp.MustCompile(`RECEIVED\s+2\n`).MatchString(out.stdout) || !regexp.MustCompile(`SUCCEEDED\s+2\n`).MatchString(out.stdout) {
+			t.Fatalf("ember queue %s: %+v", echo, out)
+		}
+		if out := s.ember(t, "queue", "no-such-function"); out.code == 0 || !strings.Contains(out.stderr, "not found") {
+			t.Errorf("ember queue of an unknown function: %+v", out)
+		}
+	})
 	t.Run("the event invoke configs read back through the CLI", func(t *testing.T) {
 		out := s.aws(t, "lambda", "get-function-event-invoke-config", "--function-name", failing)
 		var cfg struct {
@@ -233,6 +244,10 @@ func TestAsyncInvokesReachDestinationsAndTheDeadLetterQueue(t *testing.T) {
 		out = s.aws(t, "lambda", "list-function-event-invoke-configs", "--function-name", failing)
 		if out.code != 0 || strings.Count(out.stdout, `"FunctionArn"`) != 1 {
 			t.Fatalf("list-function-event-invoke-configs: %+v", out)
+		}
+		out = s.aws(t, "lambda", "update-function-event-invoke-config", "--function-name", failing, "--maximum-event-age-in-seconds", "3600")
+		if out.code != 0 || !strings.Contains(out.stdout, `"MaximumEventAgeInSeconds": 3600`) || !strings.Contains(out.stdout, `"MaximumRetryAttempts": 1`) {
+			t.Fatalf("update-function-event-invoke-config changes only what it is given: %+v", out)
 		}
 		out = s.aws(t, "lambda", "put-function-event-invoke-config", "--function-name", failing, "--maximum-retry-attempts", "3")
 		if out.code == 0 || !strings.Contains(out.stderr, "maximumRetryAttempts") {
