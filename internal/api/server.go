@@ -79,6 +79,9 @@ type Registry interface {
 	ListTags(resource string) (map[string]string, error)
 	TagResource(ctx context.Context, resource string, tags map[string]string) error
 	UntagResource(ctx context.Context, resource string, keys []string) error
+	AddPermission(ctx context.Context, in *control.AddPermissionInput) (statement string, err error)
+	RemovePermission(ctx context.Context, nameOrARN, qualifier, sid, revisionID string) error
+	GetPolicy(nameOrARN, qualifier string) (policy, revisionID string, err error)
 }
 
 var (

@@ -48,6 +48,8 @@ type functionRecord struct {
 	// Layers are the function's layer versions in order, each with its stored archive.
 	Layers []recordLayer     `json:"layers,omitempty"`
 	Tags   map[string]string `json:"tags,omitempty"`
+	// Policy is the resource-based policy's statements, as AddPermission rendered them.
+	Policy []PolicyStatement `json:"policy,omitempty"`
 }
 
 type recordLogging struct {
@@ -78,6 +80,7 @@ func encodeRecord(f *Function) ([]byte, error) {
 		State:      recordStatus{c.State, c.StateReason, c.StateReasonCode},
 		LastUpdate: recordStatus{c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode},
 		RevisionID: c.RevisionId, Modified: f.Modified, Code: f.Code, Tags: f.Tags,
+		Policy: f.Policy,
 	}
 	if c.EphemeralStorage != nil {
 		rec.EphemeralStorage = c.EphemeralStorage.Size
@@ -179,7 +182,7 @@ func (r *Registry) toFunction(rec *functionRecord) *Function {
 		c.LoggingConfig = &LoggingConfig{LogFormat: l.Format, LogGroup: l.Group,
 			ApplicationLogLevel: l.ApplicationLevel, SystemLogLevel: l.SystemLevel}
 	}
-	f := &Function{Config: c, Code: rec.Code, Tags: rec.Tags, Modified: rec.Modified}
+	f := &Function{Config: c, Code: rec.Code, Tags: rec.Tags, Policy: rec.Policy, Modified: rec.Modified}
 	for _, l := range rec.Layers {
 		f.Config.Layers = append(f.Config.Layers, Layer{Arn: l.Arn, CodeSize: l.Code.Size})
 		f.LayerCode = append(f.LayerCode, l.Code)

@@ -227,6 +227,9 @@ type Function struct {
 	// the function runs on after a layer version it uses is deleted, as in Lambda.
 	LayerCode []Code
 	Tags      map[string]string
+	// Policy is the resource-based policy's statements (nil without one). Stored and returned,
+	// not enforced yet.
+	Policy []PolicyStatement
 	// Modified is LastModified as a time.
 	Modified time.Time
 	// revision is the KV revision the record was read at.
@@ -253,6 +256,7 @@ func (f *Function) clone() *Function {
 	c.Config.Architectures = append([]string(nil), f.Config.Architectures...)
 	c.Config.Layers = slices.Clone(f.Config.Layers)
 	c.LayerCode = slices.Clone(f.LayerCode)
+	c.Policy = slices.Clone(f.Policy)
 	if f.Config.Environment != nil {
 		env := &EnvironmentResponse{Variables: make(map[string]string, len(f.Config.Environment.Variables))}
 		for k, v := range f.Config.Environment.Variables {
