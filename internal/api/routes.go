@@ -59,6 +59,8 @@ var routeTable = []route{
 	{pattern: "POST /2015-03-31/functions/{name}/policy", op: "AddPermission", handle: (*Server).addPermission},
 	{pattern: "GET /2015-03-31/functions/{name}/policy", op: "GetPolicy", handle: (*Server).getPolicy},
 	{pattern: "DELETE /2015-03-31/functions/{name}/policy/{sid}", op: "RemovePermission", handle: (*Server).removePermission},
+	{pattern: "GET /2021-07-20/functions/{name}/runtime-management-config", op: "GetRuntimeManagementConfig", handle: (*Server).getRuntimeManagementConfig},
+	{pattern: "PUT /2021-07-20/functions/{name}/runtime-management-config", op: "PutRuntimeManagementConfig", handle: (*Server).putRuntimeManagementConfig},
 	{pattern: "POST /2017-03-31/tags/{arn}", op: "TagResource", handle: (*Server).tagResource},
 	{pattern: "DELETE /2017-03-31/tags/{arn}", op: "UntagResource", handle: (*Server).untagResource},
 	{pattern: "GET /2017-03-31/tags/{arn}", op: "ListTags", handle: (*Server).listTags},

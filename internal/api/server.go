@@ -82,6 +82,8 @@ type Registry interface {
 	AddPermission(ctx context.Context, in *control.AddPermissionInput) (statement string, err error)
 	RemovePermission(ctx context.Context, nameOrARN, qualifier, sid, revisionID string) error
 	GetPolicy(nameOrARN, qualifier string) (policy, revisionID string, err error)
+	GetRuntimeManagementConfig(nameOrARN, qualifier string) (*control.RuntimeManagementConfig, error)
+	PutRuntimeManagementConfig(ctx context.Context, nameOrARN, qualifier, updateOn, versionARN string) (*control.RuntimeManagementConfig, error)
 }
 
 var (

@@ -50,6 +50,9 @@ type functionRecord struct {
 	Tags   map[string]string `json:"tags,omitempty"`
 	// Policy is the resource-based policy's statements, as AddPermission rendered them.
 	Policy []PolicyStatement `json:"policy,omitempty"`
+	// RuntimeUpdateOn and RuntimeVersionArn are the runtime management config ("" is Auto).
+	RuntimeUpdateOn   string `json:"runtimeUpdateOn,omitempty"`
+	RuntimeVersionArn string `json:"runtimeVersionArn,omitempty"`
 }
 
 type recordLogging struct {
@@ -80,7 +83,7 @@ func encodeRecord(f *Function) ([]byte, error) {
 		State:      recordStatus{c.State, c.StateReason, c.StateReasonCode},
 		LastUpdate: recordStatus{c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode},
 		RevisionID: c.RevisionId, Modified: f.Modified, Code: f.Code, Tags: f.Tags,
-		Policy: f.Policy,
+		Policy: f.Policy, RuntimeUpdateOn: f.RuntimeUpdateOn, RuntimeVersionArn: f.RuntimeVersionArn,
 	}
 	if c.EphemeralStorage != nil {
 		rec.EphemeralStorage = c.EphemeralStorage.Size
@@ -182,7 +185,8 @@ func (r *Registry) toFunction(rec *functionRecord) *Function {
 		c.LoggingConfig = &LoggingConfig{LogFormat: l.Format, LogGroup: l.Group,
 			ApplicationLogLevel: l.ApplicationLevel, SystemLogLevel: l.SystemLevel}
 	}
-	f := &Function{Config: c, Code: rec.Code, Tags: rec.Tags, Policy: rec.Policy, Modified: rec.Modified}
+	f := &Function{Config: c, Code: rec.Code, Tags: rec.Tags, Policy: rec.Policy, Modified: rec.Modified,
+		RuntimeUpdateOn: rec.RuntimeUpdateOn, RuntimeVersionArn: rec.RuntimeVersionArn}
 	for _, l := range rec.Layers {
 		f.Config.Layers = append(f.Config.Layers, Layer{Arn: l.Arn, CodeSize: l.Code.Size})
 		f.LayerCode = append(f.LayerCode, l.Code)

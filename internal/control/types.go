@@ -230,6 +230,8 @@ type Function struct {
 	// Policy is the resource-based policy's statements (nil without one). Stored and returned,
 	// not enforced yet.
 	Policy []PolicyStatement
+	// RuntimeUpdateOn ("" for Auto) and RuntimeVersionArn are the runtime management config.
+	RuntimeUpdateOn, RuntimeVersionArn string
 	// Modified is LastModified as a time.
 	Modified time.Time
 	// revision is the KV revision the record was read at.
