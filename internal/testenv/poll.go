@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -23,4 +25,19 @@ func CheckFor(t testing.TB, total, step time.Duration, f func() error) {
 		}
 		time.Sleep(step)
 	}
+}
+
+// TimeScaleEnv, when set to a number above 1, multiplies the deadlines that Scaled returns.
+// Tests that run under an emulated CPU (QEMU's TCG: the microVM tests, and the suites the VM
+// tests run inside a guest) set it, because everything there is several times slower.
+const TimeScaleEnv = "EMBER_TEST_TIME_SCALE"
+
+// Scaled returns d multiplied by $EMBER_TEST_TIME_SCALE (1 when unset or not a number above
+// 1). It is for deadlines that only catch a hang, never for performance assertions.
+func Scaled(d time.Duration) time.Duration {
+	f, err := strconv.ParseFloat(os.Getenv(TimeScaleEnv), 64)
+	if err != nil || f <= 1 {
+		return d
+	}
+	return time.Duration(float64(d) * f)
 }

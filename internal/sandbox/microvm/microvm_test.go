@@ -49,6 +49,11 @@ func testAgent(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// The tests boot their VMs under QEMU's TCG (an emulated CPU, several times slower than
+	// KVM): the shared suites' deadlines, which only catch hangs, are scaled for it.
+	if os.Getenv(testenv.TimeScaleEnv) == "" {
+		os.Setenv(testenv.TimeScaleEnv, "4")
+	}
 	code := m.Run()
 	if agentDir != "" {
 		os.RemoveAll(agentDir)

@@ -71,7 +71,7 @@ func RunExtensions(t *testing.T, b sandbox.Backend, caps Capabilities, c Extensi
 		}
 		return nil
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Scaled(10*time.Second))
 	defer cancel()
 	conn, err := d.Dial(ctx, "tcp", "sandbox.localdomain:8123")
 	if err != nil {

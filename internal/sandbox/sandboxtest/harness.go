@@ -150,7 +150,7 @@ func (h *Harness) Create(t *testing.T, o Options) *Running {
 	if h.Caps.HostPaths {
 		spec.Command = []string{filepath.Join(o.CodeDir, "bootstrap")}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Scaled(30*time.Second))
 	defer cancel()
 	sb, err := h.Backend.Create(ctx, spec)
 	if err != nil {
@@ -161,7 +161,7 @@ func (h *Harness) Create(t *testing.T, o Options) *Running {
 	run := &Running{Sandbox: sb, ID: id, out: collect(r), h: h, API: ServeRuntimeAPI(sb.RuntimeAPI())}
 	t.Cleanup(func() {
 		run.API.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testenv.Scaled(30*time.Second))
 		defer cancel()
 		if err := sb.Destroy(ctx); err != nil {
 			t.Errorf("Destroy: %v", err)
@@ -176,7 +176,7 @@ func (h *Harness) Create(t *testing.T, o Options) *Running {
 func (h *Harness) Start(t *testing.T, o Options) *Running {
 	t.Helper()
 	run := h.Create(t, o)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Scaled(30*time.Second))
 	defer cancel()
 	if err := run.Sandbox.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
@@ -187,7 +187,7 @@ func (h *Harness) Start(t *testing.T, o Options) *Running {
 // Invoke sends ev and decodes the answer; a runtime error or exit fails the test.
 func (r *Running) Invoke(t *testing.T, ev Event) Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Scaled(60*time.Second))
 	defer cancel()
 	res, err := r.TryInvoke(ctx, ev)
 	if err != nil {
@@ -235,7 +235,7 @@ func (h *Harness) CheckGone(t *testing.T, r *Running) {
 	if _, err := r.Sandbox.RuntimeAPI().Accept(); err == nil {
 		t.Errorf("the Runtime API listener still accepts after Destroy")
 	}
-	testenv.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	testenv.CheckFor(t, testenv.Scaled(5*time.Second), 10*time.Millisecond, func() error {
 		left := leftovers(r.ID)
 		if h.Caps.Leftovers != nil {
 			left = append(left, h.Caps.Leftovers(r.ID)...)

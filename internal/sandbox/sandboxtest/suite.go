@@ -46,7 +46,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capab
 	t.Run("the runtime's output reaches Spec.Output", func(t *testing.T) {
 		r := h(t).Start(t, Options{})
 		r.Invoke(t, Event{Op: "echo", Value: "a-log-line"})
-		testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		testenv.CheckFor(t, testenv.Scaled(10*time.Second), 10*time.Millisecond, func() error {
 			if out := r.Output(); !strings.Contains(out, "testruntime: echo a-log-line") {
 				return fmt.Errorf("the echoed line is not in the output so far: %q", out)
 			}
@@ -80,17 +80,17 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capab
 		if err := r.Sandbox.Destroy(context.Background()); err != nil {
 			t.Fatalf("Destroy: %v", err)
 		}
-		r.WaitDone(t, 10*time.Second)
+		r.WaitDone(t, testenv.Scaled(10*time.Second))
 	})
 
 	t.Run("a crashing runtime reports its exit code", func(t *testing.T) {
 		r := h(t).Start(t, Options{})
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testenv.Scaled(30*time.Second))
 		defer cancel()
 		if _, err := r.TryInvoke(ctx, Event{Op: "crash", Code: 3}); !errors.Is(err, ErrRuntimeExited) {
 			t.Fatalf("invoke = %v, want the runtime to exit", err)
 		}
-		st := r.WaitDone(t, 10*time.Second)
+		st := r.WaitDone(t, testenv.Scaled(10*time.Second))
 		if st.Code != 3 || st.OOM || st.Signal != "" {
 			t.Fatalf("Exit = %+v, want code 3", st)
 		}
@@ -100,12 +100,12 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capab
 		isolated(t)
 		hh := h(t)
 		r := hh.Start(t, Options{MemoryMB: 128})
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testenv.Scaled(60*time.Second))
 		defer cancel()
 		if res, err := r.TryInvoke(ctx, Event{Op: "alloc", MB: 400}); !errors.Is(err, ErrRuntimeExited) {
 			t.Fatalf("invoke = %+v, %v; want the runtime killed", res, err)
 		}
-		st := r.WaitDone(t, 10*time.Second)
+		st := r.WaitDone(t, testenv.Scaled(10*time.Second))
 		if !st.OOM {
 			t.Fatalf("Exit = %+v, want OOM", st)
 		}
@@ -129,12 +129,12 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capab
 		hh := h(t)
 		r := hh.Start(t, Options{MemoryMB: 512})
 		if caps.ForkBombOOM {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), testenv.Scaled(60*time.Second))
 			defer cancel()
 			if res, err := r.TryInvoke(ctx, Event{Op: "fork", Code: 4096}); !errors.Is(err, ErrRuntimeExited) {
 				t.Fatalf("fork = %+v, %v; want the sandbox killed at its memory limit", res, err)
 			}
-			if st := r.WaitDone(t, 10*time.Second); !st.OOM {
+			if st := r.WaitDone(t, testenv.Scaled(10*time.Second)); !st.OOM {
 				t.Fatalf("Exit = %+v, want OOM", st)
 			}
 			if got := hh.Start(t, Options{}).Invoke(t, Event{Op: "echo", Value: "next"}); got.Value != "next" {
@@ -177,7 +177,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capab
 				t.Fatalf("Destroy: %v", err)
 			}
 		}
-		r.WaitDone(t, 10*time.Second)
+		r.WaitDone(t, testenv.Scaled(10*time.Second))
 		if err := r.Sandbox.Start(context.Background()); !errors.Is(err, sandbox.ErrDestroyed) {
 			t.Errorf("Start after Destroy = %v, want ErrDestroyed", err)
 		}
@@ -198,6 +198,6 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps Capab
 		if err := r.Sandbox.Destroy(context.Background()); err != nil {
 			t.Fatalf("Destroy: %v", err)
 		}
-		r.WaitDone(t, 10*time.Second)
+		r.WaitDone(t, testenv.Scaled(10*time.Second))
 	})
 }

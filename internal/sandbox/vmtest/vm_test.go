@@ -233,6 +233,7 @@ func buildInitramfs(t *testing.T, kernel *vmimage.Kernel, out string) (python bo
 			"PATH=" + guestPath, "HOME=/root", "TMPDIR=/tmp",
 			sandboxtest.RuntimeEnv + "=/vmtest/bootstrap",
 			"EMBER_EXPECT_CGROUP=v2",
+			testenv.TimeScaleEnv + "=4", // the guest's CPU is emulated (TCG)
 		},
 	}
 	for _, s := range suites {
