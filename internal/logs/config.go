@@ -28,6 +28,12 @@ type StoreConfig struct {
 	BufferEvents int
 	// BufferBytes bounds the message bytes waiting in memory to be stored (default 64 MiB).
 	BufferBytes int
+	// SpillDir, when set, is where events go while the memory buffer is full (see spill.go):
+	// nothing is dropped and Write still does not wait on JetStream. Without it, or once the
+	// spill holds SpillBytes, Write waits for room: its caller's output is held back.
+	SpillDir string
+	// SpillBytes bounds the spill file (default 1 GiB).
+	SpillBytes int64
 	// MaxBatch is the most events published before waiting for their acks (default 1,000).
 	MaxBatch int
 	// Linger is how long the publisher lets events gather before it stores a batch smaller
@@ -58,6 +64,7 @@ const (
 	DefaultBufferEvents  = 1 << 16
 	DefaultBufferBytes   = 64 << 20
 	DefaultMaxBatch      = 1000
+	DefaultSpillBytes    = 1 << 30
 	DefaultMaxEventBytes = 256*1024 - 26
 	DefaultMaxLag        = 15 * time.Minute
 	DefaultClockSkew     = time.Minute
@@ -77,7 +84,7 @@ func (c StoreConfig) Validate() error {
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("logs: replicas %d: must be 1 to 5", c.Replicas)
 	}
-	if c.MaxAge < 0 || c.MaxBytes < 0 || c.Linger < 0 || c.BufferEvents < 0 || c.BufferBytes < 0 || c.MaxBatch < 0 ||
+	if c.MaxAge < 0 || c.MaxBytes < 0 || c.Linger < 0 || c.BufferEvents < 0 || c.BufferBytes < 0 || c.MaxBatch < 0 || c.SpillBytes < 0 ||
 		c.MaxEventBytes < 0 || c.MaxLag < 0 || c.ClockSkew < 0 {
 		return errors.New("logs: limits must not be negative")
 	}
@@ -109,6 +116,9 @@ func (c StoreConfig) withDefaults() StoreConfig {
 	set(&c.BufferEvents, DefaultBufferEvents)
 	set(&c.BufferBytes, DefaultBufferBytes)
 	set(&c.MaxBatch, DefaultMaxBatch)
+	if c.SpillBytes == 0 {
+		c.SpillBytes = DefaultSpillBytes
+	}
 	if c.Linger == 0 {
 		c.Linger = DefaultLinger
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -19,12 +20,17 @@ const timeHeader = "Ember-Log-Time"
 
 // Store keeps log events in a JetStream stream and answers CloudWatch Logs queries over them.
 //
-// Write never blocks on I/O: it appends the event to a bounded in-memory buffer that a
+// Write never waits on JetStream: it appends the event to a bounded in-memory buffer that a
 // background goroutine publishes in batches (asynchronous publishes, then the batch's acks).
-// When the events accepted and not yet stored reach StoreConfig.BufferEvents (or their
-// messages BufferBytes bytes), a further event is dropped and counted in Stats().Dropped rather than making the caller wait. Events
-// whose publish still fails after retries are counted in Stats().Failed. Flush waits until
-// everything written so far is stored; Close flushes and stops the goroutine.
+// When the events in memory reach StoreConfig.BufferEvents (or their messages BufferBytes
+// bytes), further events go to the spill file in StoreConfig.SpillDir until the publisher has
+// caught up with it (see spill.go), so a store that lags costs each writer a disk append, not
+// its events and not a wait on another writer's logs. Without a spill directory, or with the
+// spill full, Write waits for room instead: the writer's output is held back, as a function's
+// stdout blocks on Lambda when its log agent lags. Nothing is dropped while the store is
+// open; a publish that fails for want of a store is retried until it succeeds or the store
+// is closed. Flush waits until everything written so far is stored; Close flushes and stops
+// the goroutine.
 type Store struct {
 	cfg    StoreConfig
 	js     jetstream.JetStream
@@ -37,7 +43,10 @@ type Store struct {
 	wake         *sync.Cond    // signalled when buf gains events or closing is set
 	buf          []Event       // accepted events the publisher has not taken yet
 	spare        []Event       // the publisher's last taken slice, emptied, for reuse as buf
-	pendingBytes int           // message bytes accepted and not yet processed
+	pendingBytes int           // message bytes in memory and not yet processed
+	memEvents    int           // events in memory and not yet processed
+	spill        *spill        // nil without StoreConfig.SpillDir
+	spilling     bool          // Write appends to the spill until it is drained
 	accepted     uint64        // events ever accepted
 	processed    uint64        // accepted events stored or given up on
 	progress     chan struct{} // closed (and replaced) whenever processed grows
@@ -48,6 +57,7 @@ type Store struct {
 	stored    atomic.Uint64
 	failed    atomic.Uint64
 	truncated atomic.Uint64
+	spilled   atomic.Uint64
 
 	runCtx context.Context
 	stop   context.CancelFunc
@@ -94,6 +104,16 @@ func NewStore(ctx context.Context, js jetstream.JetStream, cfg StoreConfig, logg
 	if err != nil {
 		return nil, fmt.Errorf("logs: bucket %s: %w", cfg.GroupBucket, err)
 	}
+	var sp *spill
+	var replay uint64
+	if cfg.SpillDir != "" {
+		if sp, replay, err = openSpill(cfg.SpillDir); err != nil {
+			return nil, err
+		}
+		if replay > 0 {
+			logger.Info("storing log events spilled before a restart", "events", replay)
+		}
+	}
 	runCtx, stop := context.WithCancel(context.Background())
 	s := &Store{
 		cfg:      cfg,
@@ -107,6 +127,9 @@ func NewStore(ctx context.Context, js jetstream.JetStream, cfg StoreConfig, logg
 		stop:     stop,
 		done:     make(chan struct{}),
 		idx:      index{groups: map[string]*groupMeta{}},
+		spill:    sp,
+		spilling: sp.pending(),
+		accepted: replay,
 	}
 	s.wake = sync.NewCond(&s.mu)
 	go s.run()
@@ -119,8 +142,10 @@ type Stats struct {
 	Accepted uint64
 	// Stored events were acknowledged by JetStream.
 	Stored uint64
-	// Dropped events were refused by Write because the buffer was full or the store closed.
+	// Dropped events were refused by Write because the store was closed.
 	Dropped uint64
+	// Spilled events went through the spill file because the memory buffer was full.
+	Spilled uint64
 	// Invalid events were refused by Write for an empty or over-long group or stream name.
 	Invalid uint64
 	// Failed events were accepted but could not be published after retries.
@@ -140,6 +165,7 @@ func (s *Store) Stats() Stats {
 		Accepted:  accepted,
 		Stored:    s.stored.Load(),
 		Dropped:   s.dropped.Load(),
+		Spilled:   s.spilled.Load(),
 		Invalid:   s.invalid.Load(),
 		Failed:    s.failed.Load(),
 		Truncated: s.truncated.Load(),
@@ -147,11 +173,12 @@ func (s *Store) Stats() Stats {
 	}
 }
 
-// Write queues evs to be stored, next to each other, and returns at once; see Store for what
-// happens when the buffer is full. A zero Time means now.
+// Write queues evs to be stored, next to each other, and returns without waiting on
+// JetStream; see Store for what happens when the buffer is full. A zero Time means now.
 func (s *Store) Write(evs ...Event) {
 	var now time.Time
-	var kept, dropped, invalid, truncated uint64
+	var kept, dropped, invalid, truncated, spilled uint64
+	var disk []byte // records of this call for the spill, written before Write returns or waits
 	s.mu.Lock()
 	for _, ev := range evs {
 		if ev.Group == "" || len(ev.Group) > 512 || ev.Stream == "" || len(ev.Stream) > 512 {
@@ -172,24 +199,73 @@ func (s *Store) Write(evs ...Event) {
 			}
 			ev.Time = now
 		}
-		if s.closing || s.accepted-s.processed >= uint64(s.cfg.BufferEvents) || s.pendingBytes+len(ev.Message) > s.cfg.BufferBytes {
-			dropped++
-			continue
+		for {
+			if s.closing {
+				dropped++
+				break
+			}
+			if !s.spilling && (s.memEvents == 0 || s.memEvents < s.cfg.BufferEvents && s.pendingBytes+len(ev.Message) <= s.cfg.BufferBytes) {
+				s.buf = append(s.buf, ev)
+				s.pendingBytes += len(ev.Message)
+				s.memEvents++
+				s.accepted++
+				kept++
+				break
+			}
+			if s.spill != nil && !s.spill.broken && s.spill.w+int64(len(disk)) < s.cfg.SpillBytes {
+				s.spilling = true
+				disk = appendRecord(disk, ev)
+				s.accepted++
+				spilled++
+				break
+			}
+			// No room: write what this call spilled so far, so that it stays ahead of this
+			// event, and wait for the publisher to make room.
+			s.spillLocked(&disk)
+			ch := s.progress
+			s.mu.Unlock()
+			s.wake.Signal()
+			select {
+			case <-ch:
+			case <-s.done:
+			}
+			s.mu.Lock()
 		}
-		s.buf = append(s.buf, ev)
-		s.pendingBytes += len(ev.Message)
-		s.accepted++
-		kept++
 	}
+	s.spillLocked(&disk)
 	s.mu.Unlock()
-	if dropped+invalid+truncated > 0 {
+	if dropped+invalid+truncated+spilled > 0 {
 		s.dropped.Add(dropped)
 		s.invalid.Add(invalid)
 		s.truncated.Add(truncated)
+		s.spilled.Add(spilled)
 	}
-	if kept > 0 {
+	if kept+spilled > 0 {
 		s.wake.Signal()
 	}
+}
+
+// spillLocked appends the records in *disk to the spill file and empties *disk. If the
+// write fails the store spills no more, and those events are counted as failed.
+func (s *Store) spillLocked(disk *[]byte) {
+	if len(*disk) == 0 {
+		return
+	}
+	if err := s.spill.append(*disk); err != nil {
+		s.spill.broken = true
+		n := uint64(0)
+		for rest := *disk; len(rest) > 0; n++ {
+			_, size, derr := decodeRecord(rest)
+			if derr != nil {
+				break
+			}
+			rest = rest[size:]
+		}
+		s.processed += n
+		s.failed.Add(n)
+		s.logger.Error("log events lost: the spill file cannot be written; writers now wait for the store instead", "events", n, "error", err)
+	}
+	*disk = (*disk)[:0]
 }
 
 // Flush waits until every event Write accepted before the call is stored (or given up on
@@ -230,27 +306,37 @@ func (s *Store) Close(ctx context.Context) error {
 	select {
 	case <-s.done:
 		s.stop()
-		return nil
+		return s.spill.close()
 	case <-ctx.Done():
 		s.stop()
 		<-s.done
+		_ = s.spill.close()
 		return fmt.Errorf("logs: close: %w", ctx.Err())
 	}
 }
 
 // run takes the whole buffer at a time (swapping in an empty slice, so Write never waits on
-// more than that swap) and publishes it in batches of MaxBatch, until the store closes and
-// the buffer is empty.
+// more than that swap) and publishes it in batches of MaxBatch; with the buffer empty, it
+// stores what was spilled. It returns once the store is closing with nothing left, or its
+// context ended.
 func (s *Store) run() {
 	defer close(s.done)
 	for {
 		s.mu.Lock()
-		for len(s.buf) == 0 && !s.closing {
+		for len(s.buf) == 0 && !s.spill.pending() && !s.closing {
 			s.wake.Wait()
 		}
-		if len(s.buf) == 0 {
+		if len(s.buf) == 0 && !s.spill.pending() {
 			s.mu.Unlock()
 			return
+		}
+		if len(s.buf) == 0 {
+			r, w := s.spill.r, s.spill.w
+			s.mu.Unlock()
+			if !s.replaySpill(r, w) {
+				return
+			}
+			continue
 		}
 		if !s.closing && len(s.buf) < s.cfg.MaxBatch && s.cfg.Linger > 0 {
 			// Let a batch gather: one invoke writes several lines in a row, and a pack of
@@ -265,16 +351,16 @@ func (s *Store) run() {
 
 		for start := 0; start < len(taken); start += s.cfg.MaxBatch {
 			batch := taken[start:min(start+s.cfg.MaxBatch, len(taken))]
-			s.storeBatch(batch)
+			s.storeBatch(batch, false)
 			bytes := 0
 			for _, ev := range batch {
 				bytes += len(ev.Message)
 			}
 			s.mu.Lock()
 			s.processed += uint64(len(batch))
+			s.memEvents -= len(batch)
 			s.pendingBytes -= bytes
-			close(s.progress)
-			s.progress = make(chan struct{})
+			s.progressLocked()
 			s.mu.Unlock()
 		}
 		clear(taken)
@@ -284,17 +370,84 @@ func (s *Store) run() {
 	}
 }
 
+// progressLocked wakes those waiting for the publisher.
+func (s *Store) progressLocked() {
+	close(s.progress)
+	s.progress = make(chan struct{})
+}
+
+// replaySpill stores a batch of spilled events from [r, w) and moves the spill past them,
+// emptying it once all is stored. It reports false when the store's context ended first:
+// what was not stored stays in the spill for the next Store.
+func (s *Store) replaySpill(r, w int64) bool {
+	evs, used, err := s.spill.read(r, w, s.cfg.MaxBatch, s.cfg.MaxEventBytes+2048)
+	if err != nil {
+		// The file is damaged past r: what it holds there cannot be stored.
+		s.logger.Error("log events lost: the spill file cannot be read", "error", err)
+		s.mu.Lock()
+		lost := s.accepted - s.processed - uint64(s.memEvents)
+		s.processed += lost
+		s.failed.Add(lost)
+		if rerr := s.spill.reset(); rerr != nil {
+			s.spill.broken = true
+		}
+		s.spilling = false
+		s.progressLocked()
+		s.mu.Unlock()
+		return true
+	}
+	if !s.storeBatch(evs, true) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.spill.r = r + used
+	s.processed += uint64(len(evs))
+	if s.spill.r == s.spill.w {
+		if err := s.spill.reset(); err != nil {
+			s.spill.broken = true
+			s.logger.Error("the log spill file cannot be emptied; writers now wait for the store instead", "error", err)
+		}
+		s.spilling = false
+	}
+	s.progressLocked()
+	return true
+}
+
+// publishAttempts is how often a publish is tried that failed other than for want of a
+// store (one that is refused, say); a store that does not answer is waited for.
 const publishAttempts = 4
 
-// storeBatch publishes a batch asynchronously, waits for the acks, and retries what failed.
-func (s *Store) storeBatch(batch []Event) {
+// unavailable reports whether a publish failed for want of a store that answers, which is
+// worth waiting for however long it takes.
+func unavailable(err error) bool {
+	for _, e := range []error{nats.ErrTimeout, nats.ErrNoResponders, nats.ErrConnectionClosed, nats.ErrConnectionReconnecting,
+		jetstream.ErrNoStreamResponse, jetstream.ErrTooManyStalledMsgs, jetstream.ErrAsyncPublishTimeout, context.DeadlineExceeded} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// storeBatch publishes a batch asynchronously, waits for the acks, and retries what failed:
+// without end while the store is unavailable, publishAttempts times otherwise. It reports
+// false if the store's context ended first; then, when keep is set, what was not stored is
+// not counted as failed, since the caller keeps it.
+func (s *Store) storeBatch(batch []Event, keep bool) bool {
 	pending := batch
 	var lastErr error
 	var newGroups []string
-	for attempt := 0; attempt < publishAttempts && len(pending) > 0; attempt++ {
+	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt > 0 {
+			if attempt >= publishAttempts && !unavailable(lastErr) {
+				break
+			}
+			if attempt%20 == 0 {
+				s.logger.Warn("log store unavailable; holding log events until it answers", "events", len(pending), "error", lastErr)
+			}
 			select {
-			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+			case <-time.After(min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second)):
 			case <-s.runCtx.Done():
 			}
 			if s.runCtx.Err() != nil {
@@ -348,13 +501,15 @@ func (s *Store) storeBatch(batch []Event) {
 		}
 		pending = retry
 	}
-	if len(pending) > 0 {
+	interrupted := len(pending) > 0 && s.runCtx.Err() != nil
+	if len(pending) > 0 && !(keep && interrupted) {
 		s.failed.Add(uint64(len(pending)))
 		s.logger.Warn("log events not stored", "events", len(pending), "error", lastErr)
 	}
 	for _, g := range newGroups {
 		s.recordGroup(g)
 	}
+	return !interrupted
 }
 
 // recordGroup makes sure the group bucket has g, so the group outlives its events.

@@ -3,15 +3,11 @@ package logs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ember-serverless/ember/internal/state/statetest"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func messages[T any](evs []T, msg func(T) string) []string {
@@ -470,70 +466,6 @@ func TestCreateAndDeleteLogGroup(t *testing.T) {
 	ev, err := s.FilterLogEvents(ctx, FilterLogEventsInput{LogGroupName: "/aws/lambda/a"})
 	if err != nil || len(ev.Events) != 1 || ev.Events[0].Message != "again" {
 		t.Fatalf("after a new event: %+v, %v", ev, err)
-	}
-}
-
-// gatedJS holds every publish until the gate opens, to play a slow store.
-type gatedJS struct {
-	jetstream.JetStream
-	gate    chan struct{}
-	entered chan struct{}
-}
-
-func (g *gatedJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
-	select {
-	case g.entered <- struct{}{}:
-	default:
-	}
-	<-g.gate
-	return g.JetStream.PublishMsgAsync(m, opts...)
-}
-
-func TestWriteDropsRatherThanBlocksWhenTheStoreIsSlow(t *testing.T) {
-	js := &gatedJS{JetStream: statetest.New(t).JetStream(), gate: make(chan struct{}), entered: make(chan struct{}, 1)}
-	s := openStore(t, js, StoreConfig{BufferEvents: 10, MaxBatch: 1})
-	ev := func(i int) Event {
-		return Event{Group: "/g", Stream: "s", Time: time.Now(), Message: fmt.Sprintf("event %d", i)}
-	}
-
-	s.Write(ev(0))
-	select {
-	case <-js.entered:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the store never started publishing")
-	}
-	// The publisher is stuck on event 0: nine more fill the buffer of ten, six are dropped.
-	wrote := make(chan struct{})
-	go func() {
-		for i := 1; i <= 15; i++ {
-			s.Write(ev(i))
-		}
-		close(wrote)
-	}()
-	select {
-	case <-wrote:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Write blocked while the store was slow")
-	}
-	if st := s.Stats(); st.Dropped != 6 || st.Buffered != 10 || st.Accepted != 10 || st.Stored != 0 {
-		t.Fatalf("stats while blocked %+v: want 6 dropped, 10 buffered, 10 accepted, none stored", st)
-	}
-
-	close(js.gate)
-	flush(t, s)
-	if st := s.Stats(); st.Stored != 10 || st.Buffered != 0 || st.Failed != 0 {
-		t.Fatalf("stats after flush %+v: want 10 stored", st)
-	}
-	out, err := s.FilterLogEvents(context.Background(), FilterLogEventsInput{LogGroupName: "/g"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := make([]string, 10)
-	for i := range want {
-		want[i] = fmt.Sprintf("event %d", i)
-	}
-	if got := filteredMessages(out.Events); !slices.Equal(got, want) {
-		t.Fatalf("stored %q, want %q", got, want)
 	}
 }
 

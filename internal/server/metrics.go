@@ -41,8 +41,12 @@ func (s *Server) metricsHandler(fe *frontend.Frontend) http.Handler {
 			func() float64 { return float64(fe.Stats().FunctionErrors) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ember_throttles_total", Help: "Invokes refused over the concurrency limit."},
 			func() float64 { return float64(fe.Stats().Throttles) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ember_log_events_dropped_total", Help: "Log events dropped because the log buffer was full."},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ember_log_events_dropped_total", Help: "Log events dropped because they were written after the log store closed."},
 			func() float64 { return float64(s.logs.Stats().Dropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ember_log_events_spilled_total", Help: "Log events written to the spill file on disk because the log store lagged."},
+			func() float64 { return float64(s.logs.Stats().Spilled) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ember_log_events_failed_total", Help: "Log events the log store refused after retries."},
+			func() float64 { return float64(s.logs.Stats().Failed) }),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -134,7 +134,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if err := code.RemoveStale(); err != nil {
 		logger.Warn("could not clear stale unpack directories", "err", err)
 	}
-	if s.logs, err = logs.NewStore(ctx, js, logs.StoreConfig{Replicas: s.state.Replicas(), Region: cfg.Region, Account: cfg.AccountID}, logger.With("role", "logs")); err != nil {
+	if s.logs, err = logs.NewStore(ctx, js, logs.StoreConfig{Replicas: s.state.Replicas(), Region: cfg.Region, Account: cfg.AccountID,
+		SpillDir: filepath.Join(cfg.DataDir, "logs-spill")}, logger.With("role", "logs")); err != nil {
 		return nil, err
 	}
 	if s.registry, err = control.Open(ctx, s.state, control.Config{Region: cfg.Region, AccountID: cfg.AccountID, SnapStart: snapshots(backend),
