@@ -48,7 +48,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	pools   map[string]*pool  // by version key
-	current map[string]string // function name → its current version keys' pool, for retiring
+	current map[string]string // version ARN ($LATEST's unqualified) → its current key's pool, for retiring
 	closed  bool
 
 	stop chan struct{}
@@ -59,9 +59,12 @@ type Manager struct {
 type pool struct {
 	key      string
 	function string
-	idle     []idleSandbox // most recently used last
-	busy     int
-	retired  bool
+	// lineage is the version's ARN: $LATEST's (unqualified) is one lineage whose key changes
+	// with every update, each published version another whose key never changes.
+	lineage string
+	idle    []idleSandbox // most recently used last
+	busy    int
+	retired bool
 }
 
 type idleSandbox struct {
@@ -115,9 +118,9 @@ func (m *Manager) acquire(ctx context.Context, key string, spec invoke.SandboxSp
 	}
 	p := m.pools[key]
 	if p == nil {
-		p = &pool{key: key, function: spec.FunctionName}
+		p = &pool{key: key, function: spec.FunctionName, lineage: spec.FunctionARN}
 		m.pools[key] = p
-		m.retireLocked(spec.FunctionName, key)
+		m.retireLocked(spec.FunctionARN, key)
 	}
 	p.busy++
 	if n := len(p.idle); n > 0 {
@@ -142,11 +145,12 @@ func (m *Manager) acquire(ctx context.Context, key string, spec invoke.SandboxSp
 	return nil, err
 }
 
-// retireLocked marks the pools of fn's older version keys retired and destroys their idle
-// sandboxes: after an update, invokes go to sandboxes with the new code and configuration.
-func (m *Manager) retireLocked(fn, key string) {
-	old, ok := m.current[fn]
-	m.current[fn] = key
+// retireLocked marks the pools of a lineage's older keys retired and destroys their idle
+// sandboxes: after an update of $LATEST, invokes go to sandboxes with the new code and
+// configuration, while the sandboxes of the function's published versions stay.
+func (m *Manager) retireLocked(lineage, key string) {
+	old, ok := m.current[lineage]
+	m.current[lineage] = key
 	if !ok || old == key {
 		return
 	}
@@ -187,11 +191,11 @@ func (m *Manager) release(key string, sb *worker.Sandbox, reusable bool) {
 func (m *Manager) Forget(fn string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.current, fn)
 	for key, p := range m.pools {
 		if p.function != fn {
 			continue
 		}
+		delete(m.current, p.lineage)
 		p.retired = true
 		for _, e := range p.idle {
 			go e.sb.Destroy(context.Background())
@@ -255,8 +259,8 @@ func (m *Manager) reclaim(now time.Time) {
 		}
 		if len(p.idle) == 0 && p.busy == 0 {
 			delete(m.pools, key)
-			if m.current[p.function] == key {
-				delete(m.current, p.function)
+			if m.current[p.lineage] == key {
+				delete(m.current, p.lineage)
 			}
 		}
 	}

@@ -123,6 +123,20 @@ func TestANewConfigurationRetiresTheOldSandboxes(t *testing.T) {
 	waitSandboxes(t, m, w, 1) // the old one destroyed
 }
 
+func TestAPublishedVersionKeepsItsSandboxesBesideLatestsUpdates(t *testing.T) {
+	m, w := newManager(t, time.Minute)
+	v1 := cfg("f")
+	v1.FunctionARN += ":1"
+	v1.Version = "1"
+	call(t, m, "f:1#a", v1, "echo")
+	call(t, m, "latest#a", cfg("f"), "echo")
+	call(t, m, "latest#b", cfg("f"), "echo") // an update of $LATEST retires only $LATEST's
+	waitSandboxes(t, m, w, 2)
+	if got := call(t, m, "f:1#a", v1, "echo")["calls"]; got != float64(2) {
+		t.Errorf("version 1's second invoke ran in a new sandbox (call %v)", got)
+	}
+}
+
 func TestIdleSandboxesAreReclaimed(t *testing.T) {
 	m, w := newManager(t, 50*time.Millisecond)
 	call(t, m, "k", cfg("f"), "echo")

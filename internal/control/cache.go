@@ -64,8 +64,8 @@ func (r *Registry) Lookup(name string) (*Function, bool) {
 }
 
 // Resolve turns a FunctionName (name, partial or full ARN, optionally qualified) and a
-// ?Qualifier= value into the function it names. Only $LATEST exists until versions are
-// published, so any other qualifier is not found.
+// ?Qualifier= value into the function version it names, for the control plane's reads: an
+// alias names its primary version, reported under the alias's ARN as Lambda does.
 func (r *Registry) Resolve(nameOrARN, qualifier string) (*Function, error) {
 	name, fromName, err := r.cfg.ParseFunctionName(nameOrARN, MaxNamespacedFunctionNameLen)
 	if err != nil {
@@ -75,20 +75,32 @@ func (r *Registry) Resolve(nameOrARN, qualifier string) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.ResolveName(name, q)
+	t, err := r.Target(name, q)
+	if err != nil {
+		return nil, err
+	}
+	if t.Alias == nil {
+		return t.Function, nil
+	}
+	f := t.Function.clone()
+	f.Config.FunctionArn = t.Alias.Config.AliasArn
+	return f, nil
 }
 
-// ResolveName is Resolve for a name already parsed (a bare function name, never an ARN) and
-// the one qualifier the request named: the invoke path's, whose API parsed them once.
+// ResolveName is the version an invoke of a name already parsed (a bare function name, never
+// an ARN) and the one qualifier the request named runs: for an alias with routing, the
+// version picked for this invoke.
 func (r *Registry) ResolveName(name, q string) (*Function, error) {
-	f, ok := r.Lookup(name)
-	if !ok {
-		return nil, r.notFound(name, "")
+	if q == "" {
+		if f, ok := r.Lookup(name); ok {
+			return f, nil
+		}
 	}
-	if q != "" && q != LatestVersion {
-		return nil, r.notFound(name, q)
+	t, err := r.Target(name, q)
+	if err != nil {
+		return nil, err
 	}
-	return f, nil
+	return t.Pick(), nil
 }
 
 func (r *Registry) notFound(name, qualifier string) error {

@@ -12,6 +12,9 @@
 // registry.go opens the registry, cache.go keeps the in-memory copy current and publishes
 // deletions (OnDelete), functions.go holds the create/update/delete operations and
 // transitions.go the Pending/InProgress transitions a change goes through until it is ready.
+// versions.go publishes immutable versions (records of their own in a versions bucket, keyed
+// NAME.N) and aliases.go keeps aliases (an aliases bucket, NAME.ALIAS) and resolves a qualifier
+// to the version an invoke runs (Target; for an alias with routing, Pick).
 // resolve.go turns a function's record into the version the invoke path runs (Resolver: the
 // sandbox spec, with the runtime's command, the merged environment and the unpacked code and
 // layers), once per revision, and unpacks a function's code before it becomes Active

@@ -29,9 +29,6 @@ func (r *Registry) Create(ctx context.Context, in *CreateFunctionInput) (*Functi
 	if err := checkSource(in.Code.ZipFile, in.Code.S3Bucket, in.Code.S3Key, in.Code.S3ObjectVersion, in.Code.ImageUri); err != nil {
 		return nil, err
 	}
-	if in.Publish {
-		return nil, lambdaerr.InvalidParameter("Publishing versions is not supported by this server yet; create the function without Publish.")
-	}
 	err = unsupported{vpc: in.VpcConfig, fs: in.FileSystemConfigs, image: in.ImageConfig,
 		kms: in.KMSKeyArn, csc: in.CodeSigningConfigArn, snapStart: in.SnapStart}.check()
 	if err != nil {
@@ -64,6 +61,14 @@ func (r *Registry) Create(ctx context.Context, in *CreateFunctionInput) (*Functi
 	}
 	f.Code = code
 	f.Config.CodeSha256, f.Config.CodeSize = code.Sha256, code.Size
+	if in.Publish {
+		f.LastVersion, f.publishPending = 1, 1
+	}
+	// Versions and aliases left by a function of the same name whose delete was cut short
+	// must not become this one's.
+	if err := r.dropQualifiers(ctx, name); err != nil {
+		return nil, err
+	}
 	data, err := encodeRecord(f)
 	if err != nil {
 		return nil, fmt.Errorf("control: encode %s: %w", name, err)
@@ -79,7 +84,7 @@ func (r *Registry) Create(ctx context.Context, in *CreateFunctionInput) (*Functi
 	r.apply(name, f, rev)
 	r.logger.Info("function created", "function", name, "code_sha256", code.Sha256)
 	r.afterWrite(ctx, f)
-	return f, nil
+	return f.asPending(r), nil
 }
 
 func (r *Registry) exists(name string) error {
@@ -251,9 +256,6 @@ func (r *Registry) UpdateCode(ctx context.Context, in *UpdateFunctionCodeInput) 
 	if err := checkSource(in.ZipFile, in.S3Bucket, in.S3Key, in.S3ObjectVersion, in.ImageUri); err != nil {
 		return nil, err
 	}
-	if in.Publish {
-		return nil, lambdaerr.InvalidParameter("Publishing versions is not supported by this server yet; update the code without Publish.")
-	}
 	if in.Architectures != nil {
 		if err := validateArchitectures(in.Architectures); err != nil {
 			return nil, err
@@ -288,6 +290,10 @@ func (r *Registry) UpdateCode(ctx context.Context, in *UpdateFunctionCodeInput) 
 		if in.Architectures != nil {
 			f.Config.Architectures = append([]string(nil), in.Architectures...)
 		}
+		if in.Publish {
+			f.LastVersion++
+			f.publishPending = f.LastVersion
+		}
 		r.startUpdate(f)
 		return nil
 	})
@@ -296,7 +302,7 @@ func (r *Registry) UpdateCode(ctx context.Context, in *UpdateFunctionCodeInput) 
 	}
 	r.logger.Info("function code updated", "function", name, "code_sha256", code.Sha256)
 	r.afterWrite(ctx, f)
-	return f, nil
+	return f.asPending(r), nil
 }
 
 // UpdateConfiguration changes the members of a function's configuration that in sets. It returns
@@ -446,8 +452,8 @@ func (r *Registry) update(ctx context.Context, name string, mutate func(*Functio
 		"The operation cannot be performed at this time. An update is in progress for resource: %s", r.cfg.ARN(name))
 }
 
-// Delete deletes a function. A qualifier other than none names a version, which cannot exist
-// yet; $LATEST cannot be deleted on its own, as in Lambda.
+// Delete deletes a function with its versions and aliases, or with a version number as
+// qualifier only that version; $LATEST and aliases cannot be deleted this way, as in Lambda.
 func (r *Registry) Delete(ctx context.Context, nameOrARN, qualifier string) error {
 	name, fromName, err := r.cfg.ParseFunctionName(nameOrARN, MaxFunctionNameLen)
 	if err != nil {
@@ -457,11 +463,16 @@ func (r *Registry) Delete(ctx context.Context, nameOrARN, qualifier string) erro
 	if err != nil {
 		return err
 	}
-	if q == LatestVersion {
+	switch {
+	case q == LatestVersion:
 		return lambdaerr.InvalidParameter("$LATEST version cannot be deleted without deleting the function.")
-	}
-	if q != "" {
-		return r.notFound(name, q)
+	case isVersionNumber(q):
+		return r.deleteVersion(ctx, name, q)
+	case q != "":
+		if _, ok := r.Lookup(name); !ok {
+			return r.notFound(name, "")
+		}
+		return lambdaerr.InvalidParameter("Deletion of aliases is not supported.")
 	}
 	for range maxCASAttempts {
 		e, err := r.kv.Get(ctx, name)
@@ -481,6 +492,10 @@ func (r *Registry) Delete(ctx context.Context, nameOrARN, qualifier string) erro
 		// The delete marker's revision is at least one past the one it replaced; the watcher
 		// brings the exact one.
 		r.apply(name, nil, e.Revision()+1)
+		if err := r.dropQualifiers(ctx, name); err != nil {
+			// The function is gone; a create of the same name drops what is left.
+			r.logger.Warn("deleting a deleted function's versions and aliases", "function", name, "err", err)
+		}
 		r.logger.Info("function deleted", "function", name)
 		return nil
 	}

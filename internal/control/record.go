@@ -53,6 +53,17 @@ type functionRecord struct {
 	// RuntimeUpdateOn and RuntimeVersionArn are the runtime management config ("" is Auto).
 	RuntimeUpdateOn   string `json:"runtimeUpdateOn,omitempty"`
 	RuntimeVersionArn string `json:"runtimeVersionArn,omitempty"`
+	// Version is set in a published version's record (the versions bucket): its number.
+	Version string `json:"version,omitempty"`
+	// Source is, in a published version's record, the fingerprint of the $LATEST it was
+	// published from (Function.fingerprint), so a publish with nothing changed finds it.
+	Source string `json:"source,omitempty"`
+	// LastVersion is, in a function's record, the number of the last version published (or
+	// reserved by PublishPending); numbers are never reused, as in Lambda.
+	LastVersion int `json:"lastVersion,omitempty"`
+	// PublishPending is the version number a create or code update with Publish reserved, to be
+	// published when the change is ready.
+	PublishPending int `json:"publishPending,omitempty"`
 }
 
 type recordLogging struct {
@@ -84,6 +95,10 @@ func encodeRecord(f *Function) ([]byte, error) {
 		LastUpdate: recordStatus{c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode},
 		RevisionID: c.RevisionId, Modified: f.Modified, Code: f.Code, Tags: f.Tags,
 		Policy: f.Policy, RuntimeUpdateOn: f.RuntimeUpdateOn, RuntimeVersionArn: f.RuntimeVersionArn,
+		Source: f.source, LastVersion: f.LastVersion, PublishPending: f.publishPending,
+	}
+	if c.Version != LatestVersion {
+		rec.Version = c.Version
 	}
 	if c.EphemeralStorage != nil {
 		rec.EphemeralStorage = c.EphemeralStorage.Size
@@ -169,6 +184,10 @@ func (r *Registry) toFunction(rec *functionRecord) *Function {
 		LastUpdateStatusReason:     rec.LastUpdate.Reason,
 		LastUpdateStatusReasonCode: rec.LastUpdate.ReasonCode,
 	}
+	if rec.Version != "" {
+		c.Version = rec.Version
+		c.FunctionArn += ":" + rec.Version
+	}
 	if rec.EphemeralStorage > 0 {
 		c.EphemeralStorage = &EphemeralStorage{Size: rec.EphemeralStorage}
 	}
@@ -186,7 +205,8 @@ func (r *Registry) toFunction(rec *functionRecord) *Function {
 			ApplicationLogLevel: l.ApplicationLevel, SystemLogLevel: l.SystemLevel}
 	}
 	f := &Function{Config: c, Code: rec.Code, Tags: rec.Tags, Policy: rec.Policy, Modified: rec.Modified,
-		RuntimeUpdateOn: rec.RuntimeUpdateOn, RuntimeVersionArn: rec.RuntimeVersionArn}
+		RuntimeUpdateOn: rec.RuntimeUpdateOn, RuntimeVersionArn: rec.RuntimeVersionArn,
+		LastVersion: rec.LastVersion, source: rec.Source, publishPending: rec.PublishPending}
 	for _, l := range rec.Layers {
 		f.Config.Layers = append(f.Config.Layers, Layer{Arn: l.Arn, CodeSize: l.Code.Size})
 		f.LayerCode = append(f.LayerCode, l.Code)

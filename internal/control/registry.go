@@ -21,6 +21,10 @@ import (
 // The registry's own defaults and bounds; Lambda's limits are in internal/limits.
 const (
 	DefaultBucket = "functions"
+	// DefaultVersionBucket and DefaultAliasBucket hold published versions and aliases, each
+	// under the key NAME.QUALIFIER.
+	DefaultVersionBucket = "function-versions"
+	DefaultAliasBucket   = "function-aliases"
 	// maxCASAttempts bounds the read-modify-write retries of one update under contention.
 	maxCASAttempts = 16
 )
@@ -37,6 +41,9 @@ type Config struct {
 	Bucket string
 	// LayerBucket is the KV bucket holding layer versions ("layers" when empty).
 	LayerBucket string
+	// VersionBucket and AliasBucket hold published versions and aliases
+	// (DefaultVersionBucket and DefaultAliasBucket when empty).
+	VersionBucket, AliasBucket string
 	// SnapStart says the server's isolation backend snapshots initialized sandboxes and
 	// restores later ones from them: functions with SnapStart.ApplyOn PublishedVersions then
 	// report OptimizationStatus On and resolve to sandbox specs that ask for snapshots.
@@ -108,6 +115,13 @@ type Registry struct {
 	onDelete []func(name string)
 	watch    *state.KeyWatch
 
+	// vkv and akv hold published versions and aliases; versions and aliases are their
+	// in-memory copies by function name, then version number or alias name, kept like cache.
+	vkv, akv       jetstream.KeyValue
+	versions       map[string]map[string]cacheEntry
+	aliases        map[string]map[string]aliasEntry
+	vwatch, awatch *state.KeyWatch
+
 	bg     context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -132,6 +146,12 @@ func Open(ctx context.Context, st *state.State, cfg Config, code CodeWriter, opt
 	if cfg.Bucket == "" {
 		cfg.Bucket = DefaultBucket
 	}
+	if cfg.VersionBucket == "" {
+		cfg.VersionBucket = DefaultVersionBucket
+	}
+	if cfg.AliasBucket == "" {
+		cfg.AliasBucket = DefaultAliasBucket
+	}
 	if cfg.Runtimes == nil {
 		cfg.Runtimes = runtimes.ProvidedOnly()
 	}
@@ -141,7 +161,8 @@ func Open(ctx context.Context, st *state.State, cfg Config, code CodeWriter, opt
 	if code == nil {
 		return nil, errors.New("control: a code writer is required")
 	}
-	r := &Registry{cfg: cfg, code: code, cache: make(map[string]cacheEntry)}
+	r := &Registry{cfg: cfg, code: code, cache: make(map[string]cacheEntry),
+		versions: make(map[string]map[string]cacheEntry), aliases: make(map[string]map[string]aliasEntry)}
 	for _, o := range opts {
 		o(r)
 	}
@@ -166,11 +187,33 @@ func Open(ctx context.Context, st *state.State, cfg Config, code CodeWriter, opt
 		return nil, fmt.Errorf("control: bucket %s: %w", cfg.Bucket, err)
 	}
 	r.kv = kv
+	for _, b := range []struct {
+		kv          *jetstream.KeyValue
+		name, about string
+	}{
+		{&r.vkv, cfg.VersionBucket, "Ember published function versions, by NAME.VERSION"},
+		{&r.akv, cfg.AliasBucket, "Ember function aliases, by NAME.ALIAS"},
+	} {
+		*b.kv, err = st.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: b.name, Description: b.about, History: 1, Storage: jetstream.FileStorage, Replicas: replicas,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("control: bucket %s: %w", b.name, err)
+		}
+	}
 	if r.layers, err = openLayers(ctx, st, cfg, code, r.logger, r.now); err != nil {
 		return nil, err
 	}
 	r.bg, r.cancel = context.WithCancel(context.Background())
-	if r.watch, err = state.WatchKeys(ctx, kv, r.applyEntry); err != nil {
+	// Versions and aliases are loaded before functions, so that a function is never seen
+	// without the versions and aliases it had.
+	if r.vwatch, err = state.WatchKeys(ctx, r.vkv, r.applyVersionEntry); err == nil {
+		if r.awatch, err = state.WatchKeys(ctx, r.akv, r.applyAliasEntry); err == nil {
+			r.watch, err = state.WatchKeys(ctx, kv, r.applyEntry)
+		}
+	}
+	if err != nil {
+		r.stopWatches()
 		r.cancel()
 		r.layers.close()
 		return nil, fmt.Errorf("control: %w", err)
@@ -181,11 +224,19 @@ func Open(ctx context.Context, st *state.State, cfg Config, code CodeWriter, opt
 
 // Close stops watching the bucket and waits for background work to end.
 func (r *Registry) Close() error {
-	r.watch.Stop()
+	r.stopWatches()
 	r.cancel()
 	r.wg.Wait()
 	r.layers.close()
 	return nil
+}
+
+func (r *Registry) stopWatches() {
+	for _, w := range []*state.KeyWatch{r.watch, r.awatch, r.vwatch} {
+		if w != nil {
+			w.Stop()
+		}
+	}
 }
 
 // Layers is the layer registry the functions' Layers are checked against.

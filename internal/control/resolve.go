@@ -54,7 +54,7 @@ type Resolver struct {
 	cfg ResolverConfig
 
 	mu    sync.Mutex
-	cache map[string]*invoke.Version // by function name; valid for its Key
+	cache map[string]*invoke.Version // by function version's ARN ($LATEST's unqualified); valid for its Key
 }
 
 // NewResolver returns a resolver.
@@ -66,7 +66,10 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 }
 
 // Resolve finds the version an invoke names: name is a parsed function name, qualifier the
-// version or alias the request resolved to.
+// version or alias the request named ("" or $LATEST, a number, an alias; for an alias with
+// routing, the version picked for this invoke). Each published version has its own Key, so
+// its sandboxes are its own and, its code and configuration never changing, live until
+// reclaimed; $LATEST's Key changes with every update.
 func (r *Resolver) Resolve(ctx context.Context, name, qualifier string) (*invoke.Version, error) {
 	f, err := r.cfg.Functions.ResolveName(name, qualifier)
 	if err != nil {
@@ -78,7 +81,7 @@ func (r *Resolver) Resolve(ctx context.Context, name, qualifier string) (*invoke
 	}
 	key := f.Config.FunctionArn + "#" + f.Config.RevisionId
 	r.mu.Lock()
-	v := r.cache[f.Name()]
+	v := r.cache[f.Config.FunctionArn]
 	r.mu.Unlock()
 	if v != nil && v.Key == key {
 		return v, nil
@@ -88,7 +91,7 @@ func (r *Resolver) Resolve(ctx context.Context, name, qualifier string) (*invoke
 		return nil, err
 	}
 	r.mu.Lock()
-	r.cache[f.Name()] = v
+	r.cache[f.Config.FunctionArn] = v
 	r.mu.Unlock()
 	return v, nil
 }
@@ -97,7 +100,11 @@ func (r *Resolver) Resolve(ctx context.Context, name, qualifier string) (*invoke
 // deleted (Registry.OnDelete).
 func (r *Resolver) Forget(name string) {
 	r.mu.Lock()
-	delete(r.cache, name)
+	for arn, v := range r.cache {
+		if v.Sandbox.FunctionName == name {
+			delete(r.cache, arn)
+		}
+	}
 	r.mu.Unlock()
 }
 
@@ -128,13 +135,17 @@ func (r *Resolver) build(ctx context.Context, f *Function, key string) (*invoke.
 	if s := f.Config.SnapStart; s != nil && s.OptimizationStatus == SnapStartOn {
 		snapshotKey = key
 	}
+	version := f.Config.Version
+	if version == "" {
+		version = LatestVersion
+	}
 	return &invoke.Version{
 		Key:     key,
-		Version: LatestVersion,
+		Version: version,
 		Sandbox: invoke.SandboxSpec{
 			FunctionName:       f.Name(),
 			FunctionARN:        f.Config.FunctionArn,
-			Version:            LatestVersion,
+			Version:            version,
 			Runtime:            f.Config.Runtime,
 			Handler:            f.Config.Handler,
 			Command:            cmd,

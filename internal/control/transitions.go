@@ -69,7 +69,9 @@ func (r *Registry) afterWrite(ctx context.Context, f *Function) {
 // Active and InProgress becomes Successful, or both Failed with failure's message when failure
 // is not nil. It does nothing if the function has changed since (or is gone).
 func (r *Registry) MarkReady(ctx context.Context, name, revisionID string, failure error) error {
+	var published *Function
 	_, err := r.update(ctx, name, func(f *Function) error {
+		published = nil
 		if f.Config.RevisionId != revisionID {
 			return errUnchanged
 		}
@@ -96,10 +98,20 @@ func (r *Registry) MarkReady(ctx context.Context, name, revisionID string, failu
 			c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode = UpdateFailed, reason, code
 		}
 		c.RevisionId = newUUID()
+		if v := f.publishPending; v != 0 {
+			// A create or code update with Publish publishes the version it reserved once ready.
+			f.publishPending = 0
+			if failure == nil {
+				published = r.versionOf(f, v, nil)
+			}
+		}
 		return nil
 	})
 	if errors.Is(err, errUnchanged) || errors.Is(err, ErrNotFound) {
 		return nil
+	}
+	if err == nil && published != nil {
+		err = r.storeVersion(ctx, published)
 	}
 	return err
 }

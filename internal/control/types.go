@@ -38,7 +38,7 @@ const (
 
 	LogFormatJSON = "JSON"
 
-	// LatestVersion is the version every function has; Ember does not publish versions yet.
+	// LatestVersion is the version every function has: the one its updates change.
 	LatestVersion = "$LATEST"
 )
 
@@ -217,9 +217,10 @@ type Code struct {
 	Manifest json.RawMessage `json:"manifest,omitempty"`
 }
 
-// Function is one function: its $LATEST configuration, code and tags. The bucket stores it as a
-// functionRecord (record.go), its own versioned type. A *Function returned by the registry is
-// shared and must not be modified.
+// Function is one function version: a function's $LATEST configuration, code and tags, or a
+// published version's (Config.Version is its number, Config.FunctionArn its qualified ARN).
+// The buckets store it as a functionRecord (record.go), its own versioned type. A *Function
+// returned by the registry is shared and must not be modified.
 type Function struct {
 	Config FunctionConfiguration
 	Code   Code
@@ -234,6 +235,13 @@ type Function struct {
 	RuntimeUpdateOn, RuntimeVersionArn string
 	// Modified is LastModified as a time.
 	Modified time.Time
+	// LastVersion is the number of the function's last published (or reserved) version, 0
+	// before the first; in a published version's Function it is 0.
+	LastVersion int
+	// source is a published version's fingerprint of the $LATEST it was published from.
+	source string
+	// publishPending is the version number a change with Publish reserved until it is ready.
+	publishPending int
 	// revision is the KV revision the record was read at.
 	revision uint64
 }
