@@ -8,8 +8,8 @@ import (
 	"github.com/ember-serverless/ember/internal/codestore"
 )
 
-// CollectCode deletes from store the chunks and unpacked copies no function (its code and its
-// own copies of its layers) and no layer version references any more and that were last
+// CollectCode deletes from store the chunks and unpacked copies no function or published
+// version (its code and its own copies of its layers) and no layer version references any more and that were last
 // stored or used more than grace ago. The grace covers a create or update in flight, whose
 // code is stored before its record is written, and records written by other processes that
 // this registry has not seen yet.
@@ -42,6 +42,26 @@ func (r *Registry) codeInUse() (codestore.InUse, error) {
 		}
 		for _, lc := range f.LayerCode {
 			if err := add("a layer of function "+f.Name(), lc); err != nil {
+				return nil, err
+			}
+		}
+	}
+	r.mu.RLock()
+	var versions []*Function
+	for _, vs := range r.versions {
+		for _, e := range vs {
+			if e.f != nil {
+				versions = append(versions, e.f)
+			}
+		}
+	}
+	r.mu.RUnlock()
+	for _, f := range versions {
+		if err := add("version "+f.Config.FunctionArn, f.Code); err != nil {
+			return nil, err
+		}
+		for _, lc := range f.LayerCode {
+			if err := add("a layer of version "+f.Config.FunctionArn, lc); err != nil {
 				return nil, err
 			}
 		}

@@ -199,3 +199,28 @@ func TestACreateRacingACollectionKeepsItsCode(t *testing.T) {
 		}
 	}
 }
+
+func TestAPublishedVersionKeepsItsCodeAfterLatestMovesOn(t *testing.T) {
+	ctx := context.Background()
+	s := openCodeSite(t)
+	in := createInput(t, "versioned")
+	in.Code.ZipFile = randomZip(t, 1)
+	if _, err := s.reg.Create(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, s.reg, "versioned")
+	v1, err := s.reg.PublishVersion(ctx, &control.PublishVersionInput{FunctionName: "versioned"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.reg.UpdateCode(ctx, &control.UpdateFunctionCodeInput{FunctionName: "versioned", ZipFile: randomZip(t, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, s.reg, "versioned")
+	if _, err := s.reg.CollectCode(ctx, s.store, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (control.Codestore{Store: s.store}).Zip(ctx, v1.Code); err != nil {
+		t.Errorf("version 1 lost its code to a collection: %v", err)
+	}
+}
