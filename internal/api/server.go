@@ -84,6 +84,13 @@ type Registry interface {
 	GetPolicy(nameOrARN, qualifier string) (policy, revisionID string, err error)
 	GetRuntimeManagementConfig(nameOrARN, qualifier string) (*control.RuntimeManagementConfig, error)
 	PutRuntimeManagementConfig(ctx context.Context, nameOrARN, qualifier, updateOn, versionARN string) (*control.RuntimeManagementConfig, error)
+	PublishVersion(ctx context.Context, in *control.PublishVersionInput) (*control.Function, error)
+	ListVersions(nameOrARN, marker string, maxItems int) ([]*control.Function, string, error)
+	CreateAlias(ctx context.Context, in *control.CreateAliasInput) (*control.Alias, error)
+	GetAlias(nameOrARN, alias string) (*control.Alias, error)
+	UpdateAlias(ctx context.Context, in *control.UpdateAliasInput) (*control.Alias, error)
+	DeleteAlias(ctx context.Context, nameOrARN, alias string) error
+	ListAliases(nameOrARN, version, marker string, maxItems int) ([]*control.Alias, string, error)
 }
 
 var (
