@@ -48,7 +48,7 @@ func (s *Server) decodeInvoke(name, rawQuery string, h http.Header, body []byte)
 		case "Tail":
 			req.Tail = true
 		default:
-			return nil, lambdaerr.InvalidParameter("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: "+
+			return nil, lambdaerr.New(lambdaerr.Validation, "1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: "+
 				"Member must satisfy enum value set: [None, Tail]", v)
 		}
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"github.com/ember-serverless/ember/internal/apimodel"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -146,6 +147,9 @@ func (s *Server) listLayers(w http.ResponseWriter, r *http.Request, _ []byte) er
 	}
 	q := r.URL.Query()
 	if q.Get("find") == "LayerVersion" {
+		if err := apimodel.Validate("GetLayerVersionByArn", r, nil); err != nil {
+			return err
+		}
 		v, err := layers.GetByARN(q.Get("Arn"))
 		if err != nil {
 			return err

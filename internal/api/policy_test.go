@@ -38,13 +38,13 @@ func TestPermissionsBuildThePolicyDocumentLambdaReturns(t *testing.T) {
 	_, rev := getPolicy(t, f, "guarded")
 	rec = f.do(t, "POST", "/2015-03-31/functions/guarded/policy", mustJSON(map[string]string{
 		"StatementId": "acct", "Action": "lambda:GetFunction", "Principal": "210987654321",
-		"PrincipalOrgID": "o-abc", "FunctionUrlAuthType": "NONE", "RevisionId": rev}), nil)
+		"PrincipalOrgID": "o-abcdefghij", "FunctionUrlAuthType": "NONE", "RevisionId": rev}), nil)
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("AddPermission with RevisionId: %d %s", rec.Code, rec.Body)
 	}
 	policy, rev2 := getPolicy(t, f, "guarded")
 	wantAcct := `{"Sid":"acct","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":"lambda:GetFunction",` +
-		`"Resource":"` + fnARN + `guarded","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc","lambda:FunctionUrlAuthType":"NONE"}}}`
+		`"Resource":"` + fnARN + `guarded","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abcdefghij","lambda:FunctionUrlAuthType":"NONE"}}}`
 	want := `{"Version":"2012-10-17","Id":"default","Statement":[` + wantS3 + `,` + wantAcct + `]}`
 	if policy != want {
 		t.Fatalf("policy\n%s\nwant\n%s", policy, want)
@@ -86,11 +86,11 @@ func TestPolicyErrorsAreRenderedAsLambdaDoes(t *testing.T) {
 		{"a stale RevisionId fails a remove", "DELETE", "/2015-03-31/functions/guarded/policy/one?RevisionId=stale", nil,
 			412, "PreconditionFailedException", "does not match the latest Revision Id"},
 		{"an action outside lambda is refused", "POST", "/2015-03-31/functions/guarded/policy", perm("two", "s3:GetObject", "*"),
-			400, "InvalidParameterValueException", "at 'action' failed to satisfy constraint"},
+			400, "ValidationException", "at 'action' failed to satisfy constraint"},
 		{"a statement id with spaces is refused", "POST", "/2015-03-31/functions/guarded/policy", perm("a b", "lambda:*", "*"),
-			400, "InvalidParameterValueException", "at 'statementId' failed to satisfy constraint"},
+			400, "ValidationException", "at 'statementId' failed to satisfy constraint"},
 		{"a missing principal is refused", "POST", "/2015-03-31/functions/guarded/policy", perm("two", "lambda:*", ""),
-			400, "InvalidParameterValueException", "Value null at 'principal'"},
+			400, "ValidationException", "Value '' at 'principal' failed to satisfy constraint: Member must satisfy regular expression pattern: [^\\s]+"},
 		{"an unknown statement is not found", "DELETE", "/2015-03-31/functions/guarded/policy/nope", nil,
 			404, "ResourceNotFoundException", "Statement nope is not found in resource policy."},
 		{"a function without a policy has none", "GET", "/2015-03-31/functions/open/policy", nil,

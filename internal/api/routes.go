@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ember-serverless/ember/internal/apimodel"
 	"github.com/ember-serverless/ember/internal/async"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 	"github.com/ember-serverless/ember/internal/limits"
@@ -93,8 +94,9 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
-// wrap gives an operation what every request gets: a request ID, Lambda's body limit, and
-// authentication before the handler runs.
+// wrap gives an operation what every request gets: a request ID, Lambda's body limit,
+// authentication, and the API model's constraints checked (for an op named as in the model)
+// before the handler runs.
 func (s *Server) wrap(rt route) http.Handler {
 	limit := rt.limit
 	if limit == 0 {
@@ -108,7 +110,13 @@ func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqID := newRequestID()
 		w.Header()["X-Amzn-Requestid"] = []string{reqID}
-		err := s.authenticate(w, r, rt, limit, func(body []byte) error { return h(s, w, r, body) })
+		err := s.authenticate(w, r, rt, limit, func(body []byte) error {
+			// The model's constraints first, as AWS's front end checks them before Lambda.
+			if err := apimodel.Validate(rt.op, r, body); err != nil {
+				return err
+			}
+			return h(s, w, r, body)
+		})
 		if err == errTooLarge {
 			err = tooLarge(rt.op)
 		}

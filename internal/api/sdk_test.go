@@ -6,12 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/ember-serverless/ember/internal/api"
 	"github.com/ember-serverless/ember/internal/auth"
@@ -105,9 +107,10 @@ func TestTheAWSSDKRoundTripsEveryOperation(t *testing.T) {
 	_, err = client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
 		FunctionName: aws.String("sdk-fn"), MemorySize: aws.Int32(64),
 	})
-	var invalid *types.InvalidParameterValueException
-	if !errors.As(err, &invalid) {
-		t.Fatalf("MemorySize 64: %v, want *types.InvalidParameterValueException", err)
+	var invalid smithy.APIError
+	if !errors.As(err, &invalid) || invalid.ErrorCode() != "ValidationException" ||
+		!strings.Contains(invalid.ErrorMessage(), "Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128") {
+		t.Fatalf("MemorySize 64: %v, want the model's ValidationException", err)
 	}
 
 	newZip := controltest.Zip(t, map[string]string{"bootstrap": "#!/bin/sh\necho v2\n"})

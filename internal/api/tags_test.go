@@ -88,7 +88,7 @@ func TestTagErrorsAreRenderedAsLambdaDoes(t *testing.T) {
 		{"a 257-character value is too long", "POST", tagsPath("tagged"), tags(map[string]string{"k": strings.Repeat("v", 257)}),
 			400, "InvalidParameterValueException", "Member must have length less than or equal to 256"},
 		{"a body without Tags is refused", "POST", tagsPath("tagged"), []byte(`{}`),
-			400, "InvalidParameterValueException", "Value null at 'tags'"},
+			400, "ValidationException", "Value null at 'tags'"},
 		{"tags on a missing function are not found", "GET", tagsPath("missing"), nil,
 			404, "ResourceNotFoundException", "Function not found: " + fnARN + "missing"},
 		{"tagging a missing function is not found", "POST", tagsPath("missing"), tags(map[string]string{"a": "b"}),
@@ -96,9 +96,9 @@ func TestTagErrorsAreRenderedAsLambdaDoes(t *testing.T) {
 		{"a version ARN cannot be tagged", "POST", tagsPath("tagged:1"), tags(map[string]string{"a": "b"}),
 			400, "InvalidParameterValueException", "Tags on function aliases and versions are not supported"},
 		{"a bare name is not an ARN", "GET", "/2017-03-31/tags/tagged", nil,
-			400, "InvalidParameterValueException", "at 'resource' failed to satisfy constraint"},
+			400, "ValidationException", "at 'resource' failed to satisfy constraint"},
 		{"untagging without keys is refused", "DELETE", tagsPath("tagged"), nil,
-			400, "InvalidParameterValueException", "tagKeys"},
+			400, "ValidationException", "tagKeys"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

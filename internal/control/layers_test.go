@@ -172,7 +172,7 @@ func TestLayerRequestsAreValidatedAsLambdaDoes(t *testing.T) {
 		{"a bad layer name", func() error {
 			_, err := l.Publish(context.Background(), &control.PublishLayerVersionInput{LayerName: "bad name", Content: &control.LayerVersionContentInput{ZipFile: zip}})
 			return err
-		}, lambdaerr.InvalidParameterValue, "at 'layerName' failed to satisfy constraint"},
+		}, lambdaerr.Validation, "at 'layerName' failed to satisfy constraint"},
 		{"no content", func() error {
 			_, err := l.Publish(context.Background(), &control.PublishLayerVersionInput{LayerName: "l"})
 			return err
@@ -190,7 +190,7 @@ func TestLayerRequestsAreValidatedAsLambdaDoes(t *testing.T) {
 			_, err := l.Publish(context.Background(), &control.PublishLayerVersionInput{LayerName: "l", Content: &control.LayerVersionContentInput{ZipFile: zip},
 				CompatibleArchitectures: []string{"x86_64", "arm64", "x86_64"}})
 			return err
-		}, lambdaerr.InvalidParameterValue, "Member must have length less than or equal to 2"},
+		}, lambdaerr.Validation, "Member must have length less than or equal to 2"},
 		{"a package that is not a zip", func() error {
 			_, err := l.Publish(context.Background(), &control.PublishLayerVersionInput{LayerName: "l", Content: &control.LayerVersionContentInput{ZipFile: []byte("no")}})
 			return err
@@ -200,7 +200,7 @@ func TestLayerRequestsAreValidatedAsLambdaDoes(t *testing.T) {
 		{"a version that does not exist", func() error { _, err := l.Get("l", 7); return err },
 			lambdaerr.ResourceNotFound, "The resource you requested does not exist."},
 		{"an ARN without a version", func() error { _, err := l.GetByARN(layerARN + "l"); return err },
-			lambdaerr.InvalidParameterValue, "at 'arn' failed to satisfy constraint"},
+			lambdaerr.Validation, "at 'arn' failed to satisfy constraint"},
 		{"another account's layer", func() error {
 			_, err := l.GetByARN("arn:aws:lambda:us-east-1:111111111111:layer:l:1")
 			return err
@@ -208,9 +208,9 @@ func TestLayerRequestsAreValidatedAsLambdaDoes(t *testing.T) {
 		{"an unknown runtime filter", func() error { _, _, err := l.List("cobol", "", "", 0); return err },
 			lambdaerr.InvalidParameterValue, "at 'compatibleRuntime'"},
 		{"an unknown architecture filter", func() error { _, _, err := l.ListVersions("l", "", "sparc", "", 0); return err },
-			lambdaerr.InvalidParameterValue, "at 'compatibleArchitecture'"},
+			lambdaerr.Validation, "at 'compatibleArchitecture'"},
 		{"a MaxItems over 50", func() error { _, _, err := l.List("", "", "", 51); return err },
-			lambdaerr.InvalidParameterValue, "at 'maxItems'"},
+			lambdaerr.Validation, "at 'maxItems'"},
 		{"a marker that is not one", func() error { _, _, err := l.List("", "", "%%", 0); return err },
 			lambdaerr.InvalidParameterValue, "Invalid Marker"},
 	}
@@ -257,7 +257,7 @@ func TestAFunctionsLayersAreCheckedAsLambdaDoes(t *testing.T) {
 		{"six layers are too many", []string{layerARN + "small:1", layerARN + "s2:1", layerARN + "s3:1", layerARN + "s4:1", layerARN + "s5:1", layerARN + "s6:1"},
 			lambdaerr.InvalidParameterValue, "Cannot reference more than 5 layers."},
 		{"an ARN without a version breaks the pattern", []string{layerARN + "small"},
-			lambdaerr.InvalidParameterValue, "Value '[" + layerARN + "small]' at 'layers' failed to satisfy constraint"},
+			lambdaerr.Validation, "Value '[" + layerARN + "small]' at 'layers' failed to satisfy constraint"},
 		{"a version that does not exist", []string{layerARN + "small:9"},
 			lambdaerr.InvalidParameterValue, "Layer version " + layerARN + "small:9 does not exist."},
 		{"two versions of one layer", []string{layerARN + "small:1", layerARN + "small:2"},

@@ -115,7 +115,7 @@ func validateCompatible(runtimes, archs []string) error {
 	}
 	for _, r := range runtimes {
 		if !lambdaRuntimes[r] {
-			return constraintError("["+strings.Join(runtimes, ", ")+"]", "compatibleRuntimes",
+			return lambdaConstraintError("["+strings.Join(runtimes, ", ")+"]", "compatibleRuntimes",
 				"Member must satisfy constraint: [Member must satisfy enum value set: ["+runtimeEnum+"]]")
 		}
 	}
@@ -135,7 +135,7 @@ func validateCompatible(runtimes, archs []string) error {
 // CompatibleArchitecture filters.
 func ValidateLayerFilters(runtime, arch string) error {
 	if runtime != "" && !lambdaRuntimes[runtime] {
-		return constraintError(runtime, "compatibleRuntime", "Member must satisfy enum value set: ["+runtimeEnum+"]")
+		return lambdaConstraintError(runtime, "compatibleRuntime", "Member must satisfy enum value set: ["+runtimeEnum+"]")
 	}
 	if arch != "" && arch != ArchX8664 && arch != ArchARM64 {
 		return constraintError(arch, "compatibleArchitecture", "Member must satisfy enum value set: [x86_64, arm64]")

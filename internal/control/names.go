@@ -17,6 +17,11 @@ const (
 	MaxQualifierLen              = 128
 )
 
+// namespacedFunctionNamePattern is the model's pattern for the FunctionName of reads and
+// invokes (NamespacedFunctionName): it admits dots, which no function's name has, so such a
+// name is not found rather than refused.
+const namespacedFunctionNamePattern = `(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`
+
 const functionNamePattern = `(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`
 
 // ARN is the function's ARN in this server's region and account.
@@ -41,19 +46,19 @@ func (c Config) ParseFunctionName(s string, maxLen int) (name, qualifier string,
 		var ok bool
 		rest = s[len("arn:"):]
 		if partition, rest, ok = strings.Cut(rest, ":"); !ok || !validPartition(partition) {
-			return "", "", namePatternError(s)
+			return "", "", namePatternError(s, maxLen)
 		}
 		if service, rest, ok = strings.Cut(rest, ":"); !ok || service != "lambda" {
-			return "", "", namePatternError(s)
+			return "", "", namePatternError(s, maxLen)
 		}
 		if region, rest, ok = strings.Cut(rest, ":"); !ok || !validRegion(region) {
-			return "", "", namePatternError(s)
+			return "", "", namePatternError(s, maxLen)
 		}
 		if account, rest, ok = strings.Cut(rest, ":"); !ok || !limits.ValidAccountID(account) {
-			return "", "", namePatternError(s)
+			return "", "", namePatternError(s, maxLen)
 		}
 		if kind, rest, ok = strings.Cut(rest, ":"); !ok || kind != "function" {
-			return "", "", namePatternError(s)
+			return "", "", namePatternError(s, maxLen)
 		}
 		if region != c.Region {
 			return "", "", lambdaerr.InvalidParameter("Functions from '%s' are not reachable in this region ('%s')", region, c.Region)
@@ -66,7 +71,7 @@ func (c Config) ParseFunctionName(s string, maxLen int) (name, qualifier string,
 		account, r, _ := strings.Cut(s, ":")
 		kind, r2, ok := strings.Cut(r, ":")
 		if !limits.ValidAccountID(account) || !ok || kind != "function" {
-			return "", "", namePatternError(s)
+			return "", "", namePatternError(s, maxLen)
 		}
 		if account != c.AccountID {
 			return "", "", lambdaerr.New(lambdaerr.AccessDenied,
@@ -75,14 +80,14 @@ func (c Config) ParseFunctionName(s string, maxLen int) (name, qualifier string,
 		rest = r2
 	}
 	name, qualifier, hasQualifier := strings.Cut(rest, ":")
-	if !validBareName(name) {
-		return "", "", namePatternError(s)
+	if !validBareName(name) && !(maxLen == MaxNamespacedFunctionNameLen && validNamespacedName(name)) {
+		return "", "", namePatternError(s, maxLen)
 	}
 	if len(name) > MaxBareNameLen {
-		return "", "", constraintError(name, "functionName", "Member must have length less than or equal to 64")
+		return "", "", lambdaConstraintError(name, "functionName", "Member must have length less than or equal to 64")
 	}
 	if hasQualifier && !validQualifier(qualifier) {
-		return "", "", namePatternError(s)
+		return "", "", namePatternError(s, maxLen)
 	}
 	return name, qualifier, nil
 }
@@ -103,12 +108,26 @@ func ResolveQualifier(fromName, fromQuery string) (string, error) {
 	}
 }
 
-func namePatternError(s string) *lambdaerr.Error {
-	return constraintError(s, "functionName", "Member must satisfy regular expression pattern: "+functionNamePattern)
+func namePatternError(s string, maxLen int) *lambdaerr.Error {
+	pattern := functionNamePattern
+	if maxLen == MaxNamespacedFunctionNameLen {
+		pattern = namespacedFunctionNamePattern
+	}
+	return constraintError(s, "functionName", "Member must satisfy regular expression pattern: "+pattern)
 }
 
-// constraintError is Lambda's message for a request member that breaks the API model.
+// constraintError is AWS's answer to a request member that breaks the API model: a
+// ValidationException. internal/apimodel checks the model's constraints on every request that
+// reaches the API; these are the same checks for callers that come another way.
 func constraintError(value, member, constraint string) *lambdaerr.Error {
+	return lambdaerr.New(lambdaerr.Validation, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s",
+		value, member, constraint)
+}
+
+// lambdaConstraintError is the same message for a limit Lambda adds to the model's (a bare
+// function name's 64 characters, a timeout's 900 seconds, tag lengths): Lambda checks it itself
+// and answers InvalidParameterValueException, as AWS does.
+func lambdaConstraintError(value, member, constraint string) *lambdaerr.Error {
 	return lambdaerr.InvalidParameter("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s",
 		value, member, constraint)
 }
@@ -151,6 +170,11 @@ func validBareName(n string) bool {
 		}
 	}
 	return true
+}
+
+// validNamespacedName matches [a-zA-Z0-9-_\.]+.
+func validNamespacedName(n string) bool {
+	return n != "" && validBareName(strings.ReplaceAll(n, ".", "a"))
 }
 
 // validQualifier matches \$LATEST|[a-zA-Z0-9-_]+, at most 128 characters.

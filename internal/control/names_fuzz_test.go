@@ -9,11 +9,16 @@ import (
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 )
 
-// nameModel is the Lambda API model's pattern for a function name, anchored.
-var nameModel = regexp.MustCompile("^(?:" + functionNamePattern + ")$")
+// nameModel and namespacedModel are the Lambda API model's patterns for a function name
+// (FunctionName, of writes) and a namespaced one (NamespacedFunctionName, of reads), anchored.
+var (
+	nameModel       = regexp.MustCompile("^(?:" + functionNamePattern + ")$")
+	namespacedModel = regexp.MustCompile("^(?:" + namespacedFunctionNamePattern + ")$")
+)
 
 // FuzzParseFunctionName checks ParseFunctionName against the API model and itself: it never
-// panics; it fails only with InvalidParameterValue or AccessDenied; what it accepts the model's
+// panics; it fails only with ValidationException, InvalidParameterValue or AccessDenied; what it
+// accepts the model's
 // pattern accepts, and a name without colons it accepts exactly when the pattern does; and the
 // name and qualifier it returns parse back to themselves written as a bare name, a partial ARN
 // and a full ARN.
@@ -31,27 +36,27 @@ func FuzzParseFunctionName(f *testing.F) {
 	}
 	c := Config{Region: "us-east-1", AccountID: "000000000000"}
 	f.Fuzz(func(t *testing.T, s string, namespaced bool) {
-		maxLen := MaxFunctionNameLen
+		maxLen, model, bare := MaxFunctionNameLen, nameModel, validBareName
 		if namespaced {
-			maxLen = MaxNamespacedFunctionNameLen
+			maxLen, model, bare = MaxNamespacedFunctionNameLen, namespacedModel, validNamespacedName
 		}
 		name, q, err := c.ParseFunctionName(s, maxLen)
 		if err != nil {
 			var le *lambdaerr.Error
-			if !errors.As(err, &le) || le.Type != lambdaerr.InvalidParameterValue && le.Type != lambdaerr.AccessDenied {
-				t.Fatalf("ParseFunctionName(%q) failed with %v (%T), want InvalidParameterValue or AccessDenied", s, err, err)
+			if !errors.As(err, &le) || le.Type != lambdaerr.Validation && le.Type != lambdaerr.InvalidParameterValue && le.Type != lambdaerr.AccessDenied {
+				t.Fatalf("ParseFunctionName(%q) failed with %v (%T), want ValidationException, InvalidParameterValue or AccessDenied", s, err, err)
 			}
 		}
-		if !strings.Contains(s, ":") && len(s) <= MaxBareNameLen && (err == nil) != nameModel.MatchString(s) {
-			t.Fatalf("ParseFunctionName(%q) = %v, but the model's pattern matching is %v", s, err, nameModel.MatchString(s))
+		if !strings.Contains(s, ":") && len(s) <= MaxBareNameLen && (err == nil) != model.MatchString(s) {
+			t.Fatalf("ParseFunctionName(%q) = %v, but the model's pattern matching is %v", s, err, model.MatchString(s))
 		}
 		if err != nil {
 			return
 		}
-		if !nameModel.MatchString(s) {
+		if !model.MatchString(s) {
 			t.Fatalf("ParseFunctionName accepted %q, which the model's pattern refuses", s)
 		}
-		if !validBareName(name) || len(name) > MaxBareNameLen || q != "" && !validQualifier(q) {
+		if !bare(name) || len(name) > MaxBareNameLen || q != "" && !validQualifier(q) {
 			t.Fatalf("ParseFunctionName(%q) = %q, %q: not a bare name and a qualifier", s, name, q)
 		}
 		suffix := ""

@@ -68,8 +68,8 @@ func TestSnapStartCanBeTurnedOnByAnUpdateAndRefusesAnUnknownApplyOn(t *testing.T
 	in.SnapStart = &control.SnapStart{ApplyOn: "Always"}
 	_, err = r.Create(context.Background(), in)
 	var le *lambdaerr.Error
-	if !errors.As(err, &le) || le.Type != lambdaerr.InvalidParameterValue {
-		t.Fatalf("Create with ApplyOn Always = %v, want InvalidParameterValueException", err)
+	if !errors.As(err, &le) || le.Type != lambdaerr.Validation {
+		t.Fatalf("Create with ApplyOn Always = %v, want ValidationException", err)
 	}
 	if _, err := r.Create(context.Background(), createInput(t, "snappy")); err != nil {
 		t.Fatal(err)

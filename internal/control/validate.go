@@ -72,6 +72,10 @@ func validateConfig(c *FunctionConfiguration, rts RuntimeTable) error {
 	if err := validateRange(c.MemorySize, "memorySize", MinMemorySize, MaxMemorySize); err != nil {
 		return err
 	}
+	if c.Timeout > MaxTimeout {
+		// The model bounds Timeout below only; the 900 seconds are Lambda's.
+		return lambdaConstraintError(strconv.Itoa(c.Timeout), "timeout", "Member must have value less than or equal to "+strconv.Itoa(MaxTimeout))
+	}
 	if err := validateRange(c.Timeout, "timeout", MinTimeout, MaxTimeout); err != nil {
 		return err
 	}
@@ -264,7 +268,7 @@ func validateTags(tags map[string]string) error {
 			return err
 		}
 		if utf8.RuneCountInString(v) > MaxTagValueLen {
-			return constraintError(v, "tags.value", "Member must have length less than or equal to 256")
+			return lambdaConstraintError(v, "tags.value", "Member must have length less than or equal to 256")
 		}
 	}
 	return nil
@@ -275,9 +279,9 @@ func validateTags(tags map[string]string) error {
 func validateTagKey(k string) error {
 	switch n := utf8.RuneCountInString(k); {
 	case n < 1:
-		return constraintError(k, "tags.key", "Member must have length greater than or equal to 1")
+		return lambdaConstraintError(k, "tags.key", "Member must have length greater than or equal to 1")
 	case n > MaxTagKeyLen:
-		return constraintError(k, "tags.key", "Member must have length less than or equal to 128")
+		return lambdaConstraintError(k, "tags.key", "Member must have length less than or equal to 128")
 	}
 	if strings.HasPrefix(strings.ToLower(k), "aws:") {
 		return lambdaerr.InvalidParameter("Tag keys cannot start with 'aws:': %s", k)

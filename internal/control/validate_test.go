@@ -21,7 +21,7 @@ func TestCreateValidatesAsLambdaDoes(t *testing.T) {
 		msg    string
 	}{
 		{"a name with a space breaks the name pattern", func(in *control.CreateFunctionInput) { in.FunctionName = "bad name" },
-			lambdaerr.InvalidParameterValue, "at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern"},
+			lambdaerr.Validation, "at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern"},
 		{"a name longer than 64 characters is too long", func(in *control.CreateFunctionInput) { in.FunctionName = strings.Repeat("a", 65) },
 			lambdaerr.InvalidParameterValue, "Member must have length less than or equal to 64"},
 		{"an ARN in another region is not reachable", func(in *control.CreateFunctionInput) {
@@ -33,7 +33,7 @@ func TestCreateValidatesAsLambdaDoes(t *testing.T) {
 		{"a missing role is rejected", func(in *control.CreateFunctionInput) { in.Role = "" },
 			lambdaerr.InvalidParameterValue, "Value null at 'role'"},
 		{"a role that is not an IAM role ARN is rejected", func(in *control.CreateFunctionInput) { in.Role = "admin" },
-			lambdaerr.InvalidParameterValue, "at 'role' failed to satisfy constraint"},
+			lambdaerr.Validation, "at 'role' failed to satisfy constraint"},
 		{"a current runtime this server cannot run is named as such", func(in *control.CreateFunctionInput) { in.Runtime = "java21" },
 			lambdaerr.InvalidParameterValue, "The runtime parameter of java21 is not supported by this server"},
 		{"a deprecated runtime gets Lambda's message", func(in *control.CreateFunctionInput) { in.Runtime = "go1.x" },
@@ -43,20 +43,20 @@ func TestCreateValidatesAsLambdaDoes(t *testing.T) {
 		{"a missing runtime is mandatory", func(in *control.CreateFunctionInput) { in.Runtime = "" },
 			lambdaerr.InvalidParameterValue, "Runtime and Handler are mandatory"},
 		{"a handler with whitespace is rejected", func(in *control.CreateFunctionInput) { in.Handler = "a b" },
-			lambdaerr.InvalidParameterValue, "at 'handler'"},
+			lambdaerr.Validation, "at 'handler'"},
 		{"memory below 128 MB is rejected", func(in *control.CreateFunctionInput) { in.MemorySize = ptr(64) },
-			lambdaerr.InvalidParameterValue, "Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"},
+			lambdaerr.Validation, "Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"},
 		{"memory above 10240 MB is rejected", func(in *control.CreateFunctionInput) { in.MemorySize = ptr(10241) },
-			lambdaerr.InvalidParameterValue, "less than or equal to 10240"},
+			lambdaerr.Validation, "less than or equal to 10240"},
 		{"a zero timeout is rejected", func(in *control.CreateFunctionInput) { in.Timeout = ptr(0) },
-			lambdaerr.InvalidParameterValue, "at 'timeout'"},
+			lambdaerr.Validation, "at 'timeout'"},
 		{"a timeout above 900 seconds is rejected", func(in *control.CreateFunctionInput) { in.Timeout = ptr(901) },
 			lambdaerr.InvalidParameterValue, "less than or equal to 900"},
 		{"ephemeral storage below 512 MB is rejected", func(in *control.CreateFunctionInput) {
 			in.EphemeralStorage = &control.EphemeralStorage{Size: 100}
-		}, lambdaerr.InvalidParameterValue, "at 'ephemeralStorage.size'"},
+		}, lambdaerr.Validation, "at 'ephemeralStorage.size'"},
 		{"a description over 256 characters is rejected", func(in *control.CreateFunctionInput) { in.Description = strings.Repeat("d", 257) },
-			lambdaerr.InvalidParameterValue, "at 'description'"},
+			lambdaerr.Validation, "at 'description'"},
 		{"an environment key breaking the pattern is rejected", func(in *control.CreateFunctionInput) {
 			in.Environment = &control.Environment{Variables: map[string]string{"1BAD": "x"}}
 		}, lambdaerr.InvalidParameterValue, "Map keys must satisfy constraint"},
@@ -126,7 +126,7 @@ func TestParseFunctionNameAcceptsLambdasForms(t *testing.T) {
 		{"arn:aws:lambda:us-east-1:000000000000:layer:fn", "", "", false},
 		{"arn:aws:lambda:useast1:000000000000:function:fn", "", "", false},
 		{"00000000000:function:fn", "", "", false},
-		{"fn.dot", "", "", false},
+		{"fn.dot", "fn.dot", "", true}, // the read pattern admits dots: such a function is not found, not refused
 	}
 	for _, tt := range tests {
 		name, q, err := c.ParseFunctionName(tt.in, control.MaxNamespacedFunctionNameLen)

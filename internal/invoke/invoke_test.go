@@ -19,7 +19,7 @@ func TestParseTypeAcceptsLambdasInvocationTypesOnly(t *testing.T) {
 		{"RequestResponse is itself", "RequestResponse", invoke.RequestResponse, true},
 		{"Event is itself", "Event", invoke.Event, true},
 		{"DryRun is itself", "DryRun", invoke.DryRun, true},
-		{"another word is an InvalidParameterValue", "Later", "", false},
+		{"another word is a ValidationException", "Later", "", false},
 		{"the enum is case-sensitive", "event", "", false},
 	}
 	for _, tc := range cases {
@@ -32,7 +32,7 @@ func TestParseTypeAcceptsLambdasInvocationTypesOnly(t *testing.T) {
 				return
 			}
 			var le *lambdaerr.Error
-			if !errors.As(err, &le) || le.Type != lambdaerr.InvalidParameterValue ||
+			if !errors.As(err, &le) || le.Type != lambdaerr.Validation ||
 				le.Message != "1 validation error detected: Value '"+tc.in+"' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]" {
 				t.Fatalf("ParseType(%q) error %v, want Lambda's enum error", tc.in, err)
 			}

@@ -28,7 +28,7 @@ func ParseType(s string) (Type, error) {
 	case RequestResponse, Event, DryRun:
 		return t, nil
 	}
-	return "", lambdaerr.InvalidParameter("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: "+
+	return "", lambdaerr.New(lambdaerr.Validation, "1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: "+
 		"Member must satisfy enum value set: [Event, RequestResponse, DryRun]", s)
 }
 

@@ -14,10 +14,13 @@ type Type string
 
 // Error types from the Lambda API model.
 const (
-	ResourceNotFound         Type = "ResourceNotFoundException"
-	ResourceConflict         Type = "ResourceConflictException"
-	ResourceInUse            Type = "ResourceInUseException"
-	InvalidParameterValue    Type = "InvalidParameterValueException"
+	ResourceNotFound      Type = "ResourceNotFoundException"
+	ResourceConflict      Type = "ResourceConflictException"
+	ResourceInUse         Type = "ResourceInUseException"
+	InvalidParameterValue Type = "InvalidParameterValueException"
+	// Validation is a request that breaks the API model's own constraints (pattern, length,
+	// range, enum, required), answered before Lambda looks at it.
+	Validation               Type = "ValidationException"
 	InvalidRequestContent    Type = "InvalidRequestContentException"
 	RequestTooLarge          Type = "RequestTooLargeException"
 	PreconditionFailed       Type = "PreconditionFailedException"
@@ -42,6 +45,7 @@ var statusOf = map[Type]int{
 	ResourceConflict:         http.StatusConflict,
 	ResourceInUse:            http.StatusBadRequest,
 	InvalidParameterValue:    http.StatusBadRequest,
+	Validation:               http.StatusBadRequest,
 	InvalidRequestContent:    http.StatusBadRequest,
 	RequestTooLarge:          http.StatusRequestEntityTooLarge,
 	PreconditionFailed:       http.StatusPreconditionFailed,
