@@ -198,16 +198,9 @@ func (v *validation) value(val any, s *shape, path string) {
 		if !ok {
 			return
 		}
-		f, err := num.Float64()
-		if err != nil {
-			return
-		}
 		text := num.String()
-		if s.Min != nil && f < float64(*s.Min) {
-			v.add(&text, path, "Member must have value greater than or equal to "+strconv.FormatInt(*s.Min, 10), s.Sensitive)
-		}
-		if s.Max != nil && f > float64(*s.Max) {
-			v.add(&text, path, "Member must have value less than or equal to "+strconv.FormatInt(*s.Max, 10), s.Sensitive)
+		for _, c := range s.numberProblems(num) {
+			v.add(&text, path, c, s.Sensitive)
 		}
 	case "list":
 		items, ok := val.([]any)
@@ -256,10 +249,12 @@ func (v *validation) value(val any, s *shape, path string) {
 				}
 			}
 		}
-		if s.value != nil && s.value.Type == "string" {
+		if s.value != nil && (s.value.Type == "string" || s.value.numeric()) {
 			for _, k := range keys {
-				str, ok := m[k].(string)
-				if m[k] == nil || ok && len(s.value.stringProblems(str)) > 0 {
+				str, isStr := m[k].(string)
+				num, isNum := m[k].(json.Number)
+				if m[k] == nil || isStr && s.value.Type == "string" && len(s.value.stringProblems(str)) > 0 ||
+					isNum && s.value.numeric() && len(s.value.numberProblems(num)) > 0 {
 					v.add(&text, path, "Map value must satisfy constraint: ["+s.value.describe()+"]", sensitive)
 					break
 				}
@@ -303,9 +298,51 @@ func (s *shape) stringProblems(str string) []string {
 	return out
 }
 
+// numberProblems is every range constraint num breaks.
+func (s *shape) numberProblems(num json.Number) []string {
+	f, err := num.Float64()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	if s.Min != nil && f < float64(*s.Min) {
+		out = append(out, "Member must have value greater than or equal to "+s.bound(*s.Min))
+	}
+	if s.Max != nil && f > float64(*s.Max) {
+		out = append(out, "Member must have value less than or equal to "+s.bound(*s.Max))
+	}
+	return out
+}
+
+func (s *shape) numeric() bool {
+	switch s.Type {
+	case "integer", "long", "float", "double":
+		return true
+	}
+	return false
+}
+
+// bound prints a range's bound as Java prints the shape's type: 1 for an integer, 1.0 for a
+// double.
+func (s *shape) bound(n int64) string {
+	if s.Type == "float" || s.Type == "double" {
+		return strconv.FormatInt(n, 10) + ".0"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 // describe is every constraint of an element shape, as AWS lists them for a list's members.
 func (s *shape) describe() string {
 	var out []string
+	if s.numeric() {
+		if s.Max != nil {
+			out = append(out, "Member must have value less than or equal to "+s.bound(*s.Max))
+		}
+		if s.Min != nil {
+			out = append(out, "Member must have value greater than or equal to "+s.bound(*s.Min))
+		}
+		return strings.Join(append(out, "Member must not be null"), ", ")
+	}
 	if s.Max != nil {
 		out = append(out, "Member must have length less than or equal to "+strconv.FormatInt(*s.Max, 10))
 	}

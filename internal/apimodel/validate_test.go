@@ -66,6 +66,10 @@ func TestValidateAnswersAsAWSDoes(t *testing.T) {
 		{"an alias name of digits only breaks the lookahead", "CreateAlias", "POST", "/2015-03-31/functions/fn/aliases",
 			`{"Name":"123","FunctionVersion":"1"}`, nil,
 			"1 validation error detected: Value '123' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"},
+		{"a map's number values are checked against their range", "CreateAlias", "POST", "/2015-03-31/functions/fn/aliases",
+			`{"Name":"live","FunctionVersion":"1","RoutingConfig":{"AdditionalVersionWeights":{"2":1.5}}}`, nil,
+			"1 validation error detected: Value '{2=1.5}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: " +
+				"Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]"},
 		{"an alias name with letters passes", "CreateAlias", "POST", "/2015-03-31/functions/fn/aliases", `{"Name":"live","FunctionVersion":"1"}`, nil, ""},
 		{"a header member outside its enum", "Invoke", "POST", "/2015-03-31/functions/fn/invocations", `not json at all`,
 			map[string]string{"X-Amz-Log-Type": "Everything"},

@@ -171,9 +171,9 @@ func TestAliasesFollowLambdasRules(t *testing.T) {
 		in   control.CreateAliasInput
 		want lambdaerr.Type
 	}{
-		{"an all-digit name is refused", control.CreateAliasInput{Name: "12", FunctionVersion: "1"}, lambdaerr.InvalidParameterValue},
+		{"an all-digit name is refused", control.CreateAliasInput{Name: "12", FunctionVersion: "1"}, lambdaerr.Validation},
 		{"a missing version is not found", control.CreateAliasInput{Name: "a", FunctionVersion: "9"}, lambdaerr.ResourceNotFound},
-		{"a weight over 1 is refused", control.CreateAliasInput{Name: "a", FunctionVersion: "1", RoutingConfig: weights("2", 1.5)}, lambdaerr.InvalidParameterValue},
+		{"a weight over 1 is refused", control.CreateAliasInput{Name: "a", FunctionVersion: "1", RoutingConfig: weights("2", 1.5)}, lambdaerr.Validation},
 		{"routing to the primary version is refused", control.CreateAliasInput{Name: "a", FunctionVersion: "1", RoutingConfig: weights("1", 0.5)}, lambdaerr.InvalidParameterValue},
 		{"routing from $LATEST is refused", control.CreateAliasInput{Name: "a", FunctionVersion: "$LATEST", RoutingConfig: weights("1", 0.5)}, lambdaerr.InvalidParameterValue},
 		{"routing to a missing version is not found", control.CreateAliasInput{Name: "a", FunctionVersion: "1", RoutingConfig: weights("7", 0.5)}, lambdaerr.ResourceNotFound},
