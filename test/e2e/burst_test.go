@@ -11,12 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
-// TestAColdBurstOnAFreshServerHasNo5xx sends 64 invokes at once to a fresh server, each held
-// long enough that none can reuse another's sandbox: 64 cold starts together, each taking a
+// TestAColdBurstOnAFreshServerHasNo5xx sends 200 invokes at once to a fresh server, each held
+// long enough that none can reuse another's sandbox: 200 cold starts together, each taking a
 // /tmp file system (and so a loop device) at the same moment. None may fail on the server's
-// side.
+// side; a 429 (placement refusing to overcommit the host's memory) is not a failure.
 func TestAColdBurstOnAFreshServerHasNo5xx(t *testing.T) {
-	const clients = 64
+	const clients = 200
 	s := newServer(t, t.TempDir())
 	c := s.lambdaClient()
 	name := deploy(t, c, functionSpec{fn: "sleep", timeout: 60})
