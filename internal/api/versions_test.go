@@ -54,7 +54,7 @@ func TestVersionsAndAliasesAreServedOnLambdasPaths(t *testing.T) {
 		{"a qualifier in the name and a different one in the query conflict", "GET", "/2015-03-31/functions/shipped:1/configuration?Qualifier=live", nil,
 			400, "InvalidParameterValueException"},
 		{"a missing alias is not found", "GET", base + "/aliases/nope", nil, 404, "ResourceNotFoundException"},
-		{"MaxItems out of range is refused", "GET", base + "/aliases?MaxItems=0", nil, 400, "InvalidParameterValueException"},
+		{"MaxItems out of range is refused", "GET", base + "/aliases?MaxItems=0", nil, 400, "ValidationException"},
 	}
 	for _, c := range tests {
 		t.Run(c.name, func(t *testing.T) {
