@@ -14,19 +14,21 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// index is the store's in-memory view of its groups and streams, kept up to date by the
-// events this process stores and reconciled with JetStream (the stream's subjects and the
-// group bucket) by refresh, so events stored by other processes and events aged out are seen.
+// index is the store's in-memory view of its groups and streams. refresh builds it from the
+// stream's message headers (read without their data, see pack.go), reading on each call only
+// the messages stored since the last, whoever stored them; it forgets streams whose events
+// all aged out or were purged, and reads the groups from the group bucket.
 type index struct {
 	refreshMu sync.Mutex // serialises refresh
 	mu        sync.Mutex
 	groups    map[string]*groupMeta
+	scanned   uint64 // the last stream sequence read into the index
 }
 
 type groupMeta struct {
 	name     string
 	creation int64
-	recorded bool  // in the group bucket (or being put there)
+	recorded bool  // in the group bucket
 	touched  int64 // unix ms of the last local change
 	bytes    int64 // filled in groupList's copies only
 	streams  map[string]*streamMeta
@@ -34,13 +36,15 @@ type groupMeta struct {
 
 type streamMeta struct {
 	name       string
-	subject    string
+	subject    string // of its last message
 	creation   int64
 	first      int64 // timestamp of the first event
 	last       int64 // timestamp of the last event
 	lastIngest int64
 	bytes      int64
 	touched    int64
+	// firstSeq and lastSeq are the stream sequences of its first and last messages.
+	firstSeq, lastSeq uint64
 }
 
 func (x *index) group(name string, now int64) *groupMeta {
@@ -52,44 +56,36 @@ func (x *index) group(name string, now int64) *groupMeta {
 	return g
 }
 
-// noteStored records a stored event. It reports whether the group is not yet recorded in the
-// group bucket (and from now on counts it as recorded: the caller puts it there).
-func (x *index) noteStored(group, stream, subject string, ts, ingest, size int64) (record bool) {
+// note records that message seq, stored at ingest, holds events of a stream from first to
+// last (timestamps) taking bytes.
+func (x *index) note(group, stream, subject string, seq uint64, first, last, ingest, bytes int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	g := x.group(group, ingest)
-	g.touched = ingest
+	g.creation = min(g.creation, ingest)
 	st := g.streams[stream]
 	if st == nil {
-		st = &streamMeta{name: stream, subject: subject, creation: ingest, first: ts, last: ts}
+		st = &streamMeta{name: stream, creation: ingest, first: first, last: last, firstSeq: seq}
 		g.streams[stream] = st
 	}
-	st.first = min(st.first, ts)
-	st.last = max(st.last, ts)
+	st.subject = subject
+	st.first = min(st.first, first)
+	st.last = max(st.last, last)
 	st.lastIngest = max(st.lastIngest, ingest)
-	st.bytes += size
-	st.touched = ingest
-	if !g.recorded {
-		g.recorded = true
-		return true
-	}
-	return false
+	st.bytes += bytes
+	st.lastSeq = max(st.lastSeq, seq)
 }
 
-func (x *index) forgetRecorded(group string) {
+// firstSeq returns the stream sequence of a stream's first message, 0 if unknown.
+func (x *index) firstSeq(group, stream string) uint64 {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if g := x.groups[group]; g != nil {
-		g.recorded = false
+		if st := g.streams[stream]; st != nil {
+			return st.firstSeq
+		}
 	}
-}
-
-func (x *index) setCreation(group string, creation int64) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if g := x.groups[group]; g != nil && creation > 0 {
-		g.creation = creation
-	}
+	return 0
 }
 
 // hasGroup reports whether the index knows the group.
@@ -171,9 +167,9 @@ func (s *Store) putGroup(ctx context.Context, g string, creation int64) (int64, 
 	return creation, nil
 }
 
-// refresh reconciles the index with JetStream: groups in the bucket, streams with events in
-// the stream (loading the first and last event of streams this process has not seen), and
-// forgets streams whose events all aged out.
+// refresh brings the index up to date with JetStream: it reads the headers of the messages
+// stored since the last refresh, forgets streams whose messages all aged out or were purged,
+// and reads the groups in the bucket.
 func (s *Store) refresh(ctx context.Context) error {
 	s.idx.refreshMu.Lock()
 	defer s.idx.refreshMu.Unlock()
@@ -184,6 +180,20 @@ func (s *Store) refresh(ctx context.Context) error {
 		return fmt.Errorf("logs: stream info: %w", err)
 	}
 	present := info.State.Subjects
+	scanned := info.State.LastSeq
+	if from := max(s.idx.scanned+1, info.State.FirstSeq); info.State.Msgs > 0 && from <= info.State.LastSeq {
+		scanned, err = s.scanHeaders(ctx, from, info.State.LastSeq)
+		// What was read stays read, even if the rest failed.
+		s.idx.mu.Lock()
+		s.idx.scanned = max(s.idx.scanned, scanned)
+		s.idx.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	s.idx.mu.Lock()
+	s.idx.scanned = max(s.idx.scanned, scanned)
+	s.idx.mu.Unlock()
 
 	recorded := map[string]int64{}
 	keys, err := s.groups.ListKeys(ctx)
@@ -200,19 +210,7 @@ func (s *Store) refresh(ctx context.Context) error {
 		}
 		_ = keys.Stop()
 	}
-
-	// What the index lacks, found without holding its lock.
 	s.idx.mu.Lock()
-	var unknownSubjects []string
-	for subj := range present {
-		g, st, perr := s.subj.parse(subj)
-		if perr != nil {
-			continue
-		}
-		if gm := s.idx.groups[g]; gm == nil || gm.streams[st] == nil {
-			unknownSubjects = append(unknownSubjects, subj)
-		}
-	}
 	var unknownGroups []string
 	for name := range recorded {
 		if gm := s.idx.groups[name]; gm == nil || !gm.recorded {
@@ -220,18 +218,6 @@ func (s *Store) refresh(ctx context.Context) error {
 		}
 	}
 	s.idx.mu.Unlock()
-
-	loaded := map[string]*streamMeta{}
-	for _, subj := range unknownSubjects {
-		st, lerr := s.loadStream(ctx, subj, info.State.FirstSeq)
-		if lerr != nil {
-			if errors.Is(lerr, jetstream.ErrMsgNotFound) {
-				continue
-			}
-			return lerr
-		}
-		loaded[subj] = st
-	}
 	for _, name := range unknownGroups {
 		e, gerr := s.groups.Get(ctx, escapeToken(name))
 		if gerr != nil {
@@ -247,14 +233,6 @@ func (s *Store) refresh(ctx context.Context) error {
 
 	s.idx.mu.Lock()
 	defer s.idx.mu.Unlock()
-	for subj, st := range loaded {
-		g, name, _ := s.subj.parse(subj)
-		gm := s.idx.group(g, st.creation)
-		gm.creation = min(gm.creation, st.creation)
-		if gm.streams[name] == nil {
-			gm.streams[name] = st
-		}
-	}
 	for name, creation := range recorded {
 		gm := s.idx.groups[name]
 		if gm == nil {
@@ -267,7 +245,7 @@ func (s *Store) refresh(ctx context.Context) error {
 	}
 	for gname, gm := range s.idx.groups {
 		for name, st := range gm.streams {
-			if _, ok := present[st.subject]; !ok && st.touched < began {
+			if _, ok := present[st.subject]; (!ok || st.lastSeq < info.State.FirstSeq) && st.touched < began {
 				delete(gm.streams, name)
 			}
 		}
@@ -278,31 +256,114 @@ func (s *Store) refresh(ctx context.Context) error {
 	return nil
 }
 
-// loadStream reads the first and last event of a subject to describe its stream.
-func (s *Store) loadStream(ctx context.Context, subj string, firstSeq uint64) (*streamMeta, error) {
-	_, name, err := s.subj.parse(subj)
+// msgSizeHeader carries a message's data size when a consumer delivers headers only.
+const msgSizeHeader = "Nats-Msg-Size"
+
+// headerBatch is how many messages' headers one fetch of scanHeaders reads.
+const headerBatch = 4096
+
+// scanHeaders reads the headers of the messages from stream sequence from to to into the
+// index, and returns the last sequence it read up to: to, unless it failed first.
+func (s *Store) scanHeaders(ctx context.Context, from, to uint64) (uint64, error) {
+	cons, err := s.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute,
+		MemoryStorage:     true,
+		Replicas:          1,
+		HeadersOnly:       true,
+		FilterSubject:     s.subj.all(),
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+	})
 	if err != nil {
-		return nil, err
+		return from - 1, fmt.Errorf("logs: index consumer: %w", err)
 	}
-	first, err := s.stream.GetMsg(ctx, max(firstSeq, 1), jetstream.WithGetMsgSubject(subj))
-	if err != nil {
-		return nil, fmt.Errorf("logs: first event of %s: %w", subj, err)
+	ci := cons.CachedInfo()
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = s.stream.DeleteConsumer(dctx, ci.Name)
+	}()
+	read, pending := from-1, ci.NumPending
+	groups := map[string]string{} // subject → group name, for the subjects seen
+	for idle := 0; pending > 0; {
+		if err := ctx.Err(); err != nil {
+			return read, err
+		}
+		batch, err := cons.FetchNoWait(headerBatch)
+		if err != nil {
+			return read, fmt.Errorf("logs: index: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			md, err := m.Metadata()
+			if err != nil {
+				return read, fmt.Errorf("logs: index: %w", err)
+			}
+			seq := md.Sequence.Stream
+			if seq > to {
+				return to, nil
+			}
+			s.indexMessage(m.Subject(), m.Headers(), seq, md.Timestamp, groups)
+			read, pending = seq, md.NumPending
+			if seq == to {
+				return to, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+			return read, fmt.Errorf("logs: index: %w", err)
+		}
+		if n > 0 {
+			idle = 0
+			continue
+		}
+		// Messages are pending and none came: the server has not loaded them yet, or they
+		// were removed meanwhile. Try again for a while, then leave the rest to the next
+		// refresh.
+		if idle++; idle > 50 {
+			return read, nil
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return read, ctx.Err()
+		}
 	}
-	last, err := s.stream.GetLastMsgForSubject(ctx, subj)
-	if err != nil {
-		return nil, fmt.Errorf("logs: last event of %s: %w", subj, err)
-	}
-	return &streamMeta{
-		name:       name,
-		subject:    subj,
-		creation:   first.Time.UnixMilli(),
-		first:      eventTime(first.Header.Get(timeHeader), first.Time),
-		last:       eventTime(lastTime(last.Header), last.Time),
-		lastIngest: last.Time.UnixMilli(),
-	}, nil
+	return to, nil
 }
 
-// lastTime is the header holding the timestamp of a message's last event.
+// indexMessage notes in the index the streams whose events a message holds, from its
+// subject and headers; a message it cannot read is skipped, as queries would fail on it.
+func (s *Store) indexMessage(subject string, h nats.Header, seq uint64, stored time.Time, groups map[string]string) {
+	ingest := stored.UnixMilli()
+	if h.Get(packHeader) == packVersion2 {
+		group, ok := groups[subject]
+		if !ok {
+			g, _, err := s.subj.parse(subject)
+			if err != nil {
+				return
+			}
+			group, groups[subject] = g, g
+		}
+		streams, err := parseStreams(h.Get(streamsHeader))
+		if err != nil {
+			return
+		}
+		for _, st := range streams {
+			s.idx.note(group, st.name, subject, seq, st.first, st.last, ingest, st.bytes)
+		}
+		return
+	}
+	group, stream, err := s.subj.parse(subject)
+	if err != nil || stream == "" {
+		return
+	}
+	size, _ := strconv.ParseInt(h.Get(msgSizeHeader), 10, 64)
+	s.idx.note(group, stream, subject, seq, eventTime(h.Get(timeHeader), stored), eventTime(lastTime(h), stored), ingest, size)
+}
+
+// lastTime is the header holding the timestamp of a format 1 message's last event.
 func lastTime(h nats.Header) string {
 	if t := h.Get(lastTimeHeader); t != "" {
 		return t

@@ -309,16 +309,19 @@ func (s *Store) GetLogEvents(ctx context.Context, in GetLogEventsInput) (*GetLog
 		}
 	}
 	w := windowOf(in.StartTime, in.EndTime)
-	r := s.scanRange(w, s.subj.event(group, in.LogStreamName))
+	r := s.scanRange(w, s.subj.group(group), s.subj.legacyStream(group, in.LogStreamName))
+	// The group's packs hold its other streams too: start at this one's first message.
+	if first := s.idx.firstSeq(group, in.LogStreamName); r.startSeq < first*packSpan {
+		r.startSeq = first * packSpan
+	}
+	mine := func(rec record) bool { return rec.stream == in.LogStreamName && w.has(rec.ts) }
 
 	var page []record
 	if forward {
-		if tokenSeq > 0 {
-			r.startSeq = tokenSeq
-		}
+		r.startSeq = max(r.startSeq, tokenSeq)
 		bytes := 0
 		_, err = s.scan(ctx, r, func(rec record) bool {
-			if !w.has(rec.ts) {
+			if !mine(rec) {
 				return true
 			}
 			size := len(rec.msg) + eventOverhead
@@ -334,7 +337,7 @@ func (s *Store) GetLogEvents(ctx context.Context, in GetLogEventsInput) (*GetLog
 		// The newest events before the token: keep a sliding window of the last ones read.
 		head, bytes := 0, 0
 		_, err = s.scan(ctx, r, func(rec record) bool {
-			if !w.has(rec.ts) {
+			if !mine(rec) {
 				return true
 			}
 			page = append(page, rec)
@@ -409,13 +412,18 @@ func (s *Store) FilterLogEvents(ctx context.Context, in FilterLogEventsInput) (*
 		return nil, err
 	}
 	w := windowOf(in.StartTime, in.EndTime)
-	var filters []string
+	filters := []string{s.subj.group(group)}
+	var named map[string]bool
 	if len(in.LogStreamNames) > 0 {
+		named = map[string]bool{}
 		for _, name := range in.LogStreamNames {
-			filters = append(filters, s.subj.event(group, name))
+			if !named[name] {
+				named[name] = true
+				filters = append(filters, s.subj.legacyStream(group, name))
+			}
 		}
 	} else {
-		filters = []string{s.subj.group(group)}
+		filters = append(filters, s.subj.legacyGroup(group))
 	}
 	r := s.scanRange(w, filters...)
 	r.startSeq = startSeq
@@ -432,8 +440,8 @@ func (s *Store) FilterLogEvents(ctx context.Context, in FilterLogEventsInput) (*
 		if !w.has(rec.ts) || !pat.match(rec.msg) {
 			return true
 		}
-		_, stream, perr := s.subj.parse(rec.subject)
-		if perr != nil || !strings.HasPrefix(stream, in.LogStreamNamePrefix) {
+		stream := rec.stream
+		if named != nil && !named[stream] || !strings.HasPrefix(stream, in.LogStreamNamePrefix) {
 			return true
 		}
 		size := len(rec.msg) + eventOverhead
@@ -490,12 +498,15 @@ func (s *Store) DeleteLogGroup(ctx context.Context, in DeleteLogGroupInput) erro
 	if err := s.requireGroup(ctx, in.LogGroupName); err != nil {
 		return err
 	}
-	if err := s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subj.group(in.LogGroupName))); err != nil {
-		return fmt.Errorf("logs: purge group %s: %w", in.LogGroupName, err)
+	for _, subj := range []string{s.subj.group(in.LogGroupName), s.subj.legacyGroup(in.LogGroupName)} {
+		if err := s.stream.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
+			return fmt.Errorf("logs: purge group %s: %w", in.LogGroupName, err)
+		}
 	}
 	if err := s.groups.Delete(ctx, escapeToken(in.LogGroupName)); err != nil {
 		return fmt.Errorf("logs: delete group %s: %w", in.LogGroupName, err)
 	}
 	s.idx.remove(in.LogGroupName)
+	s.forgetGroup(in.LogGroupName)
 	return nil
 }

@@ -13,11 +13,11 @@ import (
 type record struct {
 	// seq is the event's position: its message's stream sequence × packSpan + its index in
 	// the message's pack.
-	seq     uint64
-	subject string
-	ts      int64 // the event's timestamp, ms
-	ingest  int64 // when it was stored, ms
-	msg     string
+	seq    uint64
+	stream string
+	ts     int64 // the event's timestamp, ms
+	ingest int64 // when it was stored, ms
+	msg    string
 }
 
 // scanRange says which stored messages a scan reads, in stream order.
@@ -96,6 +96,7 @@ func (s *Store) scan(ctx context.Context, r scanRange, fn func(record) bool) (en
 				return true, nil
 			}
 			stopped, ended := false, false
+			stream := ""
 			visit := func(i int, ts int64, msg string) bool {
 				pos := base + uint64(i)
 				if pos < r.startSeq {
@@ -105,18 +106,32 @@ func (s *Store) scan(ctx context.Context, r scanRange, fn func(record) bool) (en
 					ended = true
 					return false
 				}
-				if !fn(record{seq: pos, subject: m.Subject(), ts: ts, ingest: ingest, msg: msg}) {
+				if !fn(record{seq: pos, stream: stream, ts: ts, ingest: ingest, msg: msg}) {
 					stopped = true
 					return false
 				}
 				return true
 			}
-			if m.Headers().Get(packHeader) != "" {
-				if err := unpack(m.Data(), visit); err != nil {
-					return false, fmt.Errorf("logs: message %d: %w", md.Sequence.Stream, err)
+			switch m.Headers().Get(packHeader) {
+			case packVersion2:
+				var streams []packStream
+				if streams, err = parseStreams(m.Headers().Get(streamsHeader)); err == nil {
+					err = unpack2(m.Data(), len(streams), func(i, st int, ts int64, msg string) bool {
+						stream = streams[st].name
+						return visit(i, ts, msg)
+					})
 				}
-			} else {
-				visit(0, eventTime(m.Headers().Get(timeHeader), md.Timestamp), string(m.Data()))
+			case packVersion1:
+				if _, stream, err = s.subj.parse(m.Subject()); err == nil {
+					err = unpack(m.Data(), visit)
+				}
+			default:
+				if _, stream, err = s.subj.parse(m.Subject()); err == nil {
+					visit(0, eventTime(m.Headers().Get(timeHeader), md.Timestamp), string(m.Data()))
+				}
+			}
+			if err != nil {
+				return false, fmt.Errorf("logs: message %d: %w", md.Sequence.Stream, err)
 			}
 			if stopped {
 				return false, nil

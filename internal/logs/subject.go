@@ -64,34 +64,45 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// subjects names the subjects of one store.
+// subjects names the subjects of one store: a group's packs (format 2, see pack.go) are on
+// "<prefix>.<group>", a stream's packs of format 1 on "<prefix>.<group>.<stream>".
 type subjects struct{ prefix string }
 
-func (s subjects) event(group, stream string) string {
+// group is the subject of a group's packs.
+func (s subjects) group(group string) string {
+	return s.prefix + "." + escapeToken(group)
+}
+
+// legacyStream is the subject of a stream's format 1 packs.
+func (s subjects) legacyStream(group, stream string) string {
 	return s.prefix + "." + escapeToken(group) + "." + escapeToken(stream)
 }
 
-func (s subjects) group(group string) string {
+// legacyGroup matches the subjects of a group's streams' format 1 packs.
+func (s subjects) legacyGroup(group string) string {
 	return s.prefix + "." + escapeToken(group) + ".*"
 }
 
 func (s subjects) all() string { return s.prefix + ".>" }
 
-// parse splits an event subject back into its group and stream names.
+// parse splits a subject back into its group name and, for a format 1 subject, its stream
+// name (empty for a group's subject).
 func (s subjects) parse(subject string) (group, stream string, err error) {
 	rest, ok := strings.CutPrefix(subject, s.prefix+".")
 	if !ok {
 		return "", "", errBadToken
 	}
-	g, st, ok := strings.Cut(rest, ".")
-	if !ok || strings.Contains(st, ".") {
+	g, st, hasStream := strings.Cut(rest, ".")
+	if strings.Contains(st, ".") || hasStream && st == "" {
 		return "", "", errBadToken
 	}
 	if group, err = unescapeToken(g); err != nil {
 		return "", "", err
 	}
-	if stream, err = unescapeToken(st); err != nil {
-		return "", "", err
+	if hasStream {
+		if stream, err = unescapeToken(st); err != nil {
+			return "", "", err
+		}
 	}
 	return group, stream, nil
 }
