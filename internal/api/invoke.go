@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -74,6 +76,16 @@ func (s *Server) decodeInvoke(name, rawQuery string, h http.Header, body []byte)
 	return req, nil
 }
 
+// invokeNotFound is err, except that an invoke of a function that does not exist, named without
+// a qualifier, names the version it would have run, as Lambda's message does
+// ("Function not found: arn:aws:lambda:REGION:ACCOUNT:function:NAME:$LATEST").
+func (s *Server) invokeNotFound(req *invoke.Request, err error) error {
+	if err == nil || req.Qualifier != "" || !errors.Is(err, control.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", lambdaerr.NotFound("Function", s.names.ARN(req.Function)+":"+control.LatestVersion), control.ErrNotFound)
+}
+
 func isJSONObject(b []byte) bool {
 	var m map[string]json.RawMessage
 	return json.Unmarshal(b, &m) == nil && m != nil
@@ -98,11 +110,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, body []byte) err
 		req.RequestID = id[0]
 	}
 	if req.Type == invoke.Event && s.async != nil {
-		return s.enqueue(w, req, nil)
+		return s.invokeNotFound(req, s.enqueue(w, req, nil))
 	}
 	resp, err := s.invoker.Invoke(r.Context(), req)
 	if err != nil {
-		return err
+		return s.invokeNotFound(req, err)
 	}
 	status := resp.StatusCode
 	if status == 0 {

@@ -8,8 +8,11 @@ import (
 )
 
 // deprecatedRuntimes are runtimes Lambda no longer accepts for creating or updating functions,
-// with the runtime Lambda recommends instead.
+// with the runtime Lambda recommends instead. Some of them (provided, nodejs18.x, python3.9)
+// this server still runs, for functions created before they were retired, as Lambda still
+// invokes such functions.
 var deprecatedRuntimes = map[string]string{
+	"provided": "provided.al2023", "nodejs18.x": "nodejs22.x", "python3.9": "python3.13",
 	"nodejs": "nodejs22.x", "nodejs4.3": "nodejs22.x", "nodejs4.3-edge": "nodejs22.x",
 	"nodejs6.10": "nodejs22.x", "nodejs8.10": "nodejs22.x", "nodejs10.x": "nodejs22.x",
 	"nodejs12.x": "nodejs22.x", "nodejs14.x": "nodejs22.x", "nodejs16.x": "nodejs22.x",
@@ -41,6 +44,10 @@ var _ RuntimeTable = (*runtimes.Table)(nil)
 
 // validateRuntime checks a Runtime member as Lambda does, and that this server can run it.
 func validateRuntime(rt string, table RuntimeTable) error {
+	if next, ok := deprecatedRuntimes[rt]; ok {
+		return lambdaerr.InvalidParameter("The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. "+
+			"We recommend you use the new runtime (%s) while creating or updating functions.", rt, next)
+	}
 	_, err := table.Lookup(rt)
 	if err == nil {
 		return nil
@@ -48,10 +55,6 @@ func validateRuntime(rt string, table RuntimeTable) error {
 	var ue *runtimes.UnavailableError
 	if errors.As(err, &ue) {
 		return lambdaerr.InvalidParameter("%s", ue.Message)
-	}
-	if next, ok := deprecatedRuntimes[rt]; ok {
-		return lambdaerr.InvalidParameter("The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. "+
-			"We recommend you use the new runtime (%s) while creating or updating functions.", rt, next)
 	}
 	return lambdaerr.InvalidParameter("Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [%s] or be a valid ARN",
 		rt, runtimeEnum)

@@ -38,6 +38,12 @@ func TestCreateValidatesAsLambdaDoes(t *testing.T) {
 			lambdaerr.InvalidParameterValue, "The runtime parameter of java21 is not supported by this server"},
 		{"a deprecated runtime gets Lambda's message", func(in *control.CreateFunctionInput) { in.Runtime = "go1.x" },
 			lambdaerr.InvalidParameterValue, "no longer supported for creating or updating AWS Lambda functions"},
+		{"the retired provided runtime is refused though this server runs it", func(in *control.CreateFunctionInput) { in.Runtime = "provided" },
+			lambdaerr.InvalidParameterValue, "The runtime parameter of provided is no longer supported for creating or updating AWS Lambda functions. " +
+				"We recommend you use the new runtime (provided.al2023) while creating or updating functions."},
+		{"nodejs18.x is refused as retired, not as missing its interpreter", func(in *control.CreateFunctionInput) { in.Runtime = "nodejs18.x" },
+			lambdaerr.InvalidParameterValue, "The runtime parameter of nodejs18.x is no longer supported for creating or updating AWS Lambda functions. " +
+				"We recommend you use the new runtime (nodejs22.x) while creating or updating functions."},
 		{"an unknown runtime lists the valid values", func(in *control.CreateFunctionInput) { in.Runtime = "cobol" },
 			lambdaerr.InvalidParameterValue, "Member must satisfy enum value set: [nodejs,"},
 		{"a missing runtime is mandatory", func(in *control.CreateFunctionInput) { in.Runtime = "" },

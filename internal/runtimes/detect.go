@@ -20,7 +20,9 @@ type lambdaRuntime struct {
 	version string
 }
 
-// lambdaRuntimes are the runtime identifiers Lambda accepts for new functions, by family.
+// lambdaRuntimes are the runtime identifiers Lambda runs, by family: those it accepts for new
+// functions, and the retired ones it still invokes (internal/control refuses those at create
+// and update, with Lambda's message).
 // Managed runtimes carry the interpreter version they need: a Node.js major, or a Python
 // major.minor.
 var lambdaRuntimes = []lambdaRuntime{

@@ -212,7 +212,7 @@ func TestManagedRuntimesRunHandlersWrittenAsAWSDocumentsThem(t *testing.T) {
 
 	t.Run("a runtime whose interpreter is not installed is rejected at create and update, naming it", func(t *testing.T) {
 		missing := ""
-		for _, rt := range []string{"nodejs24.x", "nodejs22.x", "nodejs18.x", "python3.14", "python3.9"} {
+		for _, rt := range []string{"nodejs24.x", "nodejs22.x", "nodejs20.x", "python3.14", "python3.13", "python3.10"} {
 			if _, err := installed.Lookup(rt); err != nil {
 				missing = rt
 				break
