@@ -4,7 +4,6 @@ package gvisor
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
-	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
 	"github.com/ember-serverless/ember/internal/testenv"
 )
@@ -26,28 +24,15 @@ func TestMain(m *testing.M) {
 // when the host cannot run gVisor.
 func newTestBackend(t *testing.T) *Backend {
 	t.Helper()
-	state, err := os.MkdirTemp("", "ember-gvisor-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(state, 0o755)
-	t.Cleanup(func() { os.RemoveAll(state) })
-	b, err := New(Config{
-		StateDir:    state,
-		DebugLogDir: os.Getenv("EMBER_TEST_RUNSC_DEBUG"),
-		Cgroups:     cgroups.Config{Prefix: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))},
-	}, nil)
+	state, cg := sandboxtest.StateDir(t, "ember-gvisor-")
+	b, err := New(Config{StateDir: state, DebugLogDir: os.Getenv("EMBER_TEST_RUNSC_DEBUG"), Cgroups: cg}, nil)
 	if errors.Is(err, ErrUnsupported) {
 		testenv.Need(t, "this host cannot run gVisor sandboxes (Debian package runsc): %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	sandboxtest.CloseAtEnd(t, b)
 	return b
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
-	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
 )
 
@@ -56,13 +55,8 @@ func benchColdStart(b *testing.B, backend *Backend, code string, memoryMB int) {
 }
 
 func newBenchBackend(b *testing.B) *Backend {
-	state, err := os.MkdirTemp("", "ember-jail-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	os.Chmod(state, 0o755)
-	b.Cleanup(func() { os.RemoveAll(state) })
-	be, err := New(Config{StateDir: state, Cgroups: cgroups.Config{Prefix: fmt.Sprintf("ember-bench-%d", os.Getpid())}}, nil)
+	state, cg := sandboxtest.StateDir(b, "ember-jail-")
+	be, err := New(Config{StateDir: state, Cgroups: cg}, nil)
 	if err != nil {
 		b.Skipf("this host cannot run jails: %v", err)
 	}

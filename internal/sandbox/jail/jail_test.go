@@ -6,16 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/sandbox"
-	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
 	"github.com/ember-serverless/ember/internal/sandbox/cgsandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest"
 	"github.com/ember-serverless/ember/internal/testenv"
@@ -36,14 +35,8 @@ func newTestBackend(t *testing.T) *Backend {
 // newTestBackendWith is newTestBackend with cfg's other settings.
 func newTestBackendWith(t *testing.T, cfg Config) *Backend {
 	t.Helper()
-	state, err := os.MkdirTemp("", "ember-jail-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(state, 0o755)
-	t.Cleanup(func() { os.RemoveAll(state) })
-	cfg.StateDir, cfg.ScratchDir = state, t.TempDir()
-	cfg.Cgroups = cgroups.Config{Prefix: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))}
+	cfg.StateDir, cfg.Cgroups = sandboxtest.StateDir(t, "ember-jail-")
+	cfg.ScratchDir = t.TempDir()
 	b, err := New(cfg, nil)
 	if errors.Is(err, ErrUnsupported) {
 		testenv.Need(t, "this host cannot run jails: %v", err)
@@ -51,11 +44,7 @@ func newTestBackendWith(t *testing.T, cfg Config) *Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	sandboxtest.CloseAtEnd(t, b)
 	return b
 }
 
@@ -96,42 +85,10 @@ func TestJailContainsAHostileFunction(t *testing.T) {
 
 func TestABootstrapShellScriptRunsWithTheSharedHostBinaries(t *testing.T) {
 	b := newTestBackend(t)
-	code := sandboxtest.CodeDir(t)
-	script := "#!/bin/sh\necho \"uid=$(id -u) gid=$(id -g) host=$(hostname) pwd=$(pwd)\"\nls /\necho tmp-ok > /tmp/x && cat /tmp/x\n"
-	if err := os.WriteFile(filepath.Join(code, "bootstrap"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r, w, _ := os.Pipe()
-	defer r.Close()
-	sb, err := b.Create(context.Background(), sandbox.Spec{
-		ID: "shell", Runtime: "provided.al2023", CodeDir: code, Command: []string{"/var/task/bootstrap"},
-		Env: []string{"PATH=/usr/bin:/bin"}, MemoryMB: 128, EphemeralStorageMB: 16, Output: w,
-	})
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Destroy(context.Background())
-	if err := sb.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(r)
-	<-sb.Done()
-	if st := sb.Exit(); st.Code != 0 {
-		t.Fatalf("exit %+v, output:\n%s", st, out)
-	}
-	for _, want := range []string{"uid=993 gid=990 host=localhost pwd=/var/task", "tmp-ok"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
-	root := strings.Fields(string(out))
+	out := sandboxtest.CheckShellBootstrap(t, b)
+	root := strings.Fields(out)
 	for _, must := range []string{"dev", "etc", "opt", "proc", "tmp", "usr", "var"} {
-		found := false
-		for _, f := range root {
-			found = found || f == must
-		}
-		if !found {
+		if !slices.Contains(root, must) {
 			t.Errorf("/ lacks %s: %s", must, out)
 		}
 	}
@@ -196,7 +153,7 @@ func TestTmpIsADiskOfEphemeralStorageSizeNotMemory(t *testing.T) {
 	}
 	// 128 MB of memory and 512 MB of /tmp: on a tmpfs, the function would be killed for its
 	// memory long before /tmp is full.
-	out := runScript(t, b, sandbox.Spec{ID: "tmpdisk", MemoryMB: 128, EphemeralStorageMB: 512}, `
+	out := sandboxtest.RunScript(t, b, sandbox.Spec{ID: "tmpdisk", MemoryMB: 128, EphemeralStorageMB: 512}, `
 stat -f -c 'fs=%T' /tmp
 stat -c 'dev=%Hd:%Ld mode=%a' /tmp
 echo "entries=$(ls -A /tmp | wc -l)"
@@ -222,7 +179,7 @@ rm /tmp/fill && echo removed
 	if size < 500<<20 || size > 512<<20 {
 		t.Errorf("the function wrote %d MiB before ENOSPC into a 512 MB /tmp, want 500 to 512:\n%s", size>>20, out)
 	}
-	// The sandbox is gone (runScript destroyed it): so is its loop device's backing file.
+	// The sandbox is gone (RunScript destroyed it): so is its loop device's backing file.
 	bound := fmt.Sprintf("/sys/dev/block/%s:%s/loop", major, minor)
 	if major == "" || major == "0" {
 		t.Fatalf("no device number for /tmp in:\n%s", out)
@@ -233,38 +190,6 @@ rm /tmp/fill && echo removed
 		}
 		return nil
 	})
-}
-
-// runScript runs a bootstrap shell script in a new sandbox and returns its output.
-func runScript(t *testing.T, b *Backend, spec sandbox.Spec, script string) string {
-	t.Helper()
-	if spec.CodeDir == "" {
-		spec.CodeDir = sandboxtest.CodeDir(t)
-	}
-	if err := os.WriteFile(filepath.Join(spec.CodeDir, "bootstrap"), []byte("#!/bin/sh\n"+script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r, w, _ := os.Pipe()
-	defer r.Close()
-	spec.Runtime, spec.Command, spec.Env, spec.Output = "provided.al2023", []string{"/var/task/bootstrap"}, []string{"PATH=/usr/bin:/bin"}, w
-	if spec.MemoryMB == 0 {
-		spec.MemoryMB = 128
-	}
-	sb, err := b.Create(context.Background(), spec)
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Destroy(context.Background())
-	if err := sb.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(r)
-	<-sb.Done()
-	if st := sb.Exit(); st.Code != 0 {
-		t.Fatalf("exit %+v, output:\n%s", st, out)
-	}
-	return string(out)
 }
 
 func TestLayersMergeIntoOptInOrderAndTheRuntimeDirIsMounted(t *testing.T) {
@@ -291,7 +216,7 @@ func TestLayersMergeIntoOptInOrderAndTheRuntimeDirIsMounted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := runScript(t, b, sandbox.Spec{ID: "layers", LayerDirs: tt.layers},
+			out := sandboxtest.RunScript(t, b, sandbox.Spec{ID: "layers", LayerDirs: tt.layers},
 				`if [ -z "$(ls /opt)" ]; then echo empty; else echo $(cat /opt/shared /opt/only1 /opt/only2 2>/dev/null); fi
 cat /var/runtime/runtime-file
 touch /opt/x 2>/dev/null && echo opt-writable
@@ -364,27 +289,12 @@ func TestAManagedRuntimeSeesItsInterpreterAndNothingElseOfTheHost(t *testing.T) 
 		t.Fatal(err)
 	}
 	b.cfg.RuntimeHostPaths = map[string][]string{"python3.11": paths}
-	r, w, _ := os.Pipe()
-	defer r.Close()
 	script := `import os, json, ssl
 print(json.dumps({p: os.path.exists(p) for p in ["/bin/sh", "/usr/bin/perl", "/usr/bin/node", "/usr/share", "/usr/bin/python3.11"]}))`
-	sb, err := b.Create(context.Background(), sandbox.Spec{ID: "rtroot", Runtime: "python3.11", CodeDir: sandboxtest.CodeDir(t),
-		Command: []string{"/usr/bin/python3.11", "-c", script}, Env: []string{"PATH=/usr/bin"}, MemoryMB: 128, Output: w})
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Destroy(context.Background())
-	if err := sb.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(r)
-	<-sb.Done()
-	if st := sb.Exit(); st.Code != 0 {
-		t.Fatalf("the interpreter did not run (exit %+v):\n%s", st, out)
-	}
+	out := sandboxtest.RunToExit(t, b, sandbox.Spec{ID: "rtroot", Runtime: "python3.11", CodeDir: sandboxtest.CodeDir(t),
+		Command: []string{"/usr/bin/python3.11", "-c", script}, Env: []string{"PATH=/usr/bin"}, MemoryMB: 128})
 	want := `{"/bin/sh": false, "/usr/bin/perl": false, "/usr/bin/node": false, "/usr/share": false, "/usr/bin/python3.11": true}`
-	if strings.TrimSpace(string(out)) != want {
+	if strings.TrimSpace(out) != want {
 		t.Errorf("the sandbox sees %s, want %s", out, want)
 	}
 }
@@ -501,20 +411,8 @@ func TestACPUUnboundedJailGivesItsSandboxesNoCPULimitButKeepsTheOthers(t *testin
 	defer w.Close()
 	for _, unbounded := range []bool{false, true} {
 		t.Run(fmt.Sprint("unbounded=", unbounded), func(t *testing.T) {
-			state, _ := os.MkdirTemp("", "ember-jail-")
-			os.Chmod(state, 0o755)
-			t.Cleanup(func() { os.RemoveAll(state) })
-			b, err := New(Config{StateDir: state, ScratchDir: t.TempDir(), CPUUnbounded: unbounded, InitBoost: -1,
-				// Strict: in burst mode an idle sandbox runs outside its CPU group either way.
-				CPULimit: cgsandbox.CPULimitStrict,
-				Cgroups:  cgroups.Config{Prefix: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(state))}}, nil)
-			if errors.Is(err, ErrUnsupported) {
-				testenv.Need(t, "this host cannot run jails: %v", err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
+			// Strict: in burst mode an idle sandbox runs outside its CPU group either way.
+			b := newTestBackendWith(t, Config{CPUUnbounded: unbounded, InitBoost: -1, CPULimit: cgsandbox.CPULimitStrict})
 			sb, err := b.Create(context.Background(), sandbox.Spec{ID: "cpu", CodeDir: code, Command: []string{"/var/task/bootstrap"},
 				Env: []string{"PATH=/usr/bin:/bin"}, MemoryMB: 128, Output: w})
 			if err != nil {

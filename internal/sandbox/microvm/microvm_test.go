@@ -147,37 +147,7 @@ func TestMicroVMContainsAHostileFunction(t *testing.T) {
 
 func TestABootstrapShellScriptRunsInTheGuestsJail(t *testing.T) {
 	b := newTestBackend(t)
-	code := sandboxtest.CodeDir(t)
-	script := "#!/bin/sh\necho \"uid=$(id -u) gid=$(id -g) host=$(hostname) pwd=$(pwd)\"\necho tmp-ok > /tmp/x && cat /tmp/x\n"
-	if err := os.WriteFile(filepath.Join(code, "bootstrap"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r, w, _ := os.Pipe()
-	defer r.Close()
-	sb, err := b.Create(context.Background(), sandbox.Spec{
-		ID: "shell", Runtime: "provided.al2023", CodeDir: code, Command: []string{"/var/task/bootstrap"},
-		Env: []string{"PATH=/usr/bin:/bin"}, MemoryMB: 128, EphemeralStorageMB: 16, Output: w,
-	})
-	if err != nil {
-		w.Close()
-		t.Fatal(err)
-	}
-	defer sb.Destroy(context.Background())
-	if err := sb.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	<-sb.Done()
-	sb.Destroy(context.Background())
-	w.Close()
-	out, _ := io.ReadAll(r)
-	if st := sb.Exit(); st.Code != 0 {
-		t.Fatalf("exit %+v, output:\n%s", st, out)
-	}
-	for _, want := range []string{"uid=993 gid=990 host=localhost pwd=/var/task", "tmp-ok"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	sandboxtest.CheckShellBootstrap(t, b)
 }
 
 // startKeyed creates and starts a sandbox of the test function with a snapshot key, serving
