@@ -11,19 +11,6 @@ import (
 	"github.com/ember-serverless/ember/internal/sandbox"
 )
 
-// EscapeParams mirrors the test function's: what a hostile function goes for on the host.
-type EscapeParams struct {
-	HostFiles     []string `json:"hostFiles"`
-	DataFiles     []string `json:"dataFiles"`
-	OtherCode     []string `json:"otherCode"`
-	HostDirs      []string `json:"hostDirs"`
-	ServerAddr    string   `json:"serverAddr"`
-	ServerPid     int      `json:"serverPid"`
-	ServerCmdline string   `json:"serverCmdline"`
-	TmpLimitMB    int      `json:"tmpLimitMB"`
-	HostPaths     []string `json:"hostPaths"`
-}
-
 // escapes are the attempts the hostile function makes; each must be contained.
 var escapes = []string{
 	"read host files",
@@ -111,7 +98,7 @@ func RunEscape(t *testing.T, newBackend func(t *testing.T) sandbox.Backend, caps
 	const tmpMB = 32
 	hostile := h.Start(t, Options{MemoryMB: 256, EphemeralStorageMB: tmpMB})
 	exe, _ := os.Executable()
-	res := hostile.Invoke(t, Event{Op: "escape", Escape: EscapeParams{
+	res := hostile.Invoke(t, Event{Op: "escape", Escape: &EscapeParams{
 		HostFiles:     []string{"/etc/shadow", "/etc/machine-id", "/root/.bash_history", "/var/log/dpkg.log"},
 		DataFiles:     []string{dataFile},
 		OtherCode:     []string{codeFile, filepath.Join(neighbourCode, "bootstrap")},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
+	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest/testproto"
 	"github.com/ember-serverless/ember/internal/testenv"
 )
 
@@ -44,23 +45,12 @@ type Capabilities struct {
 	HostPaths bool
 }
 
-// Event is one instruction to the test function (see ./testruntime).
-type Event struct {
-	Op     string `json:"op"`
-	Value  string `json:"value,omitempty"`
-	MB     int    `json:"mb,omitempty"`
-	Millis int    `json:"millis,omitempty"`
-	Code   int    `json:"code,omitempty"`
-	Escape any    `json:"escape,omitempty"`
-}
-
-// Result is the test function's answer.
-type Result struct {
-	Value   string            `json:"value,omitempty"`
-	Count   int               `json:"count,omitempty"`
-	Err     string            `json:"err,omitempty"`
-	Results map[string]string `json:"results,omitempty"`
-}
+// Event, Result and EscapeParams are the test function's protocol (see ./testproto).
+type (
+	Event        = testproto.Event
+	Result       = testproto.Result
+	EscapeParams = testproto.EscapeParams
+)
 
 // markerEnv is set in every test sandbox so that leaked processes can be found by their
 // environment.

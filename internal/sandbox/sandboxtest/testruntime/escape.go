@@ -12,34 +12,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// EscapeParams tells the escapes what to go for on the host.
-type EscapeParams struct {
-	// HostFiles are readable files on the host that must not be readable (or even visible).
-	HostFiles []string `json:"hostFiles"`
-	// DataFiles are files in the server's data directory.
-	DataFiles []string `json:"dataFiles"`
-	// OtherCode are files of another function's code.
-	OtherCode []string `json:"otherCode"`
-	// HostDirs are directories on the host that must not be writable or visible.
-	HostDirs []string `json:"hostDirs"`
-	// ServerAddr is a TCP address the server listens on, on the host's loopback.
-	ServerAddr string `json:"serverAddr"`
-	// ServerPid is the server's host pid.
-	ServerPid int `json:"serverPid"`
-	// ServerCmdline is a string in the server's command line.
-	ServerCmdline string `json:"serverCmdline"`
-	// TmpLimitMB is the sandbox's EphemeralStorage.
-	TmpLimitMB int `json:"tmpLimitMB"`
-	// HostPaths are host directories (the data dir, the code's) whose names must not show in
-	// what the sandbox can read about its own mounts.
-	HostPaths []string `json:"hostPaths"`
-}
+	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest/testproto"
+)
 
 // tryEscapes runs every attempt and maps its name to "" when it was contained, or to what
 // got through.
-func tryEscapes(p EscapeParams) map[string]string {
+func tryEscapes(p testproto.EscapeParams) map[string]string {
 	res := map[string]string{}
 	try := func(name string, f func() string) { res[name] = f() }
 

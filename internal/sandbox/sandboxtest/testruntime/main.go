@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,25 +18,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/ember-serverless/ember/internal/sandbox/sandboxtest/testproto"
 )
 
-// Event is what an invoke asks for.
-type Event struct {
-	Op     string          `json:"op"`
-	Value  string          `json:"value,omitempty"`
-	MB     int             `json:"mb,omitempty"`
-	Millis int             `json:"millis,omitempty"`
-	Code   int             `json:"code,omitempty"`
-	Escape json.RawMessage `json:"escape,omitempty"`
-}
-
-// Result is what it answers.
-type Result struct {
-	Value   string            `json:"value,omitempty"`
-	Count   int               `json:"count,omitempty"`
-	Err     string            `json:"err,omitempty"`
-	Results map[string]string `json:"results,omitempty"`
-}
+// Event and Result are the protocol the suites speak with the function.
+type (
+	Event  = testproto.Event
+	Result = testproto.Result
+)
 
 var hog [][]byte
 
@@ -96,11 +85,10 @@ func handle(_ context.Context, ev Event) (Result, error) {
 		n, err := fillTmp(int64(ev.MB) << 20)
 		return Result{Count: int(n >> 20), Err: errString(err)}, nil
 	case "escape":
-		var p EscapeParams
-		if err := json.Unmarshal(ev.Escape, &p); err != nil {
-			return Result{}, err
+		if ev.Escape == nil {
+			return Result{}, errors.New("escape: no escape params")
 		}
-		return Result{Results: tryEscapes(p)}, nil
+		return Result{Results: tryEscapes(*ev.Escape)}, nil
 	}
 	return Result{}, errors.New("unknown op " + ev.Op)
 }
