@@ -3,7 +3,9 @@ package cgsandbox
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/ember-serverless/ember/internal/limits"
@@ -31,6 +33,28 @@ func (l CPULimit) Validate() error {
 		return nil
 	}
 	return fmt.Errorf("CPU limit %q is neither %q nor %q", string(l), CPULimitBurst, CPULimitStrict)
+}
+
+// DefaultHostDirs are the host directories a backend shares read-only into every sandbox
+// unless configured otherwise: what a custom bootstrap script needs of the host (a shell,
+// libc, the usual tools).
+var DefaultHostDirs = []string{"/usr", "/bin", "/lib", "/lib64", "/sbin"}
+
+// ownDirs are the directories every sandbox has of its own, which a host dir must not shadow.
+var ownDirs = []string{"/proc", "/dev", "/tmp", "/etc", "/var", "/var/task", "/opt", "/sys"}
+
+// ValidateHostDirs checks a backend's host dirs: each a clean absolute path other than /, and
+// none one of the sandbox's own directories, or one of extra, the backend's own besides.
+func ValidateHostDirs(dirs []string, extra ...string) error {
+	for _, d := range dirs {
+		if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
+			return fmt.Errorf("host dir %q must be a clean absolute path other than /", d)
+		}
+		if slices.Contains(ownDirs, d) || slices.Contains(extra, d) {
+			return fmt.Errorf("host dir %q would shadow the sandbox's own", d)
+		}
+	}
+	return nil
 }
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/ember-serverless/ember/internal/sandbox"
@@ -87,7 +88,7 @@ func (c *Config) defaults() {
 		c.LayerDir = filepath.Join(c.StateDir, "layers")
 	}
 	if c.HostDirs == nil {
-		c.HostDirs = []string{"/usr", "/bin", "/lib", "/lib64", "/sbin"}
+		c.HostDirs = slices.Clone(cgsandbox.DefaultHostDirs)
 	}
 	if c.Cgroups.Prefix == "" {
 		c.Cgroups.Prefix = "ember-gvisor"
@@ -116,14 +117,9 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("gvisor: platform %q: choose ptrace or systrap", c.Platform)
 	}
-	for _, d := range c.HostDirs {
-		if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
-			return fmt.Errorf("gvisor: host dir %q must be a clean absolute path other than /", d)
-		}
-		switch d {
-		case "/proc", "/dev", "/tmp", "/etc", "/var", "/var/task", "/opt", "/sys", "/.ember", "/.ember-init":
-			return fmt.Errorf("gvisor: host dir %q would shadow the sandbox's own", d)
-		}
+	// The sandbox's first process and its sockets are bound at /.ember and /.ember-init.
+	if err := cgsandbox.ValidateHostDirs(c.HostDirs, "/.ember", "/.ember-init"); err != nil {
+		return fmt.Errorf("gvisor: %w", err)
 	}
 	return c.Cgroups.Validate()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,7 +117,7 @@ func (c *Config) defaults() {
 		c.ScratchDir = "/var/tmp/ember-jail"
 	}
 	if c.HostDirs == nil {
-		c.HostDirs = []string{"/usr", "/bin", "/lib", "/lib64", "/sbin"}
+		c.HostDirs = slices.Clone(cgsandbox.DefaultHostDirs)
 	}
 	if c.UIDBase == 0 {
 		c.UIDBase = 1 << 20
@@ -164,14 +165,8 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	for _, d := range c.HostDirs {
-		if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
-			return fmt.Errorf("jail: host dir %q must be a clean absolute path other than /", d)
-		}
-		switch d {
-		case "/proc", "/dev", "/tmp", "/etc", "/var", "/var/task", "/opt", "/sys":
-			return fmt.Errorf("jail: host dir %q would shadow the sandbox's own", d)
-		}
+	if err := cgsandbox.ValidateHostDirs(c.HostDirs); err != nil {
+		return fmt.Errorf("jail: %w", err)
 	}
 	if uint64(c.UIDBase)+uint64(c.MaxSandboxes)*idSpan > 1<<32-2 {
 		return fmt.Errorf("jail: uid base %d leaves no room for %d sandboxes", c.UIDBase, c.MaxSandboxes)
