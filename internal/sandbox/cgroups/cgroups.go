@@ -194,6 +194,14 @@ func validName(name string) error {
 	return nil
 }
 
+// opErr says which operation on which group failed; nil stays nil.
+func opErr(op, group string, err error) error {
+	if err != nil {
+		return fmt.Errorf("cgroups: %s %s: %w", op, group, err)
+	}
+	return nil
+}
+
 func writeFile(dir, file, value string) error {
 	if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0); err != nil {
 		return fmt.Errorf("cgroups: write %s: %w", file, err)

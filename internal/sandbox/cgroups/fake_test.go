@@ -17,6 +17,16 @@ func read(t *testing.T, p string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// checkFiles checks that each file below dir holds what want says.
+func checkFiles(t *testing.T, dir string, want map[string]string) {
+	t.Helper()
+	for file, w := range want {
+		if got := read(t, filepath.Join(dir, file)); got != w {
+			t.Errorf("%s = %q, want %q", file, got, w)
+		}
+	}
+}
+
 // On a plain directory standing in for cgroupfs, the files a group's limits are written to
 // can be checked without root or a particular kernel.
 func TestV2WritesLambdaLimitsIntoTheGroupsFiles(t *testing.T) {
@@ -27,17 +37,13 @@ func TestV2WritesLambdaLimitsIntoTheGroupsFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(own, "ember-x-fn")
-	for file, want := range map[string]string{
+	checkFiles(t, dir, map[string]string{
 		"memory.max":       "134217728",
 		"memory.oom.group": "1",
 		"cpu.weight":       "7",
 		"cpu.max":          "7200 100000",
 		"pids.max":         "1024",
-	} {
-		if got := read(t, filepath.Join(dir, file)); got != want {
-			t.Errorf("%s = %q, want %q", file, got, want)
-		}
-	}
+	})
 	os.WriteFile(filepath.Join(dir, "memory.events"), []byte("low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n"), 0o644)
 	if n, err := g.OOMKills(); err != nil || n != 2 {
 		t.Errorf("OOMKills = %d, %v", n, err)
@@ -80,17 +86,13 @@ func TestV1WritesLambdaLimitsIntoEachHierarchy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for file, want := range map[string]string{
+	checkFiles(t, root, map[string]string{
 		"memory/server/ember-fn/memory.limit_in_bytes": "1854930944",
 		"cpu/server/ember-fn/cpu.cfs_quota_us":         "100000",
 		"cpu/server/ember-fn/cpu.cfs_period_us":        "100000",
 		"cpu/server/ember-fn/cpu.shares":               "1024",
 		"pids/server/ember-fn/pids.max":                "1024",
-	} {
-		if got := read(t, filepath.Join(root, file)); got != want {
-			t.Errorf("%s = %q, want %q", file, got, want)
-		}
-	}
+	})
 	os.WriteFile(filepath.Join(root, "memory/server/ember-fn/memory.oom_control"), []byte("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"), 0o644)
 	if n, err := g.OOMKills(); err != nil || n != 1 {
 		t.Errorf("OOMKills = %d, %v", n, err)

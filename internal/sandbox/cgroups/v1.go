@@ -220,19 +220,9 @@ func (g *v1Group) setFreezer(state string) error {
 	})
 }
 
-func (g *v1Group) Freeze() error {
-	if err := g.setFreezer("FROZEN"); err != nil {
-		return fmt.Errorf("cgroups: freeze %s: %w", g.name, err)
-	}
-	return nil
-}
+func (g *v1Group) Freeze() error { return opErr("freeze", g.name, g.setFreezer("FROZEN")) }
 
-func (g *v1Group) Thaw() error {
-	if err := g.setFreezer("THAWED"); err != nil {
-		return fmt.Errorf("cgroups: thaw %s: %w", g.name, err)
-	}
-	return nil
-}
+func (g *v1Group) Thaw() error { return opErr("thaw", g.name, g.setFreezer("THAWED")) }
 
 func (g *v1Group) PeakMemory() (int64, error) {
 	return g.peak.read(g.dirs["memory"], "memory.max_usage_in_bytes")

@@ -260,19 +260,9 @@ func (g *v2Group) setFrozen(v string) error {
 	})
 }
 
-func (g *v2Group) Freeze() error {
-	if err := g.setFrozen("1"); err != nil {
-		return fmt.Errorf("cgroups: freeze %s: %w", g.name, err)
-	}
-	return nil
-}
+func (g *v2Group) Freeze() error { return opErr("freeze", g.name, g.setFrozen("1")) }
 
-func (g *v2Group) Thaw() error {
-	if err := g.setFrozen("0"); err != nil {
-		return fmt.Errorf("cgroups: thaw %s: %w", g.name, err)
-	}
-	return nil
-}
+func (g *v2Group) Thaw() error { return opErr("thaw", g.name, g.setFrozen("0")) }
 
 func (g *v2Group) PeakMemory() (int64, error) {
 	// Kernels before 5.19 have no memory.peak; current use is the best there is.
