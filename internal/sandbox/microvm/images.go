@@ -127,7 +127,16 @@ func makeExt4(dir, out string) error {
 	sizeMB := bytes_*5/4>>20 + files*4096*2>>20 + 8
 	tmp := out + ".tmp"
 	os.Remove(tmp)
-	f, err := os.Create(tmp)
+	if err := mkfsExt4(tmp, sizeMB, "-N", strconv.FormatInt(files+256, 10), "-E", "root_owner=0:0", "-d", dir); err != nil {
+		return err
+	}
+	return os.Rename(tmp, out)
+}
+
+// mkfsExt4 makes out a sparse file of sizeMB holding an ext4 file system without a journal,
+// made by mkfs.ext4 with the options opts; out is removed if that fails.
+func mkfsExt4(out string, sizeMB int64, opts ...string) error {
+	f, err := os.Create(out)
 	if err != nil {
 		return err
 	}
@@ -136,13 +145,12 @@ func makeExt4(dir, out string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-N", strconv.FormatInt(files+256, 10),
-		"-E", "root_owner=0:0", "-d", dir, tmp)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("mkfs.ext4 -d %s: %w: %s", dir, err, bytes.TrimSpace(b))
+	args := append(append([]string{"-q", "-F", "-O", "^has_journal"}, opts...), out)
+	if b, err := exec.Command("mkfs.ext4", args...).CombinedOutput(); err != nil {
+		os.Remove(out)
+		return fmt.Errorf("mkfs.ext4 %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(b))
 	}
-	return os.Rename(tmp, out)
+	return nil
 }
 
 // rootImage returns the root image, making it if the cache has none for this configuration.
@@ -234,19 +242,5 @@ func (b *Backend) fnImage(code string, layers []string, runtimeDir string) (stri
 // makeScratch makes a VM's scratch disk: a sparse ext4 image the guest's jail keeps the /tmp
 // file systems of its sandbox in (and a few spares of the default size, as on a host).
 func makeScratch(out string, ephemeralMB int) error {
-	sizeMB := int64(max(ephemeralMB, 512))*4 + 256
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	err = f.Truncate(sizeMB << 20)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command("mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-E", "lazy_itable_init=1,nodiscard", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("mkfs.ext4 %s: %w: %s", out, err, bytes.TrimSpace(b))
-	}
-	return nil
+	return mkfsExt4(out, int64(max(ephemeralMB, 512))*4+256, "-E", "lazy_itable_init=1,nodiscard")
 }
