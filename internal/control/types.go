@@ -2,6 +2,7 @@ package control
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"time"
 )
@@ -268,41 +269,27 @@ func (f *Function) clone() *Function {
 	c.LayerCode = slices.Clone(f.LayerCode)
 	c.Policy = slices.Clone(f.Policy)
 	if f.Config.Environment != nil {
-		env := &EnvironmentResponse{Variables: make(map[string]string, len(f.Config.Environment.Variables))}
-		for k, v := range f.Config.Environment.Variables {
-			env.Variables[k] = v
+		env := &EnvironmentResponse{Variables: maps.Clone(f.Config.Environment.Variables)}
+		if env.Variables == nil {
+			env.Variables = map[string]string{}
 		}
 		c.Config.Environment = env
 	}
-	if f.Config.TracingConfig != nil {
-		t := *f.Config.TracingConfig
-		c.Config.TracingConfig = &t
+	c.Config.TracingConfig = clonePtr(f.Config.TracingConfig)
+	c.Config.DeadLetterConfig = clonePtr(f.Config.DeadLetterConfig)
+	c.Config.EphemeralStorage = clonePtr(f.Config.EphemeralStorage)
+	c.Config.SnapStart = clonePtr(f.Config.SnapStart)
+	c.Config.LoggingConfig = clonePtr(f.Config.LoggingConfig)
+	c.Config.RuntimeVersionConfig = clonePtr(f.Config.RuntimeVersionConfig)
+	c.Tags = maps.Clone(f.Tags)
+	return &c
+}
+
+// clonePtr is a copy of *p that shares nothing with it at the top level, or nil for nil.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
 	}
-	if f.Config.DeadLetterConfig != nil {
-		d := *f.Config.DeadLetterConfig
-		c.Config.DeadLetterConfig = &d
-	}
-	if f.Config.EphemeralStorage != nil {
-		e := *f.Config.EphemeralStorage
-		c.Config.EphemeralStorage = &e
-	}
-	if f.Config.SnapStart != nil {
-		s := *f.Config.SnapStart
-		c.Config.SnapStart = &s
-	}
-	if f.Config.LoggingConfig != nil {
-		l := *f.Config.LoggingConfig
-		c.Config.LoggingConfig = &l
-	}
-	if f.Config.RuntimeVersionConfig != nil {
-		r := *f.Config.RuntimeVersionConfig
-		c.Config.RuntimeVersionConfig = &r
-	}
-	if f.Tags != nil {
-		c.Tags = make(map[string]string, len(f.Tags))
-		for k, v := range f.Tags {
-			c.Tags[k] = v
-		}
-	}
+	c := *p
 	return &c
 }
