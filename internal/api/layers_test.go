@@ -26,19 +26,9 @@ const layerARN = "arn:aws:lambda:us-east-1:000000000000:layer:"
 // layersClient serves an API with a registry and its layers, and returns an SDK client for it.
 func layersClient(t *testing.T) *lambda.Client {
 	t.Helper()
-	code := controltest.NewCodeStore()
-	reg, err := control.Open(context.Background(), statetest.New(t), control.Config{}, code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
 	verifier := &auth.Verifier{Keys: auth.StaticKeys{"AKIDEMBERTEST": "s3cr3t"}, Region: "us-east-1", Services: []string{"lambda"}}
-	s, err := api.New(api.Config{}, api.WithRegistry(reg), api.WithLayers(reg.Layers()), api.WithInvoker(&fakeInvoker{}),
-		api.WithCodeReader(code), api.WithAuthenticator(api.VerifierAuth{V: verifier}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
+	f := layersServer(t, api.VerifierAuth{V: verifier})
+	srv := httptest.NewServer(f.handler)
 	t.Cleanup(srv.Close)
 	return lambda.New(lambda.Options{
 		Region:           "us-east-1",
@@ -51,6 +41,12 @@ func layersClient(t *testing.T) *lambda.Client {
 // layersFixture is newFixture's server with the registry's layers.
 func layersFixture(t *testing.T) *fixture {
 	t.Helper()
+	return layersServer(t, api.AllowAll{})
+}
+
+// layersServer is an API with a registry and its layers that authenticates with authn.
+func layersServer(t *testing.T, authn api.Authenticator) *fixture {
+	t.Helper()
 	code := controltest.NewCodeStore()
 	reg, err := control.Open(context.Background(), statetest.New(t), control.Config{}, code)
 	if err != nil {
@@ -59,7 +55,7 @@ func layersFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { reg.Close() })
 	inv := &fakeInvoker{}
 	s, err := api.New(api.Config{}, api.WithRegistry(reg), api.WithLayers(reg.Layers()), api.WithInvoker(inv),
-		api.WithCodeReader(code), api.WithAuthenticator(api.AllowAll{}))
+		api.WithCodeReader(code), api.WithAuthenticator(authn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,55 +172,37 @@ func TestTheAWSSDKRoundTripsEveryLayerOperation(t *testing.T) {
 }
 
 func TestLayerErrorsAreRenderedAsLambdaDoes(t *testing.T) {
-	f := newFixture(t)
+	plain, f := newFixture(t), layersFixture(t)
 	tests := []struct {
-		name, method, path string
-		status             int
-		typ, msg           string
+		name         string
+		f            *fixture
+		method, path string
+		status       int
+		typ, msg     string
 	}{
-		{"layers without a layer registry are a service error", "GET", "/2018-10-31/layers", 500, "ServiceException", "not configured"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := f.do(t, tt.method, tt.path, nil, nil)
-			if rec.Code != tt.status {
-				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
-			}
-			typ, msg := wireError(t, rec)
-			if typ != tt.typ || !strings.Contains(msg, tt.msg) {
-				t.Errorf("got %s %q, want %s containing %q", typ, msg, tt.typ, tt.msg)
-			}
-		})
-	}
-
-	f = layersFixture(t)
-	tests = []struct {
-		name, method, path string
-		status             int
-		typ, msg           string
-	}{
-		{"a version that does not exist is not found", "GET", "/2018-10-31/layers/none/versions/1", 404,
+		{"layers without a layer registry are a service error", plain, "GET", "/2018-10-31/layers", 500, "ServiceException", "not configured"},
+		{"a version that does not exist is not found", f, "GET", "/2018-10-31/layers/none/versions/1", 404,
 			"ResourceNotFoundException", "The resource you requested does not exist."},
-		{"version zero is invalid", "GET", "/2018-10-31/layers/none/versions/0", 400,
+		{"version zero is invalid", f, "GET", "/2018-10-31/layers/none/versions/0", 400,
 			"InvalidParameterValueException", "Layer Version Cannot be less than 1"},
-		{"a version that is not a number is invalid", "DELETE", "/2018-10-31/layers/none/versions/x", 400,
+		{"a version that is not a number is invalid", f, "DELETE", "/2018-10-31/layers/none/versions/x", 400,
 			"InvalidParameterValueException", "versionNumber"},
-		{"a bad layer name is invalid", "GET", "/2018-10-31/layers/bad%20name/versions", 400,
+		{"a bad layer name is invalid", f, "GET", "/2018-10-31/layers/bad%20name/versions", 400,
 			"ValidationException", "layerName"},
-		{"find by an ARN without a version is invalid", "GET", "/2018-10-31/layers?find=LayerVersion&Arn=" + layerARN + "x", 400,
+		{"find by an ARN without a version is invalid", f, "GET", "/2018-10-31/layers?find=LayerVersion&Arn=" + layerARN + "x", 400,
 			"ValidationException", "at 'arn'"},
-		{"a MaxItems of 51 is invalid", "GET", "/2018-10-31/layers?MaxItems=51", 400,
+		{"a MaxItems of 51 is invalid", f, "GET", "/2018-10-31/layers?MaxItems=51", 400,
 			"ValidationException", "maxItems"},
-		{"an unknown runtime filter is invalid", "GET", "/2018-10-31/layers/x/versions?CompatibleRuntime=cobol", 400,
+		{"an unknown runtime filter is invalid", f, "GET", "/2018-10-31/layers/x/versions?CompatibleRuntime=cobol", 400,
 			"InvalidParameterValueException", "compatibleRuntime"},
-		{"a publish without content is invalid", "POST", "/2018-10-31/layers/x/versions", 400,
+		{"a publish without content is invalid", f, "POST", "/2018-10-31/layers/x/versions", 400,
 			"ValidationException", "Value null at 'content'"},
-		{"a layer download with a bad signature is denied", "GET", "/ember/layer-code/x/1?sha256=x&expires=99999999999&signature=00", 403,
+		{"a layer download with a bad signature is denied", f, "GET", "/ember/layer-code/x/1?sha256=x&expires=99999999999&signature=00", 403,
 			"AccessDeniedException", "signature"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := f.do(t, tt.method, tt.path, nil, nil)
+			rec := tt.f.do(t, tt.method, tt.path, nil, nil)
 			if rec.Code != tt.status {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
 			}
