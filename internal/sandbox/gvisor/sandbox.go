@@ -112,7 +112,7 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, dir string) (_ 
 		return nil, err
 	}
 	s.ctlR = bufio.NewReader(s.ctl)
-	if err := s.readStatus(ctx, "ready"); err != nil {
+	if err := s.readStatus(ctx, cgsandbox.StatusReady); err != nil {
 		return nil, err
 	}
 	// The Sentry (and the ptrace stubs that run the function) join the sandbox's group only
@@ -169,34 +169,12 @@ func (s *gvisored) exitString() string {
 	return "exit status " + strconv.Itoa(st.Code)
 }
 
-// readStatus reads the shim's next report: want, an "error: ..." line, or end of file (which
-// is what a successful exec looks like; want == "" accepts it).
+// readStatus reads the shim's next report (cgsandbox.ReadStatus).
 func (s *gvisored) readStatus(ctx context.Context, want string) error {
-	stop := context.AfterFunc(ctx, func() { s.ctl.SetReadDeadline(time.Now()) })
-	defer stop()
-	line, err := s.ctlR.ReadString('\n')
-	line = strings.TrimSuffix(line, "\n")
-	switch {
-	case strings.HasPrefix(line, "error: "):
-		return fmt.Errorf("gvisor: sandbox %s: %s", s.id, strings.TrimPrefix(line, "error: "))
-	case err == io.EOF && line == "" && want == "":
-		return nil
-	case err != nil:
-		if ctx.Err() != nil {
-			return fmt.Errorf("gvisor: sandbox %s: %w", s.id, ctx.Err())
-		}
-		return fmt.Errorf("gvisor: sandbox %s: the shim ended before it was %s: %w", s.id, cmp(want, "started"), err)
-	case line != want:
-		return fmt.Errorf("gvisor: sandbox %s: the shim said %q", s.id, line)
+	if err := cgsandbox.ReadStatus(ctx, s.ctl, s.ctlR, "the shim", want); err != nil {
+		return fmt.Errorf("gvisor: sandbox %s: %w", s.id, err)
 	}
 	return nil
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // joinGroup moves runsc's sandbox process (the Sentry) and everything below it into the

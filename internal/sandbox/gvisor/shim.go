@@ -63,7 +63,7 @@ func runShim() {
 		os.Exit(127)
 	}
 	fail := func(err error) {
-		fmt.Fprintf(ctl, "error: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		cgsandbox.ReportError(ctl, err)
 		os.Exit(127)
 	}
 	ln, err := net.Listen("tcp", RuntimeAPIAddr)
@@ -99,7 +99,7 @@ func runShim() {
 			fail(err)
 		}
 	}
-	if _, err := io.WriteString(ctl, "ready\n"); err != nil {
+	if _, err := io.WriteString(ctl, cgsandbox.StatusReady+"\n"); err != nil {
 		os.Exit(127)
 	}
 	var b [1]byte

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -79,7 +80,7 @@ func MaybeRunInit() {
 	// runInit returns only when it could not exec the runtime, the server's going away before
 	// Start included.
 	err := runInit()
-	fmt.Fprintf(status, "error: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+	cgsandbox.ReportError(status, err)
 	os.Exit(127)
 }
 
@@ -132,7 +133,7 @@ func runInit() error {
 		return err
 	}
 	status := os.NewFile(statusFD, "status")
-	if _, err := status.Write([]byte("ready\n")); err != nil {
+	if _, err := io.WriteString(status, cgsandbox.StatusReady+"\n"); err != nil {
 		return err
 	}
 	var b [1]byte

@@ -195,41 +195,19 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec, slot int) (_ *j
 	if s.ln, err = listenInNetns(pidfd, pid, RuntimeAPIAddr); err != nil {
 		return nil, err
 	}
-	if err := s.readStatus(ctx, "ready"); err != nil {
+	if err := s.readStatus(ctx, cgsandbox.StatusReady); err != nil {
 		return nil, err
 	}
 	log.Debug("sandbox created", "pid", pid, "uid_base", base)
 	return s, nil
 }
 
-// readStatus reads the init's next report: want, an "error: ..." line, or end of file (which
-// is what a successful exec looks like; want == "" accepts it).
+// readStatus reads the init's next report (cgsandbox.ReadStatus).
 func (s *jailed) readStatus(ctx context.Context, want string) error {
-	stop := context.AfterFunc(ctx, func() { s.statF.SetReadDeadline(time.Now()) })
-	defer stop()
-	line, err := s.status.ReadString('\n')
-	line = strings.TrimSuffix(line, "\n")
-	switch {
-	case strings.HasPrefix(line, "error: "):
-		return fmt.Errorf("jail: sandbox %s: init: %s", s.id, strings.TrimPrefix(line, "error: "))
-	case err == io.EOF && line == "" && want == "":
-		return nil
-	case err != nil:
-		if ctx.Err() != nil {
-			return fmt.Errorf("jail: sandbox %s: %w", s.id, ctx.Err())
-		}
-		return fmt.Errorf("jail: sandbox %s: init ended before it was %s: %w", s.id, cmp(want, "started"), err)
-	case line != want:
-		return fmt.Errorf("jail: sandbox %s: init said %q", s.id, line)
+	if err := cgsandbox.ReadStatus(ctx, s.statF, s.status, "init", want); err != nil {
+		return fmt.Errorf("jail: sandbox %s: %w", s.id, err)
 	}
 	return nil
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (s *jailed) wait() {
