@@ -136,28 +136,28 @@ func (m *Mapping) Answer() any {
 // Input is the body of CreateEventSourceMapping and UpdateEventSourceMapping. Pointers tell an
 // absent member from a zero one.
 type Input struct {
-	EventSourceArn                    *string                     `json:"EventSourceArn"`
-	FunctionName                      *string                     `json:"FunctionName"`
-	Enabled                           *bool                       `json:"Enabled"`
-	BatchSize                         *int                        `json:"BatchSize"`
-	FilterCriteria                    *FilterCriteria             `json:"FilterCriteria"`
-	MaximumBatchingWindowInSeconds    *int                        `json:"MaximumBatchingWindowInSeconds"`
-	ParallelizationFactor             *int                        `json:"ParallelizationFactor"`
-	StartingPosition                  *string                     `json:"StartingPosition"`
-	StartingPositionTimestamp         *Time                       `json:"StartingPositionTimestamp"`
-	DestinationConfig                 *DestinationConfig          `json:"DestinationConfig"`
-	MaximumRecordAgeInSeconds         *int                        `json:"MaximumRecordAgeInSeconds"`
-	BisectBatchOnFunctionError        *bool                       `json:"BisectBatchOnFunctionError"`
-	MaximumRetryAttempts              *int                        `json:"MaximumRetryAttempts"`
-	TumblingWindowInSeconds           *int                        `json:"TumblingWindowInSeconds"`
-	Topics                            []string                    `json:"Topics"`
-	Queues                            []string                    `json:"Queues"`
-	SourceAccessConfigurations        []SourceAccessConfiguration `json:"SourceAccessConfigurations"`
-	SelfManagedEventSource            *SelfManagedEventSource     `json:"SelfManagedEventSource"`
-	FunctionResponseTypes             []string                    `json:"FunctionResponseTypes"`
-	SelfManagedKafkaEventSourceConfig *KafkaConfig                `json:"SelfManagedKafkaEventSourceConfig"`
-	AmazonManagedKafkaEventSourceConfig json.RawMessage           `json:"AmazonManagedKafkaEventSourceConfig"`
-	ScalingConfig                     *ScalingConfig              `json:"ScalingConfig"`
+	EventSourceArn                      *string                     `json:"EventSourceArn"`
+	FunctionName                        *string                     `json:"FunctionName"`
+	Enabled                             *bool                       `json:"Enabled"`
+	BatchSize                           *int                        `json:"BatchSize"`
+	FilterCriteria                      *FilterCriteria             `json:"FilterCriteria"`
+	MaximumBatchingWindowInSeconds      *int                        `json:"MaximumBatchingWindowInSeconds"`
+	ParallelizationFactor               *int                        `json:"ParallelizationFactor"`
+	StartingPosition                    *string                     `json:"StartingPosition"`
+	StartingPositionTimestamp           *Time                       `json:"StartingPositionTimestamp"`
+	DestinationConfig                   *DestinationConfig          `json:"DestinationConfig"`
+	MaximumRecordAgeInSeconds           *int                        `json:"MaximumRecordAgeInSeconds"`
+	BisectBatchOnFunctionError          *bool                       `json:"BisectBatchOnFunctionError"`
+	MaximumRetryAttempts                *int                        `json:"MaximumRetryAttempts"`
+	TumblingWindowInSeconds             *int                        `json:"TumblingWindowInSeconds"`
+	Topics                              []string                    `json:"Topics"`
+	Queues                              []string                    `json:"Queues"`
+	SourceAccessConfigurations          []SourceAccessConfiguration `json:"SourceAccessConfigurations"`
+	SelfManagedEventSource              *SelfManagedEventSource     `json:"SelfManagedEventSource"`
+	FunctionResponseTypes               []string                    `json:"FunctionResponseTypes"`
+	SelfManagedKafkaEventSourceConfig   *KafkaConfig                `json:"SelfManagedKafkaEventSourceConfig"`
+	AmazonManagedKafkaEventSourceConfig json.RawMessage             `json:"AmazonManagedKafkaEventSourceConfig"`
+	ScalingConfig                       *ScalingConfig              `json:"ScalingConfig"`
 }
 
 // Kind is the kind of source a mapping reads.
@@ -198,7 +198,9 @@ func (m *Mapping) MaxRecordAge() time.Duration {
 }
 
 // Bisect is BisectBatchOnFunctionError.
-func (m *Mapping) Bisect() bool { return m.BisectBatchOnFunctionError != nil && *m.BisectBatchOnFunctionError }
+func (m *Mapping) Bisect() bool {
+	return m.BisectBatchOnFunctionError != nil && *m.BisectBatchOnFunctionError
+}
 
 // ReportsItemFailures is whether FunctionResponseTypes has ReportBatchItemFailures.
 func (m *Mapping) ReportsItemFailures() bool {

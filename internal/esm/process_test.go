@@ -232,7 +232,9 @@ func TestUnfinishedRecordsAreProcessedAfterARestart(t *testing.T) {
 	go func() { e.svc.Close(); close(done) }()
 	close(release)
 	<-done
-	e.fn.set(func(ev event) (*invoke.Response, error) { return &invoke.Response{StatusCode: 200, Payload: []byte("null")}, nil })
+	e.fn.set(func(ev event) (*invoke.Response, error) {
+		return &invoke.Response{StatusCode: 200, Payload: []byte("null")}, nil
+	})
 	e.svc = e.open()
 	waitFor(t, func() bool { return len(e.fn.seen(t)) >= 20 }, "every record after the restart")
 	got := e.fn.seen(t)

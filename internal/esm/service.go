@@ -118,11 +118,11 @@ type Service struct {
 	reconciling sync.Mutex
 	mu          sync.Mutex
 	mappings    map[string]*stored
-	runners  map[string]*runner
-	stopped  bool
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	runners     map[string]*runner
+	stopped     bool
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 
 	stats statsTable
 }
