@@ -158,6 +158,7 @@ type Server struct {
 	code     CodeReader
 	invoker  invoke.Invoker
 	async    Async
+	esm      EventSourceMappings
 	auth     Authenticator
 	logs     http.Handler
 	logger   *slog.Logger

@@ -19,6 +19,7 @@ func (s *Server) metricsHandler(fe *frontend.Frontend) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		s.async.Collector(),
+		s.esm.Collector(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_api_connections", Help: "Connections the API holds open."},

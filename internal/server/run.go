@@ -18,6 +18,7 @@ import (
 	"github.com/ember-serverless/ember/internal/auth"
 	"github.com/ember-serverless/ember/internal/codestore"
 	"github.com/ember-serverless/ember/internal/control"
+	"github.com/ember-serverless/ember/internal/esm"
 	"github.com/ember-serverless/ember/internal/frontend"
 	"github.com/ember-serverless/ember/internal/logs"
 	"github.com/ember-serverless/ember/internal/placement"
@@ -67,6 +68,7 @@ type Server struct {
 	worker      *worker.Worker
 	assign      *assign.Manager
 	async       *async.Service
+	esm         *esm.Service
 	backend     sandbox.Backend
 	served      chan error
 	debug       *http.Server
@@ -176,6 +178,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	s.registry.OnDelete(func(name string) {
 		res.Forget(name)
 		s.assign.Forget(name)
+		if s.esm != nil {
+			s.esm.ForgetFunction(context.Background(), name)
+		}
 		if s.async != nil {
 			if err := s.async.ForgetFunction(context.Background(), name); err != nil {
 				logger.Warn("could not delete a deleted function's event invoke configs", "function", name, "err", err)
@@ -189,6 +194,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if s.async, err = async.New(ctx, async.Config{JetStream: js, Replicas: s.state.Replicas(), Invoker: fe,
 		Functions: asyncFunctions{s.registry}, ARNs: async.ARNs{Region: cfg.Region, AccountID: cfg.AccountID},
 		RetryBaseDelay: cfg.AsyncRetryBaseDelay, AckWait: cfg.AsyncAckWait, Logger: logger.With("role", "async")}); err != nil {
+		return nil, err
+	}
+	if s.esm, err = esm.New(ctx, esm.Config{JetStream: js, Replicas: s.state.Replicas(), Invoker: fe,
+		Functions: esmFunctions{s.registry}, Sender: s.async.Sender(), ARNs: async.ARNs{Region: cfg.Region, AccountID: cfg.AccountID},
+		Sources: esmSources(), AckWait: cfg.AsyncAckWait, Logger: logger.With("role", "esm")}); err != nil {
 		return nil, err
 	}
 	handler, err := newAPI(cfg, s, code, fe, auth.StaticKeys{creds.AccessKeyID: creds.SecretAccessKey}, logger)
@@ -213,6 +223,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if err := s.async.Start(ctx); err != nil {
 		return nil, err
 	}
+	s.esm.Start()
 
 	if cfg.DebugListen != "" {
 		if err := s.serveDebug(cfg.DebugListen); err != nil {
@@ -258,6 +269,11 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // Shutdown stops serving, destroys every sandbox, stores the logs and closes the state.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	if s.esm != nil {
+		// Mappings' pollers stop first: batches running go back to their sources
+		// unacknowledged, to be read again after the restart.
+		s.esm.Close()
+	}
 	if s.async != nil {
 		// Intake stops first (503), then queued events stop being taken; the events running
 		// finish, or go back to the queue at the deadline, while the sandboxes still exist.

@@ -24,7 +24,7 @@ var (
 )
 
 // testFunctions are the directories under test/functions.
-var testFunctions = []string{"echo", "context", "error", "panic", "sleep", "exit", "initfail", "logs", "counter", "oom", "attack"}
+var testFunctions = []string{"echo", "context", "error", "panic", "sleep", "exit", "initfail", "logs", "counter", "oom", "attack", "batch"}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
