@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 
 	"github.com/aws/aws-lambda-go/lambda"
