@@ -2,7 +2,6 @@ package esm
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/ember-serverless/ember/internal/async"
@@ -252,5 +251,3 @@ func (m *Mapping) Patterns() []string {
 	}
 	return out
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
