@@ -19,6 +19,9 @@ type Layers interface {
 	List(runtime, arch, marker string, maxItems int) ([]*control.LayersListItem, string, error)
 	ListVersions(nameOrARN, runtime, arch, marker string, maxItems int) ([]*control.LayerVersion, string, error)
 	Delete(ctx context.Context, nameOrARN string, version int64) error
+	AddPermission(ctx context.Context, in *control.AddLayerVersionPermissionInput) (statement, revisionID string, err error)
+	RemovePermission(ctx context.Context, nameOrARN string, version int64, sid, revisionID string) error
+	GetPolicy(nameOrARN string, version int64) (policy, revisionID string, err error)
 }
 
 var _ Layers = (*control.Layers)(nil)

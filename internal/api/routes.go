@@ -87,6 +87,9 @@ var routeTable = []route{
 	{pattern: "GET /2018-10-31/layers/{layer}/versions", op: "ListLayerVersions", handle: (*Server).listLayerVersions},
 	{pattern: "GET /2018-10-31/layers/{layer}/versions/{version}", op: "GetLayerVersion", handle: (*Server).getLayerVersion},
 	{pattern: "DELETE /2018-10-31/layers/{layer}/versions/{version}", op: "DeleteLayerVersion", handle: (*Server).deleteLayerVersion},
+	{pattern: "POST /2018-10-31/layers/{layer}/versions/{version}/policy", op: "AddLayerVersionPermission", handle: (*Server).addLayerVersionPermission},
+	{pattern: "GET /2018-10-31/layers/{layer}/versions/{version}/policy", op: "GetLayerVersionPolicy", handle: (*Server).getLayerVersionPolicy},
+	{pattern: "DELETE /2018-10-31/layers/{layer}/versions/{version}/policy/{sid}", op: "RemoveLayerVersionPermission", handle: (*Server).removeLayerVersionPermission},
 	{pattern: "GET /2018-10-31/layers", op: "ListLayers", handle: (*Server).listLayers}, // and GetLayerVersionByArn
 	{pattern: "GET /2018-10-31/layers/{$}", op: "ListLayers", handle: (*Server).listLayers},
 	{pattern: "GET " + layerCodePath + "{layer}/{version}", op: "GetLayerCode", public: true, handle: (*Server).getLayerCode},

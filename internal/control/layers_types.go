@@ -83,6 +83,10 @@ type LayerVersion struct {
 	Created                 time.Time `json:"created"`
 	// Code is the layer's archive as stored; Code.Manifest must never be sent to clients.
 	Code Code `json:"code"`
+	// Policy is the version's resource-based policy (AddLayerVersionPermission), and
+	// PolicyRevision its RevisionId; stored and returned, not enforced.
+	Policy         []PolicyStatement `json:"policy,omitempty"`
+	PolicyRevision string            `json:"policyRevisionId,omitempty"`
 }
 
 // Arn is the layer version's ARN.

@@ -275,7 +275,7 @@ func TestAliasesFollowLambdasRules(t *testing.T) {
 	})
 }
 
-func TestVersionsAndAliasesSurviveARestartAndGoWithTheirFunction(t *testing.T) {
+func TestVersionsAliasesAndLayerPoliciesSurviveARestart(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	st, err := state.Open(ctx, state.Config{DataDir: dir}, nil)
@@ -296,6 +296,18 @@ func TestVersionsAndAliasesSurviveARestartAndGoWithTheirFunction(t *testing.T) {
 	if err := r.Delete(ctx, "gone", ""); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := r.Layers().Publish(ctx, &control.PublishLayerVersionInput{LayerName: "lib",
+		Content: &control.LayerVersionContentInput{ZipFile: controltest.Zip(t, map[string]string{"x": "x"})}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Layers().AddPermission(ctx, &control.AddLayerVersionPermissionInput{LayerName: "lib", VersionNumber: 1,
+		StatementId: "all", Action: "lambda:GetLayerVersion", Principal: "*"}); err != nil {
+		t.Fatal(err)
+	}
+	layerPolicy, _, err := r.Layers().GetPolicy("lib", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.Close()
 	st.Close()
 
@@ -305,6 +317,9 @@ func TestVersionsAndAliasesSurviveARestartAndGoWithTheirFunction(t *testing.T) {
 	}
 	if f, err := r2.Resolve("kept", "1"); err != nil || f.Config.FunctionArn != r2.Config().ARN("kept")+":1" {
 		t.Errorf("kept:1 after restart: %+v, %v", f, err)
+	}
+	if got, _, err := r2.Layers().GetPolicy("lib", 1); err != nil || got != layerPolicy {
+		t.Errorf("layer version policy after restart %s (%v), want %s", got, err, layerPolicy)
 	}
 	activeFunction(t, r2, "gone")
 	if _, err := r2.Resolve("gone", "1"); errType(err) != lambdaerr.ResourceNotFound {
