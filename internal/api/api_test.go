@@ -29,12 +29,19 @@ type fakeInvoker struct {
 	last *invoke.Request
 	resp *invoke.Response
 	err  error
+	// functions, when set, resolves each request's function first, as the frontend does.
+	functions control.Functions
 }
 
 func (f *fakeInvoker) Invoke(_ context.Context, req *invoke.Request) (*invoke.Response, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.last = req
+	if f.functions != nil {
+		if _, err := f.functions.ResolveName(req.Function, req.Qualifier); err != nil {
+			return nil, err
+		}
+	}
 	if f.err != nil {
 		return nil, f.err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 )
 
@@ -25,6 +26,12 @@ type errorBody struct {
 // is sent as it is; anything else is a ServiceException that does not reveal err, which is
 // logged instead.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, op, reqID string, err error) {
+	var foreign *control.ForeignAccountError
+	if errors.As(err, &foreign) {
+		// AWS words it as the caller's IAM action on the resource, which only the operation
+		// knows: its name is the action's (InvokeFunction for Invoke, as IAM names it).
+		err = lambdaerr.New(lambdaerr.AccessDenied, "%s", foreign.Message("lambda:"+op))
+	}
 	le := lambdaerr.As(err)
 	status := le.HTTPStatus()
 	kind := "User"

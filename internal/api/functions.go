@@ -135,10 +135,21 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, _ []byte)
 	}
 	out := ListFunctionsOutput{Functions: make([]*control.FunctionConfiguration, len(fs)), NextMarker: next}
 	for i, f := range fs {
-		out.Functions[i] = &f.Config
+		out.Functions[i] = listed(&f.Config)
 	}
 	writeJSON(w, http.StatusOK, &out)
 	return nil
+}
+
+// listed is a function's configuration as ListFunctions returns it: without the state and
+// last-update members and RuntimeVersionConfig, which Lambda leaves out of a listing
+// (GetFunction and GetFunctionConfiguration carry them).
+func listed(c *control.FunctionConfiguration) *control.FunctionConfiguration {
+	out := *c
+	out.State, out.StateReason, out.StateReasonCode = "", "", ""
+	out.LastUpdateStatus, out.LastUpdateStatusReason, out.LastUpdateStatusReasonCode = "", "", ""
+	out.RuntimeVersionConfig = nil
+	return &out
 }
 
 func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, body []byte) error {

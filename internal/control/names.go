@@ -64,8 +64,7 @@ func (c Config) ParseFunctionName(s string, maxLen int) (name, qualifier string,
 			return "", "", lambdaerr.InvalidParameter("Functions from '%s' are not reachable in this region ('%s')", region, c.Region)
 		}
 		if account != c.AccountID {
-			return "", "", lambdaerr.New(lambdaerr.AccessDenied,
-				"Functions in account %s are not reachable from account %s on this server", account, c.AccountID)
+			return "", "", c.foreign(s)
 		}
 	} else if strings.Count(s, ":") >= 2 {
 		account, r, _ := strings.Cut(s, ":")
@@ -74,8 +73,7 @@ func (c Config) ParseFunctionName(s string, maxLen int) (name, qualifier string,
 			return "", "", namePatternError(s, maxLen)
 		}
 		if account != c.AccountID {
-			return "", "", lambdaerr.New(lambdaerr.AccessDenied,
-				"Functions in account %s are not reachable from account %s on this server", account, c.AccountID)
+			return "", "", c.foreign("arn:aws:lambda:" + c.Region + ":" + s)
 		}
 		rest = r2
 	}
@@ -90,6 +88,34 @@ func (c Config) ParseFunctionName(s string, maxLen int) (name, qualifier string,
 		return "", "", namePatternError(s, maxLen)
 	}
 	return name, qualifier, nil
+}
+
+// ForeignAccountError is the error for a function ARN in another account than the server's.
+// AWS answers such a request as its caller being denied the operation on that resource, in words
+// that name the operation's IAM action, which internal/api fills in (Message).
+type ForeignAccountError struct {
+	// Caller is this server's account; Resource the function's full ARN as the request gave it.
+	Caller, Resource string
+}
+
+func (e *ForeignAccountError) Error() string {
+	return "function " + e.Resource + " is in another account than " + e.Caller
+}
+
+// Message is AWS's message for the error, for an operation whose IAM action is action (e.g.
+// "lambda:GetFunction").
+func (e *ForeignAccountError) Message(action string) string {
+	return "User: arn:aws:iam::" + e.Caller + ":root is not authorized to perform: " + action + " on resource: " + e.Resource +
+		" because no resource-based policy allows the " + action + " action"
+}
+
+// Unwrap gives the AccessDeniedException the error is rendered as where no operation is known.
+func (e *ForeignAccountError) Unwrap() error {
+	return lambdaerr.New(lambdaerr.AccessDenied, "%s", e.Message("lambda:*"))
+}
+
+func (c Config) foreign(arn string) error {
+	return &ForeignAccountError{Caller: c.AccountID, Resource: arn}
 }
 
 // ResolveQualifier combines the qualifier from a function's name with the ?Qualifier= parameter
