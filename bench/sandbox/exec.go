@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ember-serverless/ember/bench/internal/harness"
 	"github.com/ember-serverless/ember/internal/sandbox/loopback"
 )
 
@@ -34,7 +35,7 @@ func forkExec(ctx context.Context, bootstrap string) (time.Duration, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
-	return acceptAndKill(ln, cmd, start)
+	return harness.AcceptAndKill(ln, cmd, start)
 }
 
 // nsIDBase is the host uid (and gid) the namespaced runtime's root maps to: far above ordinary
@@ -104,25 +105,12 @@ func forkExecNS(ctx context.Context, bootstrap string) (time.Duration, error) {
 			ch <- result{err: err}
 			return
 		}
-		d, err := acceptAndKill(ln, cmd, start)
+		d, err := harness.AcceptAndKill(ln, cmd, start)
 		ln.Close()
 		ch <- result{d, err}
 	}()
 	r := <-ch
 	return r.d, r.err
-}
-
-func acceptAndKill(ln net.Listener, cmd *exec.Cmd, start time.Time) (time.Duration, error) {
-	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
-	conn, err := ln.Accept()
-	d := time.Since(start)
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	if err != nil {
-		return 0, fmt.Errorf("bootstrap never connected: %w", err)
-	}
-	conn.Close()
-	return d, nil
 }
 
 // bareRuntime is the echo function as a plain process with its own Runtime API: what a

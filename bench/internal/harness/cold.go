@@ -89,18 +89,28 @@ func forkExec(ctx context.Context, bootstrap string, n int) ([]time.Duration, er
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
-		_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
-		conn, err := ln.Accept()
-		d := time.Since(start)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		d, err := AcceptAndKill(ln, cmd, start)
 		if err != nil {
-			return nil, fmt.Errorf("bootstrap never connected: %w", err)
+			return nil, err
 		}
-		conn.Close()
 		samples = append(samples, d)
 	}
 	return samples, nil
+}
+
+// AcceptAndKill waits up to 10 s for the runtime cmd, started at start, to connect to ln,
+// its Runtime API; then it kills the runtime and returns how long it took to connect.
+func AcceptAndKill(ln net.Listener, cmd *exec.Cmd, start time.Time) (time.Duration, error) {
+	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+	conn, err := ln.Accept()
+	d := time.Since(start)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if err != nil {
+		return 0, fmt.Errorf("bootstrap never connected: %w", err)
+	}
+	conn.Close()
+	return d, nil
 }
 
 // rieCold starts a fresh emulator and times its first invoke.

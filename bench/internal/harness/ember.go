@@ -67,7 +67,7 @@ func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
 	var lastErr error
 	err = p.poll(ctx, startTimeout, func() bool {
 		if e.lambda == nil {
-			if e.addr = addrIn(p.logPath); e.addr == "" {
+			if e.addr = logFind(p.logPath, servingRE); e.addr == "" {
 				lastErr = errors.New(`no "ember is serving" line with an endpoint in its log yet`)
 				return false
 			}
@@ -85,7 +85,7 @@ func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
 		}
 		return nil, err
 	}
-	e.Isolation = isolationIn(p.logPath)
+	e.Isolation = logFind(p.logPath, isolationRE)
 	return e, nil
 }
 
@@ -96,25 +96,14 @@ var isolationRE = regexp.MustCompile(`\bisolation=([a-z]+)`)
 // (`msg="ember is serving" endpoint=http://127.0.0.1:41234`).
 var servingRE = regexp.MustCompile(`msg="ember is serving" endpoint=http://([^ ]+)`)
 
-// addrIn returns the HOST:PORT the server's log says it serves on, or "" if it does not say yet.
-func addrIn(logPath string) string {
+// logFind returns what re's first group matches first in the server's log, or "" if the log
+// does not say (yet).
+func logFind(logPath string, re *regexp.Regexp) string {
 	b, err := os.ReadFile(logPath)
 	if err != nil {
 		return ""
 	}
-	if m := servingRE.FindSubmatch(b); m != nil {
-		return string(m[1])
-	}
-	return ""
-}
-
-// isolationIn returns the isolation backend the server's log names, or "" if it names none.
-func isolationIn(logPath string) string {
-	b, err := os.ReadFile(logPath)
-	if err != nil {
-		return ""
-	}
-	if m := isolationRE.FindSubmatch(b); m != nil {
+	if m := re.FindSubmatch(b); m != nil {
 		return string(m[1])
 	}
 	return ""

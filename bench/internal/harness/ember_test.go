@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -111,15 +112,19 @@ func TestZipBootstrapHoldsAnExecutableBootstrap(t *testing.T) {
 	}
 }
 
-func TestAddrIn(t *testing.T) {
+func TestLogFindReadsTheAddressAndTheBackendOffTheServersLog(t *testing.T) {
 	tests := []struct {
 		name string
 		log  string
+		re   *regexp.Regexp
 		want string
 	}{
 		{"the address on the startup line is found",
-			"level=WARN msg=other\nlevel=INFO msg=\"ember is serving\" endpoint=http://127.0.0.1:41234 data_dir=/d isolation=jail\n", "127.0.0.1:41234"},
-		{"a log without the startup line gives none", "level=INFO msg=\"starting\" endpoint=http://127.0.0.1:1\n", ""},
+			"level=WARN msg=other\nlevel=INFO msg=\"ember is serving\" endpoint=http://127.0.0.1:41234 data_dir=/d isolation=jail\n",
+			servingRE, "127.0.0.1:41234"},
+		{"a log without the startup line gives no address", "level=INFO msg=\"starting\" endpoint=http://127.0.0.1:1\n", servingRE, ""},
+		{"the backend on the startup line is found", `level=INFO msg="ember is serving" isolation=jail region=us-east-1`, isolationRE, "jail"},
+		{"a log that names no backend gives none", `level=INFO msg="ember is serving"`, isolationRE, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,30 +132,8 @@ func TestAddrIn(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.log), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if got := addrIn(path); got != tt.want {
-				t.Errorf("addrIn = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestIsolationIn(t *testing.T) {
-	tests := []struct {
-		name string
-		log  string
-		want string
-	}{
-		{"the backend on the startup line is found", `level=INFO msg="ember is serving" isolation=jail region=us-east-1`, "jail"},
-		{"a log that names no backend gives none", `level=INFO msg="ember is serving"`, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "ember.log")
-			if err := os.WriteFile(path, []byte(tt.log), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if got := isolationIn(path); got != tt.want {
-				t.Errorf("isolationIn = %q, want %q", got, tt.want)
+			if got := logFind(path, tt.re); got != tt.want {
+				t.Errorf("logFind = %q, want %q", got, tt.want)
 			}
 		})
 	}
