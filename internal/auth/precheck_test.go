@@ -78,15 +78,7 @@ func TestPrecheckRefusesWhatItCanWithoutTheBody(t *testing.T) {
 				}
 				return
 			}
-			if got.Type != string(c.wantType) {
-				t.Fatalf("error type = %q (%s), want %q", got.Type, got.Message, c.wantType)
-			}
-			if c.wantMsg != "" && got.Message != c.wantMsg {
-				t.Errorf("message = %q\nwant      %q", got.Message, c.wantMsg)
-			}
-			if c.wantStatus != 0 && got.Status != c.wantStatus {
-				t.Errorf("status = %d, want %d", got.Status, c.wantStatus)
-			}
+			c.checkError(t, got)
 		})
 	}
 }

@@ -128,6 +128,21 @@ type sdkCase struct {
 	wantStatus int
 }
 
+// checkError checks that got is the error c wants: its type, and its message and status
+// where c names them.
+func (c sdkCase) checkError(t *testing.T, got verdict) {
+	t.Helper()
+	if got.Type != string(c.wantType) {
+		t.Fatalf("error type = %q (%s), want %q", got.Type, got.Message, c.wantType)
+	}
+	if c.wantMsg != "" && got.Message != c.wantMsg {
+		t.Errorf("message = %q\nwant      %q", got.Message, c.wantMsg)
+	}
+	if c.wantStatus != 0 && got.Status != c.wantStatus {
+		t.Errorf("status = %d, want %d", got.Status, c.wantStatus)
+	}
+}
+
 func (c sdkCase) request(t *testing.T, base string) *http.Request {
 	t.Helper()
 	u := base + c.path
@@ -352,15 +367,7 @@ func TestVerifyAcceptsAndRejectsRequestsSignedByTheGoSDK(t *testing.T) {
 				}
 				return
 			}
-			if got.Type != string(c.wantType) {
-				t.Fatalf("error type = %q (%s), want %q", got.Type, got.Message, c.wantType)
-			}
-			if c.wantMsg != "" && got.Message != c.wantMsg {
-				t.Errorf("message = %q\nwant      %q", got.Message, c.wantMsg)
-			}
-			if c.wantStatus != 0 && got.Status != c.wantStatus {
-				t.Errorf("status = %d, want %d", got.Status, c.wantStatus)
-			}
+			c.checkError(t, got)
 		})
 	}
 }
