@@ -23,11 +23,15 @@ import (
 // one after the runtime's first /next.
 type cpuRun struct {
 	*sandboxtest.Running
-	j *jailed
+	j     *jailed
+	share float64 // of a CPU, what its memory buys
 }
 
-func startCPURun(t *testing.T, h *sandboxtest.Harness, mb int) cpuRun {
+// startCPURun starts the test function (code) with mb of memory in a new jail of cfg.
+func startCPURun(t *testing.T, cfg Config, code string, mb int) cpuRun {
 	t.Helper()
+	b := newTestBackendWith(t, cfg)
+	h := &sandboxtest.Harness{Backend: b, Caps: sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers}, CodeDir: code}
 	r := h.Start(t, sandboxtest.Options{MemoryMB: mb})
 	r.Invoke(t, sandboxtest.Event{Op: "echo", Value: "init"})
 	j := r.Sandbox.(*jailed)
@@ -37,7 +41,7 @@ func startCPURun(t *testing.T, h *sandboxtest.Harness, mb int) cpuRun {
 	if err := j.EndInvoke(); err != nil { // the init's burst
 		t.Fatal(err)
 	}
-	return cpuRun{r, j}
+	return cpuRun{r, j, float64(cgroups.ForFunction(mb).CPUMilli) / 1000}
 }
 
 // burn has the function spin for ms of wall time with children more processes, as the
@@ -81,7 +85,10 @@ func (r cpuRun) burn(t *testing.T, ms, children int) (ratio, free float64, stat 
 	}
 	stat = cgroups.CPUStat{Periods: after.Periods - before.Periods, Throttled: after.Throttled - before.Throttled,
 		ThrottledTime: after.ThrottledTime - before.ThrottledTime}
-	return float64(res.Count) / float64(wall.Milliseconds()), free, stat
+	ratio = float64(res.Count) / float64(wall.Milliseconds())
+	t.Logf("CPU over wall %.3f, share %.3f; throttled in %d of %d periods; a thread outside got %.2f of a CPU",
+		ratio, r.share, stat.Throttled, stat.Periods, free)
+	return ratio, free, stat
 }
 
 // busy is how little of a CPU the test's own spinning thread may get before a function's
@@ -106,13 +113,9 @@ func TestACPUBoundFunctionGetsItsMemorysShareOfACPUInEitherMode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := newTestBackendWith(t, Config{CPULimit: tt.mode, CPUBurst: 10 * time.Millisecond})
-			h := &sandboxtest.Harness{Backend: b, Caps: sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers}, CodeDir: code}
-			r := startCPURun(t, h, tt.mb)
-			share := float64(cgroups.ForFunction(tt.mb).CPUMilli) / 1000
-			ratio, free, stat := r.burn(t, 2000, tt.children)
-			t.Logf("CPU over wall %.3f, share %.3f; throttled in %d of %d periods; a thread outside got %.2f of a CPU",
-				ratio, share, stat.Throttled, stat.Periods, free)
+			r := startCPURun(t, Config{CPULimit: tt.mode, CPUBurst: 10 * time.Millisecond}, code, tt.mb)
+			share := r.share
+			ratio, free, _ := r.burn(t, 2000, tt.children)
 			if ratio > 1.25*share {
 				t.Errorf("the function used %.3f of a CPU over 2 s; its share is %.3f (+25%%)", ratio, share)
 			}
@@ -127,16 +130,11 @@ func TestACPUBoundFunctionGetsItsMemorysShareOfACPUInEitherMode(t *testing.T) {
 
 func TestABurstShorterThanTheThresholdRunsUnthrottledInBurstModeOnly(t *testing.T) {
 	code := sandboxtest.BuildRuntime(t)
-	const mb = 128
-	share := float64(cgroups.ForFunction(mb).CPUMilli) / 1000
 	for _, mode := range []cgsandbox.CPULimit{cgsandbox.CPULimitBurst, cgsandbox.CPULimitStrict} {
 		t.Run(fmt.Sprint(mode, " mode"), func(t *testing.T) {
-			b := newTestBackendWith(t, Config{CPULimit: mode, CPUBurst: 5 * time.Second})
-			h := &sandboxtest.Harness{Backend: b, Caps: sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers}, CodeDir: code}
-			r := startCPURun(t, h, mb)
+			r := startCPURun(t, Config{CPULimit: mode, CPUBurst: 5 * time.Second}, code, 128)
+			share := r.share
 			ratio, free, stat := r.burn(t, 300, 0)
-			t.Logf("CPU over wall %.3f, share %.3f; throttled in %d of %d periods; a thread outside got %.2f of a CPU",
-				ratio, share, stat.Throttled, stat.Periods, free)
 			if mode == cgsandbox.CPULimitStrict {
 				if free < busy {
 					t.Logf("the machine is too busy to check that strict mode throttles the spin")
@@ -160,12 +158,10 @@ func TestABurstShorterThanTheThresholdRunsUnthrottledInBurstModeOnly(t *testing.
 
 func TestABurstModeSandboxIsReleasedWhenItsInvocationEnds(t *testing.T) {
 	code := sandboxtest.BuildRuntime(t)
-	b := newTestBackendWith(t, Config{CPULimit: cgsandbox.CPULimitBurst, CPUBurst: 10 * time.Millisecond})
-	if b.CgroupVersion() != 1 {
+	r := startCPURun(t, Config{CPULimit: cgsandbox.CPULimitBurst, CPUBurst: 10 * time.Millisecond}, code, 128)
+	if r.j.b.CgroupVersion() != 1 {
 		t.Skip("on cgroup v2 a burst-mode sandbox stays in its group, under no quota until held")
 	}
-	h := &sandboxtest.Harness{Backend: b, Caps: sandboxtest.Capabilities{Isolated: true, Leftovers: b.leftovers}, CodeDir: code}
-	r := startCPURun(t, h, 128)
 	// inCPUGroup reports whether the sandbox's processes are in its cpu group (v1).
 	inCPUGroup := func() bool {
 		pids, err := r.j.CG.Procs()
