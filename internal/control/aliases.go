@@ -61,6 +61,8 @@ type Alias struct {
 	// Function is the bare name of the function the alias belongs to.
 	Function string
 	Config   AliasConfiguration
+	// Policy is the alias's resource-based policy (AddPermission with the alias as Qualifier).
+	Policy   []PolicyStatement
 	revision uint64
 }
 
@@ -91,11 +93,13 @@ type aliasRecord struct {
 	Description     string             `json:"description,omitempty"`
 	Weights         map[string]float64 `json:"weights,omitempty"`
 	RevisionID      string             `json:"revisionId"`
+	Policy          []PolicyStatement  `json:"policy,omitempty"`
 }
 
 func encodeAlias(a *Alias) ([]byte, error) {
 	rec := aliasRecord{V: recordSchema, Function: a.Function, Name: a.Config.Name,
-		FunctionVersion: a.Config.FunctionVersion, Description: a.Config.Description, RevisionID: a.Config.RevisionId}
+		FunctionVersion: a.Config.FunctionVersion, Description: a.Config.Description, RevisionID: a.Config.RevisionId,
+		Policy: a.Policy}
 	if rc := a.Config.RoutingConfig; rc != nil {
 		rec.Weights = rc.AdditionalVersionWeights
 	}
@@ -110,7 +114,7 @@ func (r *Registry) decodeAlias(data []byte, rev uint64) (*Alias, error) {
 	if rec.V > recordSchema {
 		return nil, fmt.Errorf("schema %d (this server reads up to %d): %w", rec.V, recordSchema, errNewerRecord)
 	}
-	a := &Alias{Function: rec.Function, revision: rev, Config: AliasConfiguration{
+	a := &Alias{Function: rec.Function, revision: rev, Policy: rec.Policy, Config: AliasConfiguration{
 		AliasArn: r.cfg.ARN(rec.Function) + ":" + rec.Name, Name: rec.Name, FunctionVersion: rec.FunctionVersion,
 		Description: rec.Description, RevisionId: rec.RevisionID,
 	}}
@@ -313,21 +317,9 @@ func (r *Registry) UpdateAlias(ctx context.Context, in *UpdateAliasInput) (*Alia
 	if in.Description != nil && len(*in.Description) > MaxDescriptionLen {
 		return nil, constraintError(*in.Description, "description", "Member must have length less than or equal to 256")
 	}
-	key := versionKey(name, in.Name)
-	for range maxCASAttempts {
-		e, err := r.akv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, r.aliasNotFound(name, in.Name)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("control: read %s: %w", key, err)
-		}
-		a, err := r.decodeAlias(e.Value(), e.Revision())
-		if err != nil {
-			return nil, fmt.Errorf("control: alias %s: %w", key, err)
-		}
+	a, err := r.updateAliasRecord(ctx, name, in.Name, func(a *Alias) error {
 		if in.RevisionId != "" && in.RevisionId != a.Config.RevisionId {
-			return nil, lambdaerr.New(lambdaerr.PreconditionFailed, "%s", msgRevisionMismatch)
+			return lambdaerr.New(lambdaerr.PreconditionFailed, "%s", msgRevisionMismatch)
 		}
 		c := &a.Config
 		if in.FunctionVersion != nil {
@@ -340,27 +332,54 @@ func (r *Registry) UpdateAlias(ctx context.Context, in *UpdateAliasInput) (*Alia
 			c.RoutingConfig = cloneRouting(in.RoutingConfig)
 		}
 		if err := r.checkAliasTarget(name, c.FunctionVersion, c.RoutingConfig); err != nil {
-			return nil, err
+			return err
 		}
 		c.RevisionId = newUUID()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.logger.Info("alias updated", "function", name, "alias", in.Name, "version", a.Config.FunctionVersion)
+	return a, nil
+}
+
+// updateAliasRecord reads alias of function name, applies mutate to it and stores it if the
+// record has not changed since it was read, retrying on a concurrent change.
+func (r *Registry) updateAliasRecord(ctx context.Context, name, alias string, mutate func(*Alias) error) (*Alias, error) {
+	key := versionKey(name, alias)
+	for range maxCASAttempts {
+		e, err := r.akv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, r.aliasNotFound(name, alias)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("control: read %s: %w", key, err)
+		}
+		a, err := r.decodeAlias(e.Value(), e.Revision())
+		if err != nil {
+			return nil, fmt.Errorf("control: alias %s: %w", key, err)
+		}
+		if err := mutate(a); err != nil {
+			return nil, err
+		}
 		data, err := encodeAlias(a)
 		if err != nil {
-			return nil, fmt.Errorf("control: encode %s: %w", c.AliasArn, err)
+			return nil, fmt.Errorf("control: encode %s: %w", a.Config.AliasArn, err)
 		}
 		rev, err := r.akv.Update(ctx, key, data, e.Revision())
 		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("control: store %s: %w", c.AliasArn, err)
+			return nil, fmt.Errorf("control: store %s: %w", a.Config.AliasArn, err)
 		}
 		a.revision = rev
-		r.applyAlias(name, in.Name, a, rev)
-		r.logger.Info("alias updated", "function", name, "alias", in.Name, "version", c.FunctionVersion)
+		r.applyAlias(name, alias, a, rev)
 		return a, nil
 	}
 	return nil, lambdaerr.New(lambdaerr.ResourceConflict,
-		"The operation cannot be performed at this time. An update is in progress for resource: %s", r.cfg.ARN(name)+":"+in.Name)
+		"The operation cannot be performed at this time. An update is in progress for resource: %s", r.cfg.ARN(name)+":"+alias)
 }
 
 // DeleteAlias deletes an alias; deleting one that does not exist succeeds, as in Lambda.

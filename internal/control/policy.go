@@ -67,9 +67,8 @@ func PolicyJSON(statements []PolicyStatement) (string, error) {
 	return string(data), err
 }
 
-// policyTarget parses the FunctionName and Qualifier of a policy operation. Only the
-// unqualified function (or $LATEST) exists until versions are published.
-func (r *Registry) policyTarget(nameOrARN, qualifier string) (string, error) {
+// unqualifiedTarget parses the FunctionName and Qualifier of an operation only $LATEST has.
+func (r *Registry) unqualifiedTarget(nameOrARN, qualifier string) (string, error) {
 	name, fromName, err := r.cfg.ParseFunctionName(nameOrARN, MaxFunctionNameLen)
 	if err != nil {
 		return "", err
@@ -82,6 +81,69 @@ func (r *Registry) policyTarget(nameOrARN, qualifier string) (string, error) {
 		return "", r.notFound(name, q)
 	}
 	return name, nil
+}
+
+// policyTarget parses the FunctionName and Qualifier of a policy operation: the function, and
+// its version or alias ("" for the unqualified function or $LATEST), which must exist.
+func (r *Registry) policyTarget(nameOrARN, qualifier string) (name, q string, err error) {
+	name, fromName, err := r.cfg.ParseFunctionName(nameOrARN, MaxFunctionNameLen)
+	if err != nil {
+		return "", "", err
+	}
+	if q, err = ResolveQualifier(fromName, qualifier); err != nil {
+		return "", "", err
+	}
+	if q == LatestVersion {
+		q = ""
+	}
+	if _, err := r.Target(name, q); err != nil {
+		return "", "", err
+	}
+	return name, q, nil
+}
+
+// editPolicy applies edit to the policy of function name's version or alias q ("": the
+// function's own), checking revisionID against the one GetPolicy reports for it. A function's
+// and an alias's RevisionId change with their policy; a published version's stays, as the
+// version it names is unchanged.
+func (r *Registry) editPolicy(ctx context.Context, name, q, revisionID string, edit func([]PolicyStatement) ([]PolicyStatement, error)) error {
+	check := func(cur string) error {
+		if revisionID != "" && revisionID != cur {
+			return lambdaerr.New(lambdaerr.PreconditionFailed, "%s", msgRevisionMismatch)
+		}
+		return nil
+	}
+	var err error
+	switch {
+	case q == "":
+		_, err = r.update(ctx, name, func(f *Function) error {
+			if err := check(f.Config.RevisionId); err != nil {
+				return err
+			}
+			p, err := edit(f.Policy)
+			f.Policy, f.Config.RevisionId = p, newUUID()
+			return err
+		})
+	case isVersionNumber(q):
+		_, err = r.updateVersionRecord(ctx, name, q, func(f *Function) error {
+			if err := check(f.Config.RevisionId); err != nil {
+				return err
+			}
+			p, err := edit(f.Policy)
+			f.Policy = p
+			return err
+		})
+	default:
+		_, err = r.updateAliasRecord(ctx, name, q, func(a *Alias) error {
+			if err := check(a.Config.RevisionId); err != nil {
+				return err
+			}
+			p, err := edit(a.Policy)
+			a.Policy, a.Config.RevisionId = p, newUUID()
+			return err
+		})
+	}
+	return err
 }
 
 // newStatement checks in as Lambda does and is the statement it adds for function name.
@@ -147,7 +209,7 @@ func (r *Registry) newStatement(name string, in *AddPermissionInput) (*PolicySta
 // AddPermission's Statement string. The policy is stored and returned, not enforced: every
 // authenticated caller may invoke until multi-user access keys arrive.
 func (r *Registry) AddPermission(ctx context.Context, in *AddPermissionInput) (string, error) {
-	name, err := r.policyTarget(in.FunctionName, in.Qualifier)
+	name, q, err := r.policyTarget(in.FunctionName, in.Qualifier)
 	if err != nil {
 		return "", err
 	}
@@ -155,26 +217,24 @@ func (r *Registry) AddPermission(ctx context.Context, in *AddPermissionInput) (s
 	if err != nil {
 		return "", err
 	}
-	_, err = r.update(ctx, name, func(f *Function) error {
-		if in.RevisionId != "" && in.RevisionId != f.Config.RevisionId {
-			return lambdaerr.New(lambdaerr.PreconditionFailed, "%s", msgRevisionMismatch)
-		}
-		if slices.ContainsFunc(f.Policy, func(s PolicyStatement) bool { return s.Sid == st.Sid }) {
-			return lambdaerr.New(lambdaerr.ResourceConflict,
+	if q != "" {
+		st.Resource += ":" + q
+	}
+	err = r.editPolicy(ctx, name, q, in.RevisionId, func(cur []PolicyStatement) ([]PolicyStatement, error) {
+		if slices.ContainsFunc(cur, func(s PolicyStatement) bool { return s.Sid == st.Sid }) {
+			return nil, lambdaerr.New(lambdaerr.ResourceConflict,
 				"The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", st.Sid)
 		}
-		policy := append(slices.Clone(f.Policy), *st)
+		policy := append(slices.Clone(cur), *st)
 		doc, err := PolicyJSON(policy)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(doc) > MaxPolicySize {
-			return &lambdaerr.Error{Type: "PolicyLengthExceededException", Status: http.StatusBadRequest,
+			return nil, &lambdaerr.Error{Type: "PolicyLengthExceededException", Status: http.StatusBadRequest,
 				Message: fmt.Sprintf("The final policy size (%d) is bigger than the limit (%d).", len(doc), MaxPolicySize)}
 		}
-		f.Policy = policy
-		f.Config.RevisionId = newUUID()
-		return nil
+		return policy, nil
 	})
 	if err != nil {
 		return "", err
@@ -183,57 +243,66 @@ func (r *Registry) AddPermission(ctx context.Context, in *AddPermissionInput) (s
 	if err != nil {
 		return "", err
 	}
-	r.logger.Info("permission added", "function", name, "sid", st.Sid)
+	r.logger.Info("permission added", "function", name, "qualifier", q, "sid", st.Sid)
 	return string(data), nil
 }
 
 // RemovePermission removes the statement sid from the function's policy.
 func (r *Registry) RemovePermission(ctx context.Context, nameOrARN, qualifier, sid, revisionID string) error {
-	name, err := r.policyTarget(nameOrARN, qualifier)
+	name, q, err := r.policyTarget(nameOrARN, qualifier)
 	if err != nil {
 		return err
 	}
-	_, err = r.update(ctx, name, func(f *Function) error {
-		if revisionID != "" && revisionID != f.Config.RevisionId {
-			return lambdaerr.New(lambdaerr.PreconditionFailed, "%s", msgRevisionMismatch)
-		}
-		i := slices.IndexFunc(f.Policy, func(s PolicyStatement) bool { return s.Sid == sid })
+	err = r.editPolicy(ctx, name, q, revisionID, func(cur []PolicyStatement) ([]PolicyStatement, error) {
+		i := slices.IndexFunc(cur, func(s PolicyStatement) bool { return s.Sid == sid })
 		if i < 0 {
-			return lambdaerr.New(lambdaerr.ResourceNotFound, "Statement %s is not found in resource policy.", sid)
+			return nil, lambdaerr.New(lambdaerr.ResourceNotFound, "Statement %s is not found in resource policy.", sid)
 		}
-		f.Policy = slices.Delete(slices.Clone(f.Policy), i, i+1)
-		if len(f.Policy) == 0 {
-			f.Policy = nil
+		policy := slices.Delete(slices.Clone(cur), i, i+1)
+		if len(policy) == 0 {
+			policy = nil
 		}
-		f.Config.RevisionId = newUUID()
-		return nil
+		return policy, nil
 	})
 	if err != nil {
 		return err
 	}
-	r.logger.Info("permission removed", "function", name, "sid", sid)
+	r.logger.Info("permission removed", "function", name, "qualifier", q, "sid", sid)
 	return nil
 }
 
 // GetPolicy is the function's policy document and its RevisionId; a function without
 // statements has no policy (ResourceNotFoundException, as on Lambda).
 func (r *Registry) GetPolicy(nameOrARN, qualifier string) (policy, revisionID string, err error) {
-	name, err := r.policyTarget(nameOrARN, qualifier)
+	name, q, err := r.policyTarget(nameOrARN, qualifier)
 	if err != nil {
 		return "", "", err
 	}
-	f, ok := r.Lookup(name)
-	if !ok {
-		return "", "", r.notFound(name, "")
+	var statements []PolicyStatement
+	switch f, _ := r.Lookup(name); {
+	case q == "":
+		statements, revisionID = f.Policy, f.Config.RevisionId
+	case isVersionNumber(q):
+		v, ok := r.Version(name, q)
+		if !ok {
+			return "", "", r.notFound(name, q)
+		}
+		statements, revisionID = v.Policy, v.Config.RevisionId
+	default:
+		a, ok := r.Alias(name, q)
+		if !ok {
+			return "", "", r.notFound(name, q)
+		}
+		statements, revisionID = a.Policy, a.Config.RevisionId
 	}
-	if len(f.Policy) == 0 {
+	if len(statements) == 0 {
 		return "", "", lambdaerr.New(lambdaerr.ResourceNotFound, "The resource you requested does not exist.")
 	}
-	doc, err := PolicyJSON(f.Policy)
+	doc, err := PolicyJSON(statements)
 	if err != nil {
 		return "", "", err
 	}
-	return doc, f.Config.RevisionId, nil
+	return doc, revisionID, nil
 }
 
 // nullError is the validation error for a required member that is missing.

@@ -35,7 +35,7 @@ func (r *Registry) runtimeManagement(f *Function) *RuntimeManagementConfig {
 
 // GetRuntimeManagementConfig is the function's runtime update mode (Auto unless set).
 func (r *Registry) GetRuntimeManagementConfig(nameOrARN, qualifier string) (*RuntimeManagementConfig, error) {
-	name, err := r.policyTarget(nameOrARN, qualifier)
+	name, err := r.unqualifiedTarget(nameOrARN, qualifier)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (r *Registry) GetRuntimeManagementConfig(nameOrARN, qualifier string) (*Run
 // PutRuntimeManagementConfig sets the function's runtime update mode; Manual needs a runtime
 // version ARN and the other modes refuse one, as on Lambda.
 func (r *Registry) PutRuntimeManagementConfig(ctx context.Context, nameOrARN, qualifier, updateOn, versionARN string) (*RuntimeManagementConfig, error) {
-	name, err := r.policyTarget(nameOrARN, qualifier)
+	name, err := r.unqualifiedTarget(nameOrARN, qualifier)
 	if err != nil {
 		return nil, err
 	}

@@ -328,3 +328,42 @@ func (f *Function) asPending(r *Registry) *Function {
 	g.Config.FunctionArn = r.cfg.ARN(f.Name()) + ":" + g.Config.Version
 	return g
 }
+
+// updateVersionRecord reads published version v of function name, applies mutate to it and
+// stores it if the record has not changed since it was read, retrying on a concurrent change.
+// Only what is not the version's code or configuration (its policy) may change.
+func (r *Registry) updateVersionRecord(ctx context.Context, name, v string, mutate func(*Function) error) (*Function, error) {
+	key := versionKey(name, v)
+	for range maxCASAttempts {
+		e, err := r.vkv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, r.notFound(name, v)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("control: read %s: %w", key, err)
+		}
+		f, err := r.decodeRecord(e.Value(), e.Revision())
+		if err != nil {
+			return nil, fmt.Errorf("control: version %s: %w", key, err)
+		}
+		if err := mutate(f); err != nil {
+			return nil, err
+		}
+		data, err := encodeRecord(f)
+		if err != nil {
+			return nil, fmt.Errorf("control: encode %s: %w", f.Config.FunctionArn, err)
+		}
+		rev, err := r.vkv.Update(ctx, key, data, e.Revision())
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("control: store %s: %w", f.Config.FunctionArn, err)
+		}
+		f.revision = rev
+		r.applyVersion(name, v, f, rev)
+		return f, nil
+	}
+	return nil, lambdaerr.New(lambdaerr.ResourceConflict,
+		"The operation cannot be performed at this time. An update is in progress for resource: %s", r.cfg.ARN(name)+":"+v)
+}

@@ -332,3 +332,44 @@ func TestVersionsAliasesAndLayerPoliciesSurviveARestart(t *testing.T) {
 		t.Errorf("a new function's first version is %s", v.Config.Version)
 	}
 }
+
+func TestPermissionsOnAVersionOrAliasAreTheirOwn(t *testing.T) {
+	ctx := context.Background()
+	r := openRegistry(t, statetest.New(t))
+	activeFunction(t, r, "pol")
+	v1 := publishVersion(t, r, "pol")
+	if _, err := r.CreateAlias(ctx, &control.CreateAliasInput{FunctionName: "pol", Name: "live", FunctionVersion: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	arn := r.Config().ARN("pol")
+	for _, q := range []string{"1", "live"} {
+		t.Run("the policy of "+q+" names it and leaves the function's alone", func(t *testing.T) {
+			st, err := r.AddPermission(ctx, &control.AddPermissionInput{FunctionName: "pol", Qualifier: q, StatementId: "s-" + q,
+				Action: "lambda:InvokeFunction", Principal: "*"})
+			if err != nil || !strings.Contains(st, `"Resource":"`+arn+":"+q+`"`) {
+				t.Fatalf("AddPermission on %s: %s, %v", q, st, err)
+			}
+			doc, rev, err := r.GetPolicy(arn+":"+q, "")
+			if err != nil || !strings.Contains(doc, `"Sid":"s-`+q+`"`) || strings.Count(doc, `"Sid"`) != 1 {
+				t.Errorf("GetPolicy of %s: %s, %v", q, doc, err)
+			}
+			if err := r.RemovePermission(ctx, "pol", q, "s-"+q, "stale"); errType(err) != lambdaerr.PreconditionFailed {
+				t.Errorf("a stale RevisionId: %v", err)
+			}
+			if err := r.RemovePermission(ctx, "pol", q, "s-"+q, rev); err != nil {
+				t.Errorf("RemovePermission with the policy's RevisionId: %v", err)
+			}
+		})
+	}
+	if _, _, err := r.GetPolicy("pol", ""); errType(err) != lambdaerr.ResourceNotFound {
+		t.Errorf("the function's own policy: %v", err)
+	}
+	if v, _ := r.Version("pol", "1"); v.Config.RevisionId != v1.Config.RevisionId {
+		t.Error("a policy change changed the version's RevisionId, which keys its sandboxes")
+	}
+	_, err := r.AddPermission(ctx, &control.AddPermissionInput{FunctionName: "pol", Qualifier: "9", StatementId: "x",
+		Action: "lambda:InvokeFunction", Principal: "*"})
+	if errType(err) != lambdaerr.ResourceNotFound {
+		t.Errorf("a permission on a missing version: %v", err)
+	}
+}
