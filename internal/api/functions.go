@@ -15,6 +15,7 @@ type GetFunctionOutput struct {
 	Configuration *control.FunctionConfiguration `json:"Configuration"`
 	Code          *FunctionCodeLocation          `json:"Code"`
 	Tags          map[string]string              `json:"Tags,omitempty"`
+	Concurrency   *control.Concurrency           `json:"Concurrency,omitempty"`
 }
 
 // FunctionCodeLocation says where a function's package can be downloaded.
@@ -95,6 +96,7 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, _ []byte) e
 		Configuration: &f.Config,
 		Code:          &FunctionCodeLocation{RepositoryType: "S3", Location: s.codeURL(r, f)},
 		Tags:          f.Tags,
+		Concurrency:   concurrencyOf(f),
 	}
 	writeJSON(w, http.StatusOK, &out)
 	return nil
@@ -197,7 +199,7 @@ func (s *Server) getAccountSettings(w http.ResponseWriter, _ *http.Request, _ []
 			CodeSizeUnzipped:               limits.MaxUnzippedSize,
 			CodeSizeZipped:                 limits.MaxZippedSize,
 			ConcurrentExecutions:           s.cfg.ConcurrentExecutions,
-			UnreservedConcurrentExecutions: s.cfg.ConcurrentExecutions,
+			UnreservedConcurrentExecutions: s.cfg.ConcurrentExecutions - s.registry.ReservedTotal(),
 		},
 		AccountUsage: AccountUsage{TotalCodeSize: size, FunctionCount: count},
 	}

@@ -91,6 +91,10 @@ type Registry interface {
 	UpdateAlias(ctx context.Context, in *control.UpdateAliasInput) (*control.Alias, error)
 	DeleteAlias(ctx context.Context, nameOrARN, alias string) error
 	ListAliases(nameOrARN, version, marker string, maxItems int) ([]*control.Alias, string, error)
+	PutFunctionConcurrency(ctx context.Context, nameOrARN string, n *int) (*control.Concurrency, error)
+	GetFunctionConcurrency(nameOrARN string) (*control.Concurrency, error)
+	DeleteFunctionConcurrency(ctx context.Context, nameOrARN string) error
+	ReservedTotal() int
 }
 
 var (

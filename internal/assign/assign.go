@@ -27,6 +27,9 @@ type Config struct {
 	Placement Placement
 	// IdleTimeout is how long an idle sandbox is kept before it is reclaimed.
 	IdleTimeout time.Duration
+	// MaxLifetime, when positive, is how long a sandbox may live: one older is destroyed when
+	// it is released or while it is idle, and the next invoke gets a fresh one.
+	MaxLifetime time.Duration
 	Logger      *slog.Logger
 }
 
@@ -37,6 +40,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IdleTimeout <= 0 {
 		return fmt.Errorf("assign: idle timeout %s must be positive", c.IdleTimeout)
+	}
+	if c.MaxLifetime < 0 {
+		return fmt.Errorf("assign: max lifetime %s must not be negative", c.MaxLifetime)
 	}
 	return nil
 }
@@ -49,6 +55,7 @@ type Manager struct {
 	mu      sync.Mutex
 	pools   map[string]*pool  // by version key
 	current map[string]string // version ARN ($LATEST's unqualified) → its current key's pool, for retiring
+	born    map[*worker.Sandbox]time.Time
 	closed  bool
 
 	stop chan struct{}
@@ -81,7 +88,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{cfg: cfg, logger: cfg.Logger, pools: map[string]*pool{},
-		current: map[string]string{}, stop: make(chan struct{})}
+		current: map[string]string{}, born: map[*worker.Sandbox]time.Time{}, stop: make(chan struct{})}
 	m.wg.Add(1)
 	go m.reclaimLoop()
 	return m, nil
@@ -136,6 +143,9 @@ func (m *Manager) acquire(ctx context.Context, key string, spec invoke.SandboxSp
 	if err == nil {
 		var sb *worker.Sandbox
 		if sb, err = host.NewSandbox(ctx, spec); err == nil {
+			m.mu.Lock()
+			m.born[sb] = time.Now()
+			m.mu.Unlock()
 			return sb, nil
 		}
 	}
@@ -157,6 +167,7 @@ func (m *Manager) retireLocked(lineage, key string) {
 	if p := m.pools[old]; p != nil {
 		p.retired = true
 		for _, e := range p.idle {
+			delete(m.born, e.sb)
 			go e.sb.Destroy(context.Background())
 		}
 		p.idle = nil
@@ -174,9 +185,13 @@ func (m *Manager) release(key string, sb *worker.Sandbox, reusable bool) {
 	if p != nil {
 		p.busy--
 	}
-	keep := reusable && p != nil && !p.retired && !m.closed && sb.Usable()
+	now := time.Now()
+	keep := reusable && p != nil && !p.retired && !m.closed && sb.Usable() && !m.expiredLocked(sb, now)
+	if !keep {
+		delete(m.born, sb)
+	}
 	if keep {
-		p.idle = append(p.idle, idleSandbox{sb: sb, since: time.Now()})
+		p.idle = append(p.idle, idleSandbox{sb: sb, since: now})
 	} else if p != nil && p.retired && p.busy == 0 && len(p.idle) == 0 {
 		delete(m.pools, key)
 	}
@@ -184,6 +199,12 @@ func (m *Manager) release(key string, sb *worker.Sandbox, reusable bool) {
 	if !keep {
 		go sb.Destroy(context.Background())
 	}
+}
+
+// expiredLocked reports whether sb has lived past the maximum lifetime.
+func (m *Manager) expiredLocked(sb *worker.Sandbox, now time.Time) bool {
+	b, ok := m.born[sb]
+	return ok && m.cfg.MaxLifetime > 0 && now.Sub(b) >= m.cfg.MaxLifetime
 }
 
 // Forget destroys every idle sandbox of function fn and retires its pools, as when the
@@ -198,6 +219,7 @@ func (m *Manager) Forget(fn string) {
 		delete(m.current, p.lineage)
 		p.retired = true
 		for _, e := range p.idle {
+			delete(m.born, e.sb)
 			go e.sb.Destroy(context.Background())
 		}
 		p.idle = nil
@@ -225,6 +247,9 @@ func (m *Manager) Stats() Stats {
 func (m *Manager) reclaimLoop() {
 	defer m.wg.Done()
 	every := m.cfg.IdleTimeout / 4
+	if l := m.cfg.MaxLifetime; l > 0 && l/4 < every {
+		every = l / 4
+	}
 	if every > 30*time.Second {
 		every = 30 * time.Second
 	}
@@ -243,20 +268,23 @@ func (m *Manager) reclaimLoop() {
 	}
 }
 
-// reclaim destroys sandboxes idle for longer than the idle timeout. The oldest idle ones are
-// at the bottom of each stack.
+// reclaim destroys sandboxes idle for longer than the idle timeout, and idle ones that have
+// lived past the maximum lifetime.
 func (m *Manager) reclaim(now time.Time) {
 	var doomed []*worker.Sandbox
 	m.mu.Lock()
 	for key, p := range m.pools {
-		n := 0
-		for n < len(p.idle) && now.Sub(p.idle[n].since) >= m.cfg.IdleTimeout {
-			doomed = append(doomed, p.idle[n].sb)
-			n++
+		kept := p.idle[:0]
+		for _, e := range p.idle {
+			if now.Sub(e.since) >= m.cfg.IdleTimeout || m.expiredLocked(e.sb, now) {
+				doomed = append(doomed, e.sb)
+				delete(m.born, e.sb)
+				continue
+			}
+			kept = append(kept, e)
 		}
-		if n > 0 {
-			p.idle = append(p.idle[:0], p.idle[n:]...)
-		}
+		clear(p.idle[len(kept):])
+		p.idle = kept
 		if len(p.idle) == 0 && p.busy == 0 {
 			delete(m.pools, key)
 			if m.current[p.lineage] == key {
@@ -284,6 +312,7 @@ func (m *Manager) Close() {
 	for _, p := range m.pools {
 		for _, e := range p.idle {
 			doomed = append(doomed, e.sb)
+			delete(m.born, e.sb)
 		}
 		p.idle = nil
 	}

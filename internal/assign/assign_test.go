@@ -159,3 +159,56 @@ func TestForgetDestroysAFunctionsSandboxes(t *testing.T) {
 	m.Forget("f")
 	waitSandboxes(t, m, w, 1) // f's destroyed, g's kept
 }
+
+func TestTheMostRecentlyUsedIdleSandboxTakesTheNextInvoke(t *testing.T) {
+	m, w := newManager(t, time.Minute)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.Invoke(context.Background(), "k", cfg("f"), &invoke.Invocation{RequestID: fmt.Sprint("mru", i), Payload: []byte(`{"op":"sleep","ms":300}`)})
+		}()
+	}
+	wg.Wait()
+	if w.Sandboxes() != 3 {
+		t.Fatalf("%d sandboxes after 3 overlapping invokes, want 3", w.Sandboxes())
+	}
+	// Each of the three ran once; one after another, later invokes all go to the same one,
+	// so that the other two age out, rather than taking turns.
+	for want := 2; want <= 5; want++ {
+		if got := call(t, m, "k", cfg("f"), "echo")["calls"]; got != float64(want) {
+			t.Fatalf("sequential invoke ran as call %v of its sandbox, want %d: the warm sandboxes take turns", got, want)
+		}
+	}
+}
+
+func TestASandboxPastItsMaxLifetimeIsReplaced(t *testing.T) {
+	w, err := worker.New(worker.Config{Backend: process.New(), Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := assign.New(assign.Config{Placement: placement.Local{Host: w}, IdleTimeout: time.Hour, MaxLifetime: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); w.Close(context.Background()) })
+	if got := call(t, m, "k", cfg("f"), "echo")["calls"]; got != float64(1) {
+		t.Fatalf("first invoke was call %v", got)
+	}
+	waitSandboxes(t, m, w, 0) // reclaimed at its lifetime although the idle timeout is an hour
+	if got := call(t, m, "k", cfg("f"), "echo")["calls"]; got != float64(1) {
+		t.Errorf("the invoke after the lifetime ran as call %v, want 1 in a fresh sandbox", got)
+	}
+	// One busy past its lifetime is destroyed when released, not kept.
+	if _, err := m.Invoke(context.Background(), "k", cfg("f"), &invoke.Invocation{RequestID: "long", Payload: []byte(`{"op":"sleep","ms":400}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitSandboxes(t, m, w, 0)
+}
+
+func TestAManagerRefusesANegativeMaxLifetime(t *testing.T) {
+	if _, err := assign.New(assign.Config{Placement: placement.Local{}, IdleTimeout: time.Minute, MaxLifetime: -time.Second}); err == nil {
+		t.Error("a negative max lifetime was accepted")
+	}
+}

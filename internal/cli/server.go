@@ -41,6 +41,8 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 	f.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account id that appears in ARNs")
 	f.StringVar(&cfg.Isolation, "isolation", cfg.Isolation, "sandbox backend: jail (Linux namespaces, cgroups, seccomp), gvisor, microvm (a QEMU microVM per sandbox, the jail inside), or none (plain processes, no isolation)")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle sandbox is kept warm")
+	f.DurationVar(&cfg.SandboxMaxLifetime, "sandbox-max-lifetime", cfg.SandboxMaxLifetime, "how long a sandbox may live, busy or idle, before it is replaced by a fresh one when next released")
+	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "the account's concurrent executions (at least 100, which reserved concurrency must leave unreserved)")
 	f.DurationVar(&cfg.AsyncRetryBaseDelay, "async-retry-delay", cfg.AsyncRetryBaseDelay,
 		"wait before an asynchronous event's first retry after a function error; the second waits twice as long")
 	f.DurationVar(&cfg.AsyncAckWait, "async-ack-wait", cfg.AsyncAckWait,

@@ -44,6 +44,7 @@ func (r *Registry) apply(name string, f *Function, rev uint64) {
 		return
 	}
 	r.cache[name] = cacheEntry{f: f, rev: rev}
+	r.reserved.Add(int64(reservedOf(f) - reservedOf(cur.f)))
 	var notify []func(string)
 	if f == nil && cur.f != nil {
 		notify = r.onDelete

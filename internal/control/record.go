@@ -64,6 +64,8 @@ type functionRecord struct {
 	// PublishPending is the version number a create or code update with Publish reserved, to be
 	// published when the change is ready.
 	PublishPending int `json:"publishPending,omitempty"`
+	// Reserved is the function's reserved concurrency (PutFunctionConcurrency); nil without one.
+	Reserved *int `json:"reserved,omitempty"`
 }
 
 type recordLogging struct {
@@ -99,6 +101,8 @@ func encodeRecord(f *Function) ([]byte, error) {
 	}
 	if c.Version != LatestVersion {
 		rec.Version = c.Version
+	} else {
+		rec.Reserved = f.Reserved // the function's, never a version's
 	}
 	if c.EphemeralStorage != nil {
 		rec.EphemeralStorage = c.EphemeralStorage.Size
@@ -206,7 +210,7 @@ func (r *Registry) toFunction(rec *functionRecord) *Function {
 	}
 	f := &Function{Config: c, Code: rec.Code, Tags: rec.Tags, Policy: rec.Policy, Modified: rec.Modified,
 		RuntimeUpdateOn: rec.RuntimeUpdateOn, RuntimeVersionArn: rec.RuntimeVersionArn,
-		LastVersion: rec.LastVersion, source: rec.Source, publishPending: rec.PublishPending}
+		LastVersion: rec.LastVersion, source: rec.Source, publishPending: rec.PublishPending, Reserved: rec.Reserved}
 	for _, l := range rec.Layers {
 		f.Config.Layers = append(f.Config.Layers, Layer{Arn: l.Arn, CodeSize: l.Code.Size})
 		f.LayerCode = append(f.LayerCode, l.Code)

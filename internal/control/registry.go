@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -51,6 +52,9 @@ type Config struct {
 	// Runtimes is what this server runs: a function's Runtime must be one of them. When nil,
 	// only the provided runtimes are (runtimes.ProvidedOnly).
 	Runtimes RuntimeTable
+	// ConcurrencyLimit is the account's concurrent executions (limits.ConcurrentExecutions
+	// when 0): reserved concurrency must leave limits.MinUnreservedConcurrency of it unreserved.
+	ConcurrencyLimit int
 }
 
 // Validate reports the first thing wrong with the config.
@@ -60,6 +64,9 @@ func (c Config) Validate() error {
 	}
 	if !limits.ValidAccountID(c.AccountID) {
 		return fmt.Errorf("control: account id %q: must be 12 digits", c.AccountID)
+	}
+	if c.ConcurrencyLimit != 0 && c.ConcurrencyLimit < limits.MinUnreservedConcurrency {
+		return fmt.Errorf("control: concurrency limit %d: must be at least %d", c.ConcurrencyLimit, limits.MinUnreservedConcurrency)
 	}
 	return nil
 }
@@ -110,8 +117,10 @@ type Registry struct {
 	manual  bool
 	layers  *Layers
 
-	mu       sync.RWMutex
-	cache    map[string]cacheEntry
+	mu    sync.RWMutex
+	cache map[string]cacheEntry
+	// reserved is the sum of every cached function's reserved concurrency, changed under mu.
+	reserved atomic.Int64
 	onDelete []func(name string)
 	watch    *state.KeyWatch
 
@@ -154,6 +163,9 @@ func Open(ctx context.Context, st *state.State, cfg Config, code CodeWriter, opt
 	}
 	if cfg.Runtimes == nil {
 		cfg.Runtimes = runtimes.ProvidedOnly()
+	}
+	if cfg.ConcurrencyLimit == 0 {
+		cfg.ConcurrencyLimit = limits.ConcurrentExecutions
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

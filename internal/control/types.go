@@ -234,6 +234,9 @@ type Function struct {
 	Policy []PolicyStatement
 	// RuntimeUpdateOn ("" for Auto) and RuntimeVersionArn are the runtime management config.
 	RuntimeUpdateOn, RuntimeVersionArn string
+	// Reserved is the function's reserved concurrency, nil when it has none: its invokes then
+	// share the account's unreserved concurrency.
+	Reserved *int
 	// Modified is LastModified as a time.
 	Modified time.Time
 	// LastVersion is the number of the function's last published (or reserved) version, 0

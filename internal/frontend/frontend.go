@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,8 @@ type Assigner interface {
 type Config struct {
 	Resolver Resolver
 	Assigner Assigner
+	// Limits holds the functions' reserved concurrency; without it nothing is reserved.
+	Limits Limits
 	// ConcurrencyLimit bounds the invocations running at once across the account.
 	ConcurrencyLimit int
 	Logger           *slog.Logger
@@ -58,6 +61,9 @@ type Frontend struct {
 	cfg      Config
 	logger   *slog.Logger
 	inflight atomic.Int64
+	// unreserved counts the running invocations of functions without a reservation.
+	unreserved atomic.Int64
+	fns        sync.Map // function name → *counters
 
 	invocations, functionErrors, throttles atomic.Int64
 }
@@ -86,6 +92,9 @@ func New(cfg Config) (*Frontend, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Limits == nil {
+		cfg.Limits = noLimits{}
 	}
 	return &Frontend{cfg: cfg, logger: cfg.Logger}, nil
 }
@@ -122,13 +131,11 @@ func (f *Frontend) Invoke(ctx context.Context, req *invoke.Request) (*invoke.Res
 	case invoke.Event:
 		return nil, lambdaerr.InvalidParameter("InvocationType Event (asynchronous invocation) is not supported by this server yet; use RequestResponse")
 	}
-	if n := f.inflight.Add(1); n > int64(f.cfg.ConcurrencyLimit) {
-		f.inflight.Add(-1)
-		f.throttles.Add(1)
-		return nil, &lambdaerr.Error{Type: lambdaerr.TooManyRequests, Message: "Rate Exceeded.",
-			Reason: "ConcurrentInvocationLimitExceeded", RetryAfterSeconds: 1}
+	adm, err := f.admit(req.Function)
+	if err != nil {
+		return nil, err
 	}
-	defer f.inflight.Add(-1)
+	defer adm.release()
 
 	payload := req.Payload
 	if len(payload) == 0 {
@@ -151,6 +158,11 @@ func (f *Frontend) Invoke(ctx context.Context, req *invoke.Request) (*invoke.Res
 			}
 			var le *lambdaerr.Error
 			if errors.As(err, &le) {
+				if le.Type == lambdaerr.TooManyRequests {
+					// Placement found no room for a new sandbox: a throttle like the others.
+					f.throttles.Add(1)
+					adm.c.throttled(le.Reason)
+				}
 				return nil, le
 			}
 			// err names sandboxes, paths and the like: it is logged above, never sent.
@@ -158,8 +170,10 @@ func (f *Frontend) Invoke(ctx context.Context, req *invoke.Request) (*invoke.Res
 		}
 	}
 	f.invocations.Add(1)
+	adm.c.invocations.Add(1)
 	if res.FunctionError != "" {
 		f.functionErrors.Add(1)
+		adm.c.errors.Add(1)
 	}
 	resp := &invoke.Response{
 		StatusCode:      http.StatusOK,

@@ -27,6 +27,9 @@ func ValidAccountID(s string) bool {
 const (
 	// ConcurrentExecutions is the account's default quota of invocations running at once.
 	ConcurrentExecutions = 1000
+	// MinUnreservedConcurrency is how many of the account's concurrent executions reserved
+	// concurrency must leave to the functions without a reservation.
+	MinUnreservedConcurrency = 100
 	// MaxSyncPayload bounds a synchronous invocation's request payload and its response: 6 MB
 	// each.
 	MaxSyncPayload = 6 * 1024 * 1024

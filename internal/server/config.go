@@ -20,6 +20,9 @@ import (
 const (
 	DefaultListen      = "127.0.0.1:9777"
 	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultSandboxMaxLifetime is how long a sandbox lives at most, as Lambda recycles its
+	// execution environments after a few hours.
+	DefaultSandboxMaxLifetime = 4 * time.Hour
 	// DefaultIsolation is the sandbox backend used when none is named.
 	DefaultIsolation = "jail"
 )
@@ -37,6 +40,12 @@ type Config struct {
 	Isolation string
 	// IdleTimeout is how long an idle sandbox is kept warm before it is reclaimed.
 	IdleTimeout time.Duration
+	// SandboxMaxLifetime is how long a sandbox may live before it is destroyed when next
+	// released (or reclaimed while idle), so that none runs for ever.
+	SandboxMaxLifetime time.Duration
+	// ConcurrencyLimit is the account's concurrent executions (limits.ConcurrentExecutions by
+	// default); reserved concurrency must leave limits.MinUnreservedConcurrency of it.
+	ConcurrencyLimit int
 	// CPULimit says when a jailed sandbox is held to the CPU share its memory buys: "burst"
 	// (once an init or invocation has run for CPUBurst) or "strict" (always).
 	CPULimit string
@@ -100,6 +109,10 @@ func DefaultConfig() Config {
 		AccountID:   limits.DefaultAccountID,
 		Isolation:   DefaultIsolation,
 		IdleTimeout: DefaultIdleTimeout,
+
+		SandboxMaxLifetime: DefaultSandboxMaxLifetime,
+		ConcurrencyLimit:   limits.ConcurrentExecutions,
+
 		StoreGrace:  state.DefaultHealthGrace,
 		CPULimit:    string(cgsandbox.CPULimitBurst),
 		CPUBurst:    cgsandbox.DefaultCPUBurst,
@@ -161,6 +174,12 @@ func (c Config) Validate() error {
 	}
 	if c.IdleTimeout <= 0 {
 		return fmt.Errorf("idle timeout %s: must be positive", c.IdleTimeout)
+	}
+	if c.SandboxMaxLifetime < 0 {
+		return fmt.Errorf("sandbox max lifetime %s: must not be negative", c.SandboxMaxLifetime)
+	}
+	if c.ConcurrencyLimit != 0 && c.ConcurrencyLimit < limits.MinUnreservedConcurrency {
+		return fmt.Errorf("concurrency limit %d: must be at least %d, the concurrency that always stays unreserved", c.ConcurrencyLimit, limits.MinUnreservedConcurrency)
 	}
 	if err := cgsandbox.CPULimit(c.CPULimit).Validate(); err != nil {
 		return err

@@ -20,6 +20,7 @@ func (s *Server) metricsHandler(fe *frontend.Frontend) http.Handler {
 	reg.MustRegister(
 		s.async.Collector(),
 		s.esm.Collector(),
+		newFunctionCollector(fe),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_api_connections", Help: "Connections the API holds open."},
@@ -80,3 +81,36 @@ func (s *Server) MetricsAddr() string {
 
 // OpenConnections is how many connections the API holds open now.
 func (s *Server) OpenConnections() int { return s.conns.open() }
+
+// functionCollector reports the frontend's per-function figures when scraped.
+type functionCollector struct {
+	fe                                *frontend.Frontend
+	concurrent, invocations, throttle *prometheus.Desc
+}
+
+func newFunctionCollector(fe *frontend.Frontend) *functionCollector {
+	return &functionCollector{fe: fe,
+		concurrent: prometheus.NewDesc("ember_function_concurrent_executions",
+			"Invocations of the function running now.", []string{"function"}, nil),
+		invocations: prometheus.NewDesc("ember_function_invocations_total",
+			"Invocations of the function run.", []string{"function"}, nil),
+		throttle: prometheus.NewDesc("ember_function_throttles_total",
+			"Invokes of the function refused, by Lambda's throttle reason (or Ember's, docs/concurrency.md).", []string{"function", "reason"}, nil),
+	}
+}
+
+func (c *functionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.concurrent
+	ch <- c.invocations
+	ch <- c.throttle
+}
+
+func (c *functionCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.fe.FunctionStats() {
+		ch <- prometheus.MustNewConstMetric(c.concurrent, prometheus.GaugeValue, float64(st.Concurrent), st.Function)
+		ch <- prometheus.MustNewConstMetric(c.invocations, prometheus.CounterValue, float64(st.Invocations), st.Function)
+		for reason, n := range st.Throttles {
+			ch <- prometheus.MustNewConstMetric(c.throttle, prometheus.CounterValue, float64(n), st.Function, reason)
+		}
+	}
+}

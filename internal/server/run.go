@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		return nil, err
 	}
 	if s.registry, err = control.Open(ctx, s.state, control.Config{Region: cfg.Region, AccountID: cfg.AccountID, SnapStart: snapshots(backend),
-		Runtimes: rts},
+		Runtimes: rts, ConcurrencyLimit: cfg.ConcurrencyLimit},
 		control.Codestore{Store: code}, control.WithLogger(logger.With("role", "control")),
 		control.WithPrepare(control.PrepareCode(code))); err != nil {
 		return nil, err
@@ -159,7 +159,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		return nil, err
 	}
 	if s.assign, err = assign.New(assign.Config{Placement: placement.Local{Host: s.worker}, IdleTimeout: cfg.IdleTimeout,
-		Logger: logger.With("role", "assign")}); err != nil {
+		MaxLifetime: cfg.SandboxMaxLifetime, Logger: logger.With("role", "assign")}); err != nil {
 		return nil, err
 	}
 	if cfg.CodeGCInterval > 0 {
@@ -174,23 +174,25 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	// A deleted function's resolved version and warm sandboxes go with it.
+	fe, err := frontend.New(frontend.Config{Resolver: res, Assigner: s.assign, Limits: s.registry,
+		ConcurrencyLimit: s.registry.ConcurrencyLimit(), Logger: logger.With("role", "frontend")})
+	if err != nil {
+		return nil, err
+	}
+	// A deleted function's resolved version, warm sandboxes and figures go with it.
 	s.registry.OnDelete(func(name string) {
 		res.Forget(name)
 		s.assign.Forget(name)
 		if s.esm != nil {
 			s.esm.ForgetFunction(context.Background(), name)
 		}
+		fe.Forget(name)
 		if s.async != nil {
 			if err := s.async.ForgetFunction(context.Background(), name); err != nil {
 				logger.Warn("could not delete a deleted function's event invoke configs", "function", name, "err", err)
 			}
 		}
 	})
-	fe, err := frontend.New(frontend.Config{Resolver: res, Assigner: s.assign, Logger: logger.With("role", "frontend")})
-	if err != nil {
-		return nil, err
-	}
 	if s.async, err = async.New(ctx, async.Config{JetStream: js, Replicas: s.state.Replicas(), Invoker: fe,
 		Functions: asyncFunctions{s.registry}, ARNs: async.ARNs{Region: cfg.Region, AccountID: cfg.AccountID},
 		RetryBaseDelay: cfg.AsyncRetryBaseDelay, AckWait: cfg.AsyncAckWait, Logger: logger.With("role", "async")}); err != nil {
