@@ -148,6 +148,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rt route, 
 	hasBody := r.Body != nil && r.Body != http.NoBody
 	if hasBody && !rt.public && (r.ContentLength < 0 || r.ContentLength > precheckAbove) {
 		if r.ContentLength > limit {
+			s.drainTooLarge(w, r, limit)
 			return errTooLarge
 		}
 		if pc, ok := s.auth.(Prechecker); ok {
@@ -174,6 +175,27 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rt route, 
 	}
 	return handle(body)
 }
+
+// drainTooLarge reads and discards the body of a request over its operation's limit, when its
+// signature passes the precheck and its length is within a few times the limit, so that a
+// client that sends its whole body before it reads (the AWS CLI does) gets the answer rather
+// than a connection closed under it. Nothing of the body is held, and its deadline bounds the
+// time it takes; other requests over the limit get their answer and the connection is closed.
+func (s *Server) drainTooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
+	if r.ContentLength > drainFactor*limit {
+		return
+	}
+	if pc, ok := s.auth.(Prechecker); ok && pc.Precheck(r) != nil {
+		return
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(bodyDeadline(time.Now(), r.ContentLength))
+	_, _ = io.CopyN(io.Discard, r.Body, r.ContentLength)
+	_ = rc.SetReadDeadline(time.Time{})
+}
+
+// drainFactor bounds the bodies drainTooLarge reads: up to this many times the limit.
+const drainFactor = 4
 
 var errTooLarge = lambdaerr.New(lambdaerr.RequestTooLarge, "request too large")
 
