@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func streamARN(stream string) string {
@@ -211,5 +214,88 @@ func TestEveryStreamRecordIsProcessedAfterKillDashNine(t *testing.T) {
 	t.Logf("all %d records processed across two kills; %d were processed more than once", total, repeats)
 	if err := s.stop(); err != nil {
 		t.Errorf("SIGTERM after the kills: %v", err)
+	}
+}
+
+func TestTheAWSCLIMapsAKafkaTopic(t *testing.T) {
+	needAWSCLI(t)
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "clicks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	for _, v := range []string{"a", "b", "poison", "c"} {
+		if err := producer.ProduceSync(context.Background(), &kgo.Record{Topic: "clicks", Key: []byte("one-key"), Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, natsAddr := t.TempDir(), loopbackAddr(t)
+	s := newServer(t, dir, "--nats-listen", natsAddr)
+	c := s.lambdaClient()
+	fn := deploy(t, c, functionSpec{fn: "batch"})
+	dlq := newNATSReader(t, natsAddr, "KFAILED", "kfailed.>")
+	var m mappingOut
+	decodeCLI(t, s.aws(t, "lambda", "create-event-source-mapping", "--function-name", fn, "--topics", "clicks",
+		"--starting-position", "TRIM_HORIZON", "--batch-size", "1",
+		"--self-managed-event-source", `{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["`+cluster.ListenAddrs()[0]+`"]}}`,
+		"--self-managed-kafka-event-source-config", `{"ConsumerGroupId":"e2e-clicks"}`,
+		"--maximum-retry-attempts", "0",
+		"--destination-config", `{"OnFailure":{"Destination":"`+subjectARN("kfailed.clicks")+`"}}`), &m)
+	if m.State != "Creating" || m.UUID == "" {
+		t.Fatalf("create-event-source-mapping answered %+v", m)
+	}
+	waitUntil(t, 2*stateTimeout, func() (bool, string) {
+		n := len(dlq.all("kfailed.clicks"))
+		return n == 1, fmt.Sprintf("%d failure records", n)
+	})
+	var rec struct {
+		Info struct {
+			Topic       string `json:"topic"`
+			StartOffset int64  `json:"startOffset"`
+		} `json:"KafkaBatchInfo"`
+	}
+	if err := json.Unmarshal(dlq.all("kfailed.clicks")[0].Data, &rec); err != nil || rec.Info.Topic != "clicks" || rec.Info.StartOffset != 2 {
+		t.Fatalf("failure record %+v, %v; want the poison record at offset 2 of clicks", rec, err)
+	}
+	// The group's offsets reach the end of the topic: every record was processed or sent on.
+	adm := kadmClient(t, cluster.ListenAddrs())
+	waitUntil(t, 2*stateTimeout, func() (bool, string) {
+		return adm("e2e-clicks") == 4, fmt.Sprintf("committed %d of 4", adm("e2e-clicks"))
+	})
+	var got mappingOut
+	decodeCLI(t, s.aws(t, "lambda", "get-event-source-mapping", "--uuid", m.UUID), &got)
+	if got.State != "Enabled" || got.LastProcessingResult == "" {
+		t.Fatalf("get-event-source-mapping = %+v", got)
+	}
+}
+
+// kadmClient returns a function that sums a consumer group's committed offsets.
+func kadmClient(t *testing.T, brokers []string) func(group string) int64 {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return func(group string) int64 {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Group = group
+		resp, err := req.RequestWith(context.Background(), cl)
+		if err != nil {
+			return -1
+		}
+		var n int64
+		for _, tp := range resp.Topics {
+			for _, p := range tp.Partitions {
+				if p.Offset > 0 {
+					n += p.Offset
+				}
+			}
+		}
+		return n
 	}
 }
