@@ -95,6 +95,11 @@ type Group interface {
 	// CPUStat is the group's CPU bandwidth accounting: how often and how long its
 	// processes were throttled by its limit.
 	CPUStat() (CPUStat, error)
+	// CPUUsage is the CPU time the group's processes have used since it was created,
+	// counted whether or not they are held to its CPU limit. It fails with ErrNoCPUUsage
+	// where the host cannot count it so: on cgroup v1 with cpuacct mounted together with cpu,
+	// a lazy group's processes are outside its accounting until held.
+	CPUUsage() (time.Duration, error)
 	// Add moves a process into the group.
 	Add(pid int) error
 	// Freeze stops every process in the group and returns once they are all stopped.
@@ -341,8 +346,15 @@ func removeIfEmpty(dir string) error {
 type counter struct {
 	mu  sync.Mutex
 	f   *os.File
-	buf [32]byte
+	buf [64]byte
+	// key, when set, names the first line's key ("usage_usec 123" in cpu.stat): the number
+	// is that line's value.
+	key string
 }
+
+// ErrNoCPUUsage is returned by Group.CPUUsage where the host does not count a group's CPU
+// use apart from its limit.
+var ErrNoCPUUsage = errors.New("cgroups: a group's CPU use is not counted on this host")
 
 // read reads the number in the first of files in dir that exists, opening it on first use.
 func (c *counter) read(dir string, files ...string) (int64, error) {
@@ -364,7 +376,15 @@ func (c *counter) read(dir string, files ...string) (int64, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, fmt.Errorf("cgroups: %w", err)
 	}
-	v, err := strconv.ParseInt(strings.TrimSpace(string(c.buf[:n])), 10, 64)
+	text := string(c.buf[:n])
+	if c.key != "" {
+		line, _, _ := strings.Cut(text, "\n")
+		var ok bool
+		if text, ok = strings.CutPrefix(line, c.key+" "); !ok {
+			return 0, fmt.Errorf("cgroups: %s: no %s on its first line", c.f.Name(), c.key)
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("cgroups: %s: %w", c.f.Name(), err)
 	}

@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -288,5 +289,51 @@ func TestPeakMemoryFollowsTheGroupThroughItsOpenFile(t *testing.T) {
 	}
 	if err := g.Delete(); err != nil {
 		t.Fatalf("Delete with the peak file read: %v", err)
+	}
+}
+
+// The burst of a lazy group is counted in CPU time, so its use must be counted while its
+// processes run outside its CPU limit as well as held to it.
+func TestALazyGroupsCPUUseIsCountedHeldOrNot(t *testing.T) {
+	m := liveManager(t)
+	g, err := m.Create("usage", Limits{CPUMilli: 1000, Pids: 64, CPULazy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.CPUUsage(); errors.Is(err, ErrNoCPUUsage) {
+		g.Delete()
+		t.Skip("this host mounts cpuacct with cpu: a lazy group's use is not counted (the burst falls back to wall time)")
+	}
+	cmd := exec.Command("/bin/sh", "-c", `read x; while :; do :; done`)
+	in, _ := cmd.StdinPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		g.Delete() // kills the spin
+		cmd.Wait()
+	}()
+	if err := g.Add(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	in.Write([]byte("go\n"))
+	for _, hold := range []bool{false, true} {
+		if err := g.HoldCPU(hold); err != nil {
+			t.Fatal(err)
+		}
+		before, err := g.CPUUsage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		testenv.CheckFor(t, 60*time.Second, 10*time.Millisecond, func() error {
+			now, err := g.CPUUsage()
+			if err != nil {
+				return err
+			}
+			if now-before < 20*time.Millisecond {
+				return fmt.Errorf("held %v: %s of CPU counted so far", hold, now-before)
+			}
+			return nil
+		})
 	}
 }

@@ -13,12 +13,24 @@ import (
 	"time"
 )
 
-// v1Controllers are the hierarchies a sandbox group is made in, on cgroup v1.
+// v1Controllers are the hierarchies a sandbox group is made in, on cgroup v1; cpuacct too
+// where it is mounted apart from cpu (see v1Manager.controllers).
 var v1Controllers = []string{"memory", "cpu", "pids", "freezer"}
 
 type v1Manager struct {
 	own    map[string]string // controller -> the server's own group
 	prefix string
+	// acct is set where cpuacct is mounted apart from cpu: a sandbox's processes then stay in
+	// its cpuacct group while they run outside its cpu group, so its CPU use is counted.
+	acct bool
+}
+
+// controllers are the hierarchies of the manager's groups.
+func (m *v1Manager) controllers() []string {
+	if m.acct {
+		return append(slices.Clip(v1Controllers), "cpuacct")
+	}
+	return v1Controllers
 }
 
 func newV1(cfg Config, mounts []mount, own map[string]string) (*v1Manager, error) {
@@ -47,6 +59,29 @@ func newV1(cfg Config, mounts []mount, own map[string]string) (*v1Manager, error
 			return nil, fmt.Errorf("the server's own %s group: %w", c, err)
 		}
 	}
+	var cpu, acct *mount
+	for i := range mounts {
+		if mounts[i].fstype != "cgroup" {
+			continue
+		}
+		if slices.Contains(mounts[i].super, "cpu") {
+			cpu = &mounts[i]
+		}
+		if slices.Contains(mounts[i].super, "cpuacct") && acct == nil {
+			acct = &mounts[i]
+		}
+	}
+	if acct != nil && acct != cpu && !slices.Contains(acct.super, "cpu") {
+		p, ok := own["cpuacct"]
+		if !ok {
+			p = "/"
+		}
+		if dir, err := hostPath(*acct, p); err == nil {
+			if _, err := os.Stat(dir); err == nil {
+				m.own["cpuacct"], m.acct = dir, true
+			}
+		}
+	}
 	return m, nil
 }
 
@@ -56,8 +91,8 @@ func (m *v1Manager) Create(name string, l Limits) (Group, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	g := &v1Group{name: name, dirs: map[string]string{}, ownCPU: m.own["cpu"], held: !l.CPULazy}
-	for _, c := range v1Controllers {
+	g := &v1Group{name: name, dirs: map[string]string{}, ownCPU: m.own["cpu"], held: !l.CPULazy, controllers: m.controllers()}
+	for _, c := range g.controllers {
 		dir := filepath.Join(m.own[c], m.prefix+"-"+name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			_ = g.Delete()
@@ -74,7 +109,7 @@ func (m *v1Manager) Create(name string, l Limits) (Group, error) {
 
 func (m *v1Manager) Prune() error {
 	var errs []error
-	for _, c := range v1Controllers {
+	for _, c := range m.controllers() {
 		errs = append(errs, pruneGroups(m.own[c], m.prefix))
 	}
 	return errors.Join(errs...)
@@ -86,7 +121,10 @@ type v1Group struct {
 	name   string
 	dirs   map[string]string
 	peak   counter
+	usage  counter
 	ownCPU string // the server's own cpu group, where a lazy group's processes run unheld
+	// controllers are the hierarchies the group has a directory in.
+	controllers []string
 
 	cpuMu sync.Mutex
 	held  bool // the group's processes are in its cpu group
@@ -138,7 +176,7 @@ func (g *v1Group) Add(pid int) error {
 	g.cpuMu.Lock()
 	held := g.held
 	g.cpuMu.Unlock()
-	for _, c := range v1Controllers {
+	for _, c := range g.controllers {
 		if c == "cpu" && !held {
 			continue // it runs in the server's cpu group, where it already is
 		}
@@ -198,6 +236,15 @@ func (g *v1Group) HoldCPU(on bool) error {
 
 func (g *v1Group) CPUStat() (CPUStat, error) {
 	return readCPUStat(g.dirs["cpu"], "throttled_time", time.Nanosecond)
+}
+
+func (g *v1Group) CPUUsage() (time.Duration, error) {
+	dir, ok := g.dirs["cpuacct"]
+	if !ok {
+		return 0, ErrNoCPUUsage
+	}
+	ns, err := g.usage.read(dir, "cpuacct.usage")
+	return time.Duration(ns), err
 }
 
 func (g *v1Group) freezerState() (string, error) {
@@ -266,13 +313,14 @@ func (g *v1Group) Delete() error {
 		return nil
 	}
 	g.peak.close()
+	g.usage.close()
 	var errs []error
 	if _, ok := g.dirs["pids"]; ok {
 		if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
-	for _, c := range v1Controllers {
+	for _, c := range g.controllers {
 		if dir, ok := g.dirs[c]; ok {
 			if err := rmdirWait(dir, 5*time.Second); err != nil {
 				errs = append(errs, err)

@@ -145,7 +145,7 @@ func (m *v2Manager) Create(name string, l Limits) (Group, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cgroups: create group: %w", err)
 	}
-	g := &v2Group{name: name, dir: dir, held: !l.CPULazy}
+	g := &v2Group{name: name, dir: dir, held: !l.CPULazy, usage: counter{key: "usage_usec"}}
 	if err := g.setLimits(l); err != nil {
 		_ = g.Delete()
 		return nil, err
@@ -162,6 +162,7 @@ type v2Group struct {
 	dir     string
 	deleted bool
 	peak    counter
+	usage   counter
 
 	cpuMu sync.Mutex
 	held  bool  // cpu.max holds the group's quota, not "max"
@@ -246,6 +247,11 @@ func (g *v2Group) CPUStat() (CPUStat, error) {
 	return readCPUStat(g.dir, "throttled_usec", time.Microsecond)
 }
 
+func (g *v2Group) CPUUsage() (time.Duration, error) {
+	us, err := g.usage.read(g.dir, "cpu.stat")
+	return time.Duration(us) * time.Microsecond, err
+}
+
 func (g *v2Group) Add(pid int) error {
 	return writeFile(g.dir, "cgroup.procs", strconv.Itoa(pid))
 }
@@ -298,6 +304,7 @@ func (g *v2Group) Delete() error {
 		return nil
 	}
 	g.peak.close()
+	g.usage.close()
 	var errs []error
 	if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)

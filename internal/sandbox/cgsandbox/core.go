@@ -43,14 +43,21 @@ type Core struct {
 }
 
 // burst is the state of a sandbox whose group was made with cgroups.Limits.CPULazy: its
-// processes run outside the group's CPU limit until an init or invocation has run for
-// after, then are held to it until that invocation ends.
+// processes run outside the group's CPU limit until an init or invocation has used after of
+// CPU time, then are held to it until that invocation ends. Where the host does not count
+// the group's CPU use apart from its limit (cgroups.ErrNoCPUUsage), wall time since the
+// invocation began stands in for it.
+//
+// CPU time, not wall time, because on a loaded machine an invocation that waited for a CPU
+// is old in wall time without having run: held then, a 128 MB function's next slice waits
+// for the quota's next period (up to 100 ms), which is what the 16-client tail was made of.
 type burst struct {
 	mu     sync.Mutex
 	after  time.Duration // zero: the group is always held (strict)
 	timer  *time.Timer
-	active bool      // an init or invocation is running
-	since  time.Time // when it began
+	active bool          // an init or invocation is running
+	since  time.Time     // when it began
+	base   time.Duration // the group's CPU use when it began; -1 where not counted
 	held   bool
 	err    error // the last failure to hold or release, for EndInvoke
 }
@@ -80,7 +87,10 @@ func (c *Core) BeginInvoke() {
 	}
 	b.mu.Lock()
 	if !b.active {
-		b.active, b.since = true, time.Now()
+		b.active, b.since, b.base = true, time.Now(), -1
+		if used, err := c.CG.CPUUsage(); err == nil {
+			b.base = used
+		}
 		if b.timer == nil {
 			b.timer = time.AfterFunc(b.after, c.burstOver)
 		} else {
@@ -91,7 +101,7 @@ func (c *Core) BeginInvoke() {
 }
 
 // burstOver holds the sandbox to its CPU limit if its init or invocation is still running
-// and has run past the burst.
+// and has used the burst; otherwise it looks again when it could have.
 func (c *Core) burstOver() {
 	b := &c.burst
 	b.mu.Lock()
@@ -102,6 +112,13 @@ func (c *Core) burstOver() {
 	if left := b.after - time.Since(b.since); left > 0 {
 		b.timer.Reset(left) // a timer of an earlier invocation, stopped too late
 		return
+	}
+	if b.base >= 0 {
+		if used, err := c.CG.CPUUsage(); err == nil && used-b.base < b.after {
+			// Not yet: it cannot use the rest sooner than this, on one CPU.
+			b.timer.Reset(max(b.after-(used-b.base), time.Millisecond))
+			return
+		}
 	}
 	if err := c.CG.HoldCPU(true); err != nil {
 		b.err = fmt.Errorf("%s: hold to the CPU limit: %w", c.what, err)
