@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +48,7 @@ type Ember struct {
 	cfg       EmberConfig
 	proc      *process
 	addr      string
+	metrics   string // HOST:PORT of /metrics, "" if the server does not say
 	lambda    *lambda.Client
 }
 
@@ -56,6 +60,10 @@ func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
 		return nil, err
 	}
 	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, cfg.Args...)
+	if !slices.ContainsFunc(cfg.Args, func(a string) bool { return strings.HasPrefix(a, "--metrics-listen") }) {
+		// For the log counters every row of Ember reports (LogCounters).
+		args = append(args, "--metrics-listen", "127.0.0.1:0")
+	}
 	env := append(os.Environ(),
 		"EMBER_ROOT_ACCESS_KEY_ID="+cfg.Creds.AccessKeyID,
 		"EMBER_ROOT_SECRET_ACCESS_KEY="+cfg.Creds.SecretAccessKey)
@@ -86,7 +94,61 @@ func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
 		return nil, err
 	}
 	e.Isolation = logFind(p.logPath, isolationRE)
+	e.metrics = logFind(p.logPath, metricsRE)
 	return e, nil
+}
+
+// metricsRE finds where the server serves /metrics (`msg="serving metrics" addr=127.0.0.1:4`).
+var metricsRE = regexp.MustCompile(`msg="serving metrics" addr=([^ \n]+)`)
+
+// LogCounts are the server's log store counters: lines dropped (ember_log_events_dropped_total,
+// which must stay 0), refused by the store, and spilled to disk while it lagged.
+type LogCounts struct {
+	Dropped, Failed, Spilled int64
+}
+
+// LogCounters reads the server's log counters from its /metrics.
+func (e *Ember) LogCounters(ctx context.Context) (LogCounts, error) {
+	if e.metrics == "" {
+		return LogCounts{}, errors.New("the server did not say where it serves metrics")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.metrics+"/metrics", nil)
+	if err != nil {
+		return LogCounts{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return LogCounts{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return LogCounts{}, err
+	}
+	var c LogCounts
+	found := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		v, perr := strconv.ParseFloat(value, 64)
+		if perr != nil {
+			continue
+		}
+		switch name {
+		case "ember_log_events_dropped_total":
+			c.Dropped, found = int64(v), found+1
+		case "ember_log_events_failed_total":
+			c.Failed = int64(v)
+		case "ember_log_events_spilled_total":
+			c.Spilled = int64(v)
+		}
+	}
+	if found == 0 {
+		return c, errors.New("no ember_log_events_dropped_total in /metrics")
+	}
+	return c, nil
 }
 
 // isolationRE finds the backend in the server's startup log line (`isolation=jail`).

@@ -138,3 +138,25 @@ func TestLogFindReadsTheAddressAndTheBackendOffTheServersLog(t *testing.T) {
 		})
 	}
 }
+
+func TestLogCountersReadsTheServersLogCountersFromItsMetrics(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("# HELP ember_log_events_dropped_total x\n# TYPE ember_log_events_dropped_total counter\n" +
+			"ember_log_events_dropped_total 0\nember_log_events_failed_total 2\nember_log_events_spilled_total 1.5e+06\nember_throttles_total 7\n"))
+	}))
+	defer srv.Close()
+	e := &Ember{metrics: strings.TrimPrefix(srv.URL, "http://")}
+	c, err := e.LogCounters(context.Background())
+	if err != nil || c != (LogCounts{Dropped: 0, Failed: 2, Spilled: 1500000}) {
+		t.Fatalf("LogCounters = %+v, %v", c, err)
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "ember.log")
+	os.WriteFile(log, []byte("time=x level=INFO msg=\"serving metrics\" addr=127.0.0.1:4567\n"), 0o644)
+	if got := logFind(log, metricsRE); got != "127.0.0.1:4567" {
+		t.Fatalf("the metrics address read off the log: %q", got)
+	}
+	if _, err := (&Ember{}).LogCounters(context.Background()); err == nil {
+		t.Fatal("LogCounters without a metrics address succeeded")
+	}
+}

@@ -81,6 +81,11 @@ type bench struct {
 	emberErr error
 	// isolation is the backend the last Ember server started said it uses.
 	isolation string
+	// logs sums the servers' log counters over logRounds rounds; logNote says why a round's
+	// were not read.
+	logs      LogCounts
+	logRounds int
+	logNote   string
 }
 
 // prepare builds or finds every program the run needs.
@@ -285,7 +290,7 @@ func RunWarm(ctx context.Context, cfg Config, logger *slog.Logger) (*Report, err
 	}
 	if cfg.Ember != "" {
 		r := ember1.row("ember", one, 1)
-		r.Note = join(r.Note, b.emberNote())
+		r.Note = join(join(r.Note, b.emberNote()), b.logsNote())
 		rep.Rows = append(rep.Rows, ratioP50(r, fl1, ember1.rounds, floor1.rounds))
 	}
 	if b.floor != "" {
@@ -386,7 +391,24 @@ func (b *bench) emberRound(ctx context.Context, one, many *pool) error {
 	}
 	b.latency(ctx, t, one)
 	b.throughput(ctx, t, many)
+	c, err := e.LogCounters(ctx)
+	if err != nil {
+		b.logNote = "log counters not read: " + err.Error()
+		return nil
+	}
+	b.logs.Dropped += c.Dropped
+	b.logs.Failed += c.Failed
+	b.logs.Spilled += c.Spilled
+	b.logRounds++
 	return nil
+}
+
+// logsNote reports the servers' log counters over the rounds, for Ember's rows.
+func (b *bench) logsNote() string {
+	if b.logRounds == 0 {
+		return b.logNote
+	}
+	return fmt.Sprintf("ember_log_events_dropped_total %d (failed %d, spilled %d) over %d rounds", b.logs.Dropped, b.logs.Failed, b.logs.Spilled, b.logRounds)
 }
 
 // DefaultWorkDir makes a temporary directory for a run.
