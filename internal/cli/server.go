@@ -49,8 +49,8 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 		"how long a queued event may go without a sign of life before it is run again (after a crash, the wait for it)")
 	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen,
 		"HOST:PORT where the embedded NATS server accepts clients, to read destination and dead-letter subjects (unauthenticated; default: off)")
-	f.StringVar(&cfg.CPULimit, "cpu-limit", cfg.CPULimit, "when a jailed sandbox is held to the CPU share its memory buys: burst (once an init or invoke has run for --cpu-burst, until it ends) or strict (always, as AWS)")
-	f.DurationVar(&cfg.CPUBurst, "cpu-burst", cfg.CPUBurst, "how long an init or invoke runs outside its CPU limit with --cpu-limit=burst")
+	f.StringVar(&cfg.CPULimit, "cpu-limit", cfg.CPULimit, "when a jailed sandbox is held to the CPU share its memory buys: burst (once an init or invoke has used --cpu-burst of CPU time, until it ends) or strict (always, as AWS)")
+	f.DurationVar(&cfg.CPUBurst, "cpu-burst", cfg.CPUBurst, "how much CPU time an init or invoke uses outside its CPU limit with --cpu-limit=burst")
 	f.DurationVar(&cfg.FreezeAfter, "freeze-after", cfg.FreezeAfter, "how long a sandbox stays idle before it is frozen (0: never)")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS cluster URL (default: embedded server)")
 	f.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "replica count of every bucket and stream (default: 1 embedded; 3 on an external cluster of three or more servers)")

@@ -87,7 +87,7 @@ func TestMountinfoAndProcCgroupParseIntoHostPaths(t *testing.T) {
 	}
 }
 
-func liveManager(t *testing.T) Manager {
+func liveManager(t testing.TB) Manager {
 	t.Helper()
 	testenv.NeedRoot(t, "to create cgroups")
 	m, err := Detect(Config{Prefix: fmt.Sprintf("ember-test-%d", os.Getpid())})
@@ -335,5 +335,20 @@ func TestALazyGroupsCPUUseIsCountedHeldOrNot(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// BenchmarkCPUUsage measures the read burst mode makes at the start of every invocation.
+func BenchmarkCPUUsage(b *testing.B) {
+	m := liveManager(b)
+	g, err := m.Create("usagebench", Limits{CPUMilli: 1000, CPULazy: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Delete()
+	for b.Loop() {
+		if _, err := g.CPUUsage(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

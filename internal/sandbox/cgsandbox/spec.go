@@ -17,13 +17,15 @@ type CPULimit string
 
 const (
 	// CPULimitBurst lets an init or invocation run outside its sandbox's CPU limit until it
-	// has run for the burst threshold, and holds it to the limit from then until it ends.
+	// has used the burst threshold of CPU time, and holds it to the limit from then until it
+	// ends.
 	CPULimitBurst CPULimit = "burst"
 	// CPULimitStrict holds every sandbox to its limit from the first instruction, as AWS does.
 	CPULimitStrict CPULimit = "strict"
 )
 
-// DefaultCPUBurst is how long an init or invocation runs outside its CPU limit in burst mode.
+// DefaultCPUBurst is how much CPU time an init or invocation uses outside its CPU limit in
+// burst mode.
 const DefaultCPUBurst = 20 * time.Millisecond
 
 // Validate checks that l names a mode.

@@ -100,7 +100,7 @@ type Config struct {
 	CPUUnbounded bool
 	// CPULimit says when a sandbox is held to the CPU share its memory buys: from the
 	// first instruction (cgsandbox.CPULimitStrict), or, by default (cgsandbox.CPULimitBurst),
-	// only once an init or invocation has run for CPUBurst, until it ends. Until then the
+	// only once an init or invocation has used CPUBurst of CPU time, until it ends. Until then the
 	// sandbox's processes run in the server's own CPU group (cgroup v1) or under no quota
 	// (v2). Idle sandboxes are frozen by the worker, so nothing runs unmetered between
 	// invocations for longer than its freeze grace.
