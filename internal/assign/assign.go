@@ -17,6 +17,10 @@ type Host interface {
 	NewSandbox(ctx context.Context, spec invoke.SandboxSpec) (*worker.Sandbox, error)
 }
 
+// ErrNoCapacity is wrapped by a Placement's error when no host has room for a sandbox: the
+// manager then destroys its least recently used idle sandbox and asks again.
+var ErrNoCapacity = errors.New("no capacity for another sandbox")
+
 // Placement chooses the host a new sandbox goes on.
 type Placement interface {
 	Place(ctx context.Context, spec invoke.SandboxSpec) (Host, error)
@@ -139,7 +143,7 @@ func (m *Manager) acquire(ctx context.Context, key string, spec invoke.SandboxSp
 	}
 	m.mu.Unlock()
 
-	host, err := m.cfg.Placement.Place(ctx, spec)
+	host, err := m.place(ctx, spec)
 	if err == nil {
 		var sb *worker.Sandbox
 		if sb, err = host.NewSandbox(ctx, spec); err == nil {
@@ -153,6 +157,44 @@ func (m *Manager) acquire(ctx context.Context, key string, spec invoke.SandboxSp
 	p.busy--
 	m.mu.Unlock()
 	return nil, err
+}
+
+// maxEvictions bounds how many idle sandboxes one cold start may destroy to make room.
+const maxEvictions = 8
+
+// place asks placement for a host; when placement has no room, the least recently used idle
+// sandbox of any function is destroyed to make some, as long as there is one.
+func (m *Manager) place(ctx context.Context, spec invoke.SandboxSpec) (Host, error) {
+	for evicted := 0; ; evicted++ {
+		host, err := m.cfg.Placement.Place(ctx, spec)
+		if !errors.Is(err, ErrNoCapacity) || evicted == maxEvictions || !m.evictOldestIdle(ctx) {
+			return host, err
+		}
+	}
+}
+
+// evictOldestIdle destroys the idle sandbox released longest ago, waiting until its memory is
+// free; it reports false when no sandbox is idle.
+func (m *Manager) evictOldestIdle(ctx context.Context) bool {
+	m.mu.Lock()
+	var oldest *pool
+	for _, p := range m.pools {
+		if len(p.idle) > 0 && (oldest == nil || p.idle[0].since.Before(oldest.idle[0].since)) {
+			oldest = p
+		}
+	}
+	if oldest == nil {
+		m.mu.Unlock()
+		return false
+	}
+	sb := oldest.idle[0].sb
+	oldest.idle[0] = idleSandbox{}
+	oldest.idle = oldest.idle[1:]
+	delete(m.born, sb)
+	m.mu.Unlock()
+	m.logger.Debug("evicting an idle sandbox to make room", "function", sb.Config().FunctionName, "sandbox", sb.ID())
+	sb.Destroy(ctx)
+	return true
 }
 
 // retireLocked marks the pools of a lineage's older keys retired and destroys their idle

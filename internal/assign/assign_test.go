@@ -3,6 +3,7 @@ package assign_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -211,4 +212,49 @@ func TestAManagerRefusesANegativeMaxLifetime(t *testing.T) {
 	if _, err := assign.New(assign.Config{Placement: placement.Local{}, IdleTimeout: time.Minute, MaxLifetime: -time.Second}); err == nil {
 		t.Error("a negative max lifetime was accepted")
 	}
+}
+
+// onlyOne places at most one sandbox on its worker at a time.
+type onlyOne struct{ w *worker.Worker }
+
+func (o onlyOne) Place(context.Context, invoke.SandboxSpec) (assign.Host, error) {
+	if o.w.Sandboxes() >= 1 {
+		return nil, fmt.Errorf("full: %w", assign.ErrNoCapacity)
+	}
+	return o.w, nil
+}
+
+func TestAFullHostEvictsTheLeastRecentlyUsedIdleSandbox(t *testing.T) {
+	w, err := worker.New(worker.Config{Backend: process.New(), Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := assign.New(assign.Config{Placement: onlyOne{w}, IdleTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); w.Close(context.Background()) })
+	call(t, m, "f", cfg("f"), "echo")
+	if got := call(t, m, "g", cfg("g"), "echo")["calls"]; got != float64(1) {
+		t.Fatalf("g ran as call %v", got)
+	}
+	if w.Sandboxes() != 1 {
+		t.Errorf("%d sandboxes, want 1: f's idle one made room for g's", w.Sandboxes())
+	}
+	// With the one sandbox busy, there is nothing to evict: the invoke is refused.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.Invoke(context.Background(), "g", cfg("g"), &invoke.Invocation{RequestID: "busy", Payload: []byte(`{"op":"sleep","ms":500}`)})
+	}()
+	testenv.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if m.Stats().Busy != 1 {
+			return fmt.Errorf("not busy yet")
+		}
+		return nil
+	})
+	if _, err := m.Invoke(context.Background(), "f", cfg("f"), &invoke.Invocation{RequestID: "x", Payload: []byte(`{}`)}); !errors.Is(err, assign.ErrNoCapacity) {
+		t.Errorf("with every sandbox busy: %v, want ErrNoCapacity", err)
+	}
+	<-done
 }

@@ -42,6 +42,9 @@ and EMBER_ROOT_SECRET_ACCESS_KEY are set.`,
 	f.StringVar(&cfg.Isolation, "isolation", cfg.Isolation, "sandbox backend: jail (Linux namespaces, cgroups, seccomp), gvisor, microvm (a QEMU microVM per sandbox, the jail inside), or none (plain processes, no isolation)")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle sandbox is kept warm")
 	f.DurationVar(&cfg.SandboxMaxLifetime, "sandbox-max-lifetime", cfg.SandboxMaxLifetime, "how long a sandbox may live, busy or idle, before it is replaced by a fresh one when next released")
+	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "workers running sandboxes in this process; placement packs sandboxes onto them by memory")
+	f.Int64Var(&cfg.WorkerMemoryMB, "worker-memory", cfg.WorkerMemoryMB, "each worker's memory in MB, which the MemorySize of its sandboxes stays within (0: the host's memory less the reserve, shared equally)")
+	f.Int64Var(&cfg.MemoryReserveMB, "memory-reserve", cfg.MemoryReserveMB, "host memory in MB kept free: an invoke that needs a new sandbox is throttled rather than taking it (0: a tenth of the host's, at least 256; -1: none)")
 	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "the account's concurrent executions (at least 100, which reserved concurrency must leave unreserved)")
 	f.DurationVar(&cfg.AsyncRetryBaseDelay, "async-retry-delay", cfg.AsyncRetryBaseDelay,
 		"wait before an asynchronous event's first retry after a function error; the second waits twice as long")

@@ -1,6 +1,3 @@
-// Package placement chooses the worker a new sandbox goes on. With one host (the default single
-// process) that is the local worker; the interface is what a multi-host placement implements.
-// It must not track sandboxes (internal/assign does).
 package placement
 
 import (
@@ -12,7 +9,7 @@ import (
 
 var _ assign.Placement = Local{}
 
-// Local places every sandbox on one host.
+// Local places every sandbox on one host, unbounded: for tests and tools that run one worker.
 type Local struct{ Host assign.Host }
 
 // Place returns the local host.

@@ -43,6 +43,15 @@ type Config struct {
 	// SandboxMaxLifetime is how long a sandbox may live before it is destroyed when next
 	// released (or reclaimed while idle), so that none runs for ever.
 	SandboxMaxLifetime time.Duration
+	// Workers is how many workers run sandboxes in this process, behind placement.
+	Workers int
+	// WorkerMemoryMB is each worker's memory capacity: placement keeps the sum of its
+	// sandboxes' MemorySize within it. 0: the host's memory less the reserve, shared equally.
+	WorkerMemoryMB int64
+	// MemoryReserveMB is the host memory placement keeps free: no sandbox starts when the
+	// host's available memory less its MemorySize would fall below it. 0: a tenth of the
+	// host's memory (at least 256 MB); -1: none.
+	MemoryReserveMB int64
 	// ConcurrencyLimit is the account's concurrent executions (limits.ConcurrentExecutions by
 	// default); reserved concurrency must leave limits.MinUnreservedConcurrency of it.
 	ConcurrencyLimit int
@@ -111,6 +120,7 @@ func DefaultConfig() Config {
 		IdleTimeout: DefaultIdleTimeout,
 
 		SandboxMaxLifetime: DefaultSandboxMaxLifetime,
+		Workers:            1,
 		ConcurrencyLimit:   limits.ConcurrentExecutions,
 
 		StoreGrace:  state.DefaultHealthGrace,
@@ -174,6 +184,12 @@ func (c Config) Validate() error {
 	}
 	if c.IdleTimeout <= 0 {
 		return fmt.Errorf("idle timeout %s: must be positive", c.IdleTimeout)
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		return fmt.Errorf("workers %d: must be from 1 to 64", c.Workers)
+	}
+	if c.WorkerMemoryMB < 0 || c.MemoryReserveMB < -1 {
+		return fmt.Errorf("worker memory %d MB and memory reserve %d MB: must not be negative", c.WorkerMemoryMB, c.MemoryReserveMB)
 	}
 	if c.SandboxMaxLifetime < 0 {
 		return fmt.Errorf("sandbox max lifetime %s: must not be negative", c.SandboxMaxLifetime)

@@ -31,8 +31,16 @@ func (s *Server) metricsHandler(fe *frontend.Frontend) http.Handler {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ember_api_connections_refused_total",
 			Help: "API connections closed at once because every held one had a request in progress."},
 			func() float64 { return float64(s.conns.refused.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_sandboxes", Help: "Sandboxes alive on this worker."},
-			func() float64 { return float64(s.worker.Sandboxes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_sandboxes", Help: "Sandboxes alive on this server's workers."},
+			func() float64 { return float64(s.Sandboxes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_sandbox_memory_mb", Help: "The MemorySize of every sandbox alive, summed: what placement packs by."},
+			func() float64 {
+				var mb int64
+				for _, w := range s.workers {
+					mb += w.MemoryMB()
+				}
+				return float64(mb)
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_sandboxes_idle", Help: "Warm sandboxes waiting for an invoke."},
 			func() float64 { return float64(s.assign.Stats().Idle) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_invocations_in_flight", Help: "Invocations running now."},

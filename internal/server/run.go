@@ -65,7 +65,7 @@ type Server struct {
 	state       *state.State
 	logs        *logs.Store
 	registry    *control.Registry
-	worker      *worker.Worker
+	workers     []*worker.Worker
 	assign      *assign.Manager
 	async       *async.Service
 	esm         *esm.Service
@@ -154,11 +154,19 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if freezeAfter == 0 {
 		freezeAfter = -1 // never
 	}
-	if s.worker, err = worker.New(worker.Config{Backend: backend, Logs: s.logs, Region: cfg.Region,
-		ReportSuffix: suffix, FreezeAfter: freezeAfter, Logger: logger.With("role", "worker")}); err != nil {
+	for i := range cfg.Workers {
+		w, err := worker.New(worker.Config{Backend: backend, Logs: s.logs, Region: cfg.Region,
+			ReportSuffix: suffix, FreezeAfter: freezeAfter, Logger: logger.With("role", "worker", "worker", i)})
+		if err != nil {
+			return nil, err
+		}
+		s.workers = append(s.workers, w)
+	}
+	place, err := newPlacement(cfg, s.workers, logger.With("role", "placement"))
+	if err != nil {
 		return nil, err
 	}
-	if s.assign, err = assign.New(assign.Config{Placement: placement.Local{Host: s.worker}, IdleTimeout: cfg.IdleTimeout,
+	if s.assign, err = assign.New(assign.Config{Placement: place, IdleTimeout: cfg.IdleTimeout,
 		MaxLifetime: cfg.SandboxMaxLifetime, Logger: logger.With("role", "assign")}); err != nil {
 		return nil, err
 	}
@@ -301,8 +309,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.assign != nil {
 		s.assign.Close()
 	}
-	if s.worker != nil {
-		s.worker.Close(ctx)
+	for _, w := range s.workers {
+		w.Close(ctx)
 	}
 	if c, ok := s.backend.(sandbox.Closer); ok {
 		// Releases what the backend set up on the host, such as its cgroup parent.
@@ -318,6 +326,41 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.state.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// newPlacement packs sandboxes onto the workers by memory, each worker with an equal share of
+// the host's memory less the reserve unless configured.
+func newPlacement(cfg Config, workers []*worker.Worker, logger *slog.Logger) (*placement.Pack, error) {
+	reserve := cfg.MemoryReserveMB
+	switch reserve {
+	case 0:
+		reserve = placement.DefaultReserveMB()
+	case -1:
+		reserve = 0
+	}
+	capacity := cfg.WorkerMemoryMB
+	if capacity == 0 {
+		total, err := placement.MemTotalMB()
+		if err != nil {
+			return nil, fmt.Errorf("placement: %w (set --worker-memory)", err)
+		}
+		capacity = max(1, (total-reserve)/int64(len(workers)))
+	}
+	ws := make([]placement.Worker, len(workers))
+	for i, w := range workers {
+		ws[i] = w
+	}
+	logger.Info("placement", "workers", len(workers), "worker_memory_mb", capacity, "reserve_mb", reserve)
+	return placement.NewPack(placement.Config{Workers: ws, CapacityMB: capacity, ReserveMB: reserve, Logger: logger})
+}
+
+// Sandboxes is how many sandboxes the workers hold now.
+func (s *Server) Sandboxes() int {
+	n := 0
+	for _, w := range s.workers {
+		n += w.Sandboxes()
+	}
+	return n
 }
 
 // snapshots says whether the backend snapshots initialized sandboxes (SnapStart).

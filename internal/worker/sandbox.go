@@ -498,6 +498,7 @@ func (s *Sandbox) destroyFor(ctx context.Context, reason string) {
 		s.api.Close()
 		s.w.live.Delete(s.id)
 		s.w.count.Add(-1)
+		s.w.memory.Add(-int64(s.cfg.MemoryMB))
 	})
 }
 

@@ -63,6 +63,8 @@ type Worker struct {
 	logger *slog.Logger
 	live   sync.Map // id → *Sandbox
 	count  atomic.Int64
+	// memory is the sum of the live sandboxes' MemoryMB: what they may grow to.
+	memory atomic.Int64
 
 	stop      chan struct{} // closed by Close: ends sweepHeld
 	closeOnce sync.Once
@@ -113,6 +115,10 @@ func (w *Worker) sweepHeld() {
 
 // Sandboxes is how many sandboxes this worker holds now.
 func (w *Worker) Sandboxes() int { return int(w.count.Load()) }
+
+// MemoryMB is the memory this worker's sandboxes may use together: the sum of their
+// MemorySize, which placement packs workers by.
+func (w *Worker) MemoryMB() int64 { return w.memory.Load() }
 
 // NewSandbox creates a sandbox for cfg and starts its runtime. The runtime's init runs while
 // the first invocation waits for it.
@@ -195,6 +201,7 @@ func (w *Worker) NewSandbox(ctx context.Context, cfg invoke.SandboxSpec) (*Sandb
 	go s.api.Serve(s.conns)
 	w.live.Store(id, s)
 	w.count.Add(1)
+	w.memory.Add(int64(cfg.MemoryMB))
 	if x != nil {
 		s.telInitStart(x)
 	}

@@ -69,6 +69,14 @@ func handle(ctx context.Context, ev event) (any, error) {
 			fmt.Printf("line %d %s\n", i, ev.Text)
 		}
 		fmt.Print("no newline at the end")
+	case "grow":
+		// Take ev.N MB and touch every page, then hold it for ev.MS ms.
+		b := make([]byte, ev.N<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+		return map[string]int{"grew": len(b) >> 20}, nil
 	case "big":
 		// A JSON string of ev.N bytes, quotes included.
 		return strings.Repeat("a", ev.N-2), nil
