@@ -271,6 +271,27 @@ func (m *Manager) Forget(fn string) {
 	}
 }
 
+// ForgetVersion destroys every idle sandbox of the function version whose ARN is arn (a
+// published version's qualified ARN) and retires its pools, as when the version is deleted.
+func (m *Manager) ForgetVersion(arn string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.current, arn)
+	for key, p := range m.pools {
+		if p.lineage != arn {
+			continue
+		}
+		p.retired = true
+		for _, e := range p.idle {
+			go e.sb.Destroy(context.Background())
+		}
+		p.idle = nil
+		if p.busy == 0 {
+			delete(m.pools, key)
+		}
+	}
+}
+
 // Stats counts sandboxes by state.
 type Stats struct{ Idle, Busy int }
 

@@ -136,6 +136,11 @@ func TestAPublishedVersionKeepsItsSandboxesBesideLatestsUpdates(t *testing.T) {
 	if got := call(t, m, "f:1#a", v1, "echo")["calls"]; got != float64(2) {
 		t.Errorf("version 1's second invoke ran in a new sandbox (call %v)", got)
 	}
+	m.ForgetVersion(v1.FunctionARN) // version 1 deleted: its sandbox goes, $LATEST's stays
+	waitSandboxes(t, m, w, 1)
+	if got := call(t, m, "latest#b", cfg("f"), "echo")["calls"]; got != float64(2) {
+		t.Errorf("$LATEST's sandbox went with version 1's (call %v)", got)
+	}
 }
 
 func TestIdleSandboxesAreReclaimed(t *testing.T) {

@@ -252,3 +252,12 @@ func (s *Service) Close() {
 func (s *Service) ForgetFunction(ctx context.Context, function string) error {
 	return s.configs.DeleteFunction(ctx, function)
 }
+
+// ForgetQualifier drops the configuration of a deleted version or alias of a function, if it
+// has one.
+func (s *Service) ForgetQualifier(ctx context.Context, function, qualifier string) error {
+	if s.configs.Lookup(function, qualifier) == nil {
+		return nil
+	}
+	return s.configs.Delete(ctx, function, qualifier)
+}

@@ -144,16 +144,25 @@ func (r *Registry) applyAliasEntry(e jetstream.KeyValueEntry) {
 
 func (r *Registry) applyAlias(name, alias string, a *Alias, rev uint64) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	as := r.aliases[name]
 	if as == nil {
 		as = make(map[string]aliasEntry)
 		r.aliases[name] = as
 	}
-	if cur, ok := as[alias]; ok && cur.rev >= rev {
+	cur, ok := as[alias]
+	if ok && cur.rev >= rev {
+		r.mu.Unlock()
 		return
 	}
 	as[alias] = aliasEntry{a: a, rev: rev}
+	var notify []func(string, string)
+	if a == nil && cur.a != nil {
+		notify = r.onDeleteQualifier
+	}
+	r.mu.Unlock()
+	for _, fn := range notify {
+		fn(name, alias)
+	}
 }
 
 // Alias is alias a of function name, from memory.

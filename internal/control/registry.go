@@ -122,7 +122,9 @@ type Registry struct {
 	// reserved is the sum of every cached function's reserved concurrency, changed under mu.
 	reserved atomic.Int64
 	onDelete []func(name string)
-	watch    *state.KeyWatch
+	// onDeleteQualifier is told of each published version or alias deleted on its own.
+	onDeleteQualifier []func(name, qualifier string)
+	watch             *state.KeyWatch
 
 	// vkv and akv hold published versions and aliases; versions and aliases are their
 	// in-memory copies by function name, then version number or alias name, kept like cache.

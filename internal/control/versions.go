@@ -69,16 +69,35 @@ func (r *Registry) applyVersionEntry(e jetstream.KeyValueEntry) {
 // holds a newer revision.
 func (r *Registry) applyVersion(name, v string, f *Function, rev uint64) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	vs := r.versions[name]
 	if vs == nil {
 		vs = make(map[string]cacheEntry)
 		r.versions[name] = vs
 	}
-	if cur, ok := vs[v]; ok && cur.rev >= rev {
+	cur, ok := vs[v]
+	if ok && cur.rev >= rev {
+		r.mu.Unlock()
 		return
 	}
 	vs[v] = cacheEntry{f: f, rev: rev}
+	var notify []func(string, string)
+	if f == nil && cur.f != nil {
+		notify = r.onDeleteQualifier
+	}
+	r.mu.Unlock()
+	for _, fn := range notify {
+		fn(name, v)
+	}
+}
+
+// OnDeleteQualifier registers fn to be called with a function's name and a version number or
+// alias name each time one published version or alias is deleted on its own (DeleteFunction
+// with a version, DeleteAlias), whether through this registry or another sharing the buckets;
+// when a whole function is deleted, OnDelete is called instead. fn must not block.
+func (r *Registry) OnDeleteQualifier(fn func(name, qualifier string)) {
+	r.mu.Lock()
+	r.onDeleteQualifier = append(r.onDeleteQualifier, fn)
+	r.mu.Unlock()
 }
 
 // Version is published version v of function name, from memory.

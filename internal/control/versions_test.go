@@ -3,15 +3,19 @@ package control_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/control/controltest"
 	"github.com/ember-serverless/ember/internal/lambdaerr"
 	"github.com/ember-serverless/ember/internal/state"
 	"github.com/ember-serverless/ember/internal/state/statetest"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // activeFunction creates name and waits for it to be Active.
@@ -372,4 +376,46 @@ func TestPermissionsOnAVersionOrAliasAreTheirOwn(t *testing.T) {
 	if errType(err) != lambdaerr.ResourceNotFound {
 		t.Errorf("a permission on a missing version: %v", err)
 	}
+}
+
+func TestDeletingAVersionOrAliasIsPublishedOnce(t *testing.T) {
+	ctx := context.Background()
+	st := statetest.New(t)
+	r, other := openRegistry(t, st), openRegistry(t, st)
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	for who, reg := range map[string]*control.Registry{"own": r, "other": other} {
+		reg.OnDeleteQualifier(func(name, q string) {
+			mu.Lock()
+			seen[who] = append(seen[who], name+":"+q)
+			mu.Unlock()
+		})
+	}
+	activeFunction(t, r, "del")
+	publishVersion(t, r, "del")
+	if _, err := r.CreateAlias(ctx, &control.CreateAliasInput{FunctionName: "del", Name: "live", FunctionVersion: "$LATEST"}); err != nil {
+		t.Fatal(err)
+	}
+	waitConfig(t, other, "del", func(*control.Function, bool) error {
+		if _, ok := other.Alias("del", "live"); !ok {
+			return errors.New("alias not seen yet")
+		}
+		return nil
+	})
+	if err := r.Delete(ctx, "del", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DeleteAlias(ctx, "del", "live"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, who := range []string{"own", "other"} {
+			if got := strings.Join(seen[who], ","); got != "del:1,del:live" {
+				return fmt.Errorf("%s registry saw %q", who, got)
+			}
+		}
+		return nil
+	})
 }

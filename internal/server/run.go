@@ -201,6 +201,17 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 			}
 		}
 	})
+	// A deleted version's or alias's event invoke config goes with it, and a version's idle
+	// sandboxes (an alias has none of its own).
+	s.registry.OnDeleteQualifier(func(name, qualifier string) {
+		s.assign.ForgetVersion(s.registry.Config().ARN(name) + ":" + qualifier)
+		if s.async != nil {
+			if err := s.async.ForgetQualifier(context.Background(), name, qualifier); err != nil {
+				logger.Warn("could not delete a deleted version's or alias's event invoke config", "function", name,
+					"qualifier", qualifier, "err", err)
+			}
+		}
+	})
 	if s.async, err = async.New(ctx, async.Config{JetStream: js, Replicas: s.state.Replicas(), Invoker: fe,
 		Functions: asyncFunctions{s.registry}, ARNs: async.ARNs{Region: cfg.Region, AccountID: cfg.AccountID},
 		RetryBaseDelay: cfg.AsyncRetryBaseDelay, AckWait: cfg.AsyncAckWait, Logger: logger.With("role", "async")}); err != nil {

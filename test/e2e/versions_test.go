@@ -152,6 +152,30 @@ func TestTheSDKPublishesVersionsAndInvokesThemThroughAliases(t *testing.T) {
 		_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(arn + ":1")})
 		wantAPIError(t, err, http.StatusNotFound, "ResourceNotFoundException")
 	})
+	t.Run("a deleted alias's event invoke config goes with it", func(t *testing.T) {
+		tmp := &lambda.CreateAliasInput{FunctionName: aws.String(name), Name: aws.String("tmp"), FunctionVersion: aws.String("2")}
+		if _, err := c.CreateAlias(ctx, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String(name),
+			Qualifier: aws.String("tmp"), MaximumRetryAttempts: aws.Int32(0)}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(arn + ":tmp")})
+		if err != nil || aws.ToString(cfg.FunctionArn) != arn+":tmp" {
+			t.Fatalf("the alias's config: %+v, %v", cfg, err)
+		}
+		if _, err := c.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String(name), Name: aws.String("tmp")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CreateAlias(ctx, tmp); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, stateTimeout, func() (bool, string) {
+			_, err := c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(name), Qualifier: aws.String("tmp")})
+			return err != nil && strings.Contains(err.Error(), "ResourceNotFoundException"), "the old alias's config gone"
+		})
+	})
 	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name)}); err != nil {
 		t.Fatal(err)
 	}
