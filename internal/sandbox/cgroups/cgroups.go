@@ -214,6 +214,77 @@ func writeFile(dir, file, value string) error {
 	return nil
 }
 
+// ctlFile is a control file of a group kept open, so that writing it or reading it again
+// costs one system call rather than an open, a write or read, and a close: the freezer's,
+// written and read on every freeze and thaw of a sandbox, which is every idle pause.
+type ctlFile struct {
+	mu  sync.Mutex
+	f   *os.File
+	buf [256]byte
+}
+
+func (c *ctlFile) fileLocked(dir, file string, flag int) (*os.File, error) {
+	if c.f == nil {
+		f, err := os.OpenFile(filepath.Join(dir, file), flag, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("cgroups: %w", err)
+		}
+		c.f = f
+	}
+	return c.f, nil
+}
+
+// write writes value to the file (opened with flag on first use) from its start. Flags
+// with os.O_CREATE let the tests' stand-in directories start without the file; a group's
+// own always has it.
+func (c *ctlFile) write(dir, file string, flag int, value string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, err := c.fileLocked(dir, file, flag)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt([]byte(value), 0); err != nil {
+		return fmt.Errorf("cgroups: write %s: %w", file, err)
+	}
+	return nil
+}
+
+// read reads the file (opened with flag on first use) from its start, up to 256 bytes.
+func (c *ctlFile) read(dir, file string, flag int) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, err := c.fileLocked(dir, file, flag)
+	if err != nil {
+		return "", err
+	}
+	n, err := f.ReadAt(c.buf[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("cgroups: read %s: %w", file, err)
+	}
+	return string(c.buf[:n]), nil
+}
+
+// close closes the file; a later use opens it again.
+func (c *ctlFile) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f != nil {
+		c.f.Close()
+		c.f = nil
+	}
+}
+
+// keyedValue is the value of the "key value" line of a flat-keyed file's text, or "".
+func keyedValue(text, key string) string {
+	for line := range strings.SplitSeq(text, "\n") {
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 // readKeyed reads one "key value" line of a flat-keyed cgroup file (memory.events,
 // memory.oom_control); a missing key reads as zero.
 func readKeyed(dir, file, key string) (int64, error) {

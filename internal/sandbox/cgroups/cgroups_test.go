@@ -352,3 +352,41 @@ func BenchmarkCPUUsage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFreezeThaw measures what the worker pays to pause an idle sandbox and wake it for
+// its next invoke. Another group is kept frozen, as the jail does, so the kernel's freezer
+// code stays switched on.
+func BenchmarkFreezeThaw(b *testing.B) {
+	m := liveManager(b)
+	keep, err := m.Create("keepfrozen", Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer keep.Delete()
+	if err := keep.Freeze(); err != nil {
+		b.Fatal(err)
+	}
+	g, err := m.Create("freezebench", Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "600")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		g.Delete()
+		cmd.Wait()
+	}()
+	if err := g.Add(cmd.Process.Pid); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := g.Freeze(); err != nil {
+			b.Fatal(err)
+		}
+		if err := g.Thaw(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -118,11 +118,12 @@ func (m *v1Manager) Prune() error {
 func (m *v1Manager) Close() error { return nil }
 
 type v1Group struct {
-	name   string
-	dirs   map[string]string
-	peak   counter
-	usage  counter
-	ownCPU string // the server's own cpu group, where a lazy group's processes run unheld
+	name    string
+	dirs    map[string]string
+	peak    counter
+	usage   counter
+	freezer ctlFile // freezer.state
+	ownCPU  string  // the server's own cpu group, where a lazy group's processes run unheld
 	// controllers are the hierarchies the group has a directory in.
 	controllers []string
 
@@ -248,18 +249,15 @@ func (g *v1Group) CPUUsage() (time.Duration, error) {
 }
 
 func (g *v1Group) freezerState() (string, error) {
-	b, err := os.ReadFile(filepath.Join(g.dirs["freezer"], "freezer.state"))
-	if err != nil {
-		return "", fmt.Errorf("cgroups: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	s, err := g.freezer.read(g.dirs["freezer"], "freezer.state", os.O_RDWR|os.O_CREATE)
+	return strings.TrimSpace(s), err
 }
 
 func (g *v1Group) setFreezer(state string) error {
 	// The v1 freezer can report FREEZING indefinitely if a task is caught mid-transition;
 	// writing the wanted state again retries.
 	return pollUntil(5*time.Second, func() (bool, error) {
-		if err := writeFile(g.dirs["freezer"], "freezer.state", state); err != nil {
+		if err := g.freezer.write(g.dirs["freezer"], "freezer.state", os.O_RDWR|os.O_CREATE, state); err != nil {
 			return false, err
 		}
 		s, err := g.freezerState()
@@ -297,7 +295,7 @@ func (g *v1Group) Kill(timeout time.Duration) error {
 		return err
 	}
 	killAll(pids)
-	_ = writeFile(g.dirs["freezer"], "freezer.state", "THAWED")
+	_ = g.freezer.write(g.dirs["freezer"], "freezer.state", os.O_RDWR|os.O_CREATE, "THAWED")
 	return pollUntil(timeout, func() (bool, error) {
 		pids, err := g.Procs()
 		if err != nil {
@@ -320,6 +318,7 @@ func (g *v1Group) Delete() error {
 			errs = append(errs, err)
 		}
 	}
+	g.freezer.close()
 	for _, c := range g.controllers {
 		if dir, ok := g.dirs[c]; ok {
 			if err := rmdirWait(dir, 5*time.Second); err != nil {

@@ -163,6 +163,8 @@ type v2Group struct {
 	deleted bool
 	peak    counter
 	usage   counter
+	freeze  ctlFile // cgroup.freeze
+	events  ctlFile // cgroup.events
 
 	cpuMu sync.Mutex
 	held  bool  // cpu.max holds the group's quota, not "max"
@@ -257,12 +259,12 @@ func (g *v2Group) Add(pid int) error {
 }
 
 func (g *v2Group) setFrozen(v string) error {
-	if err := writeFile(g.dir, "cgroup.freeze", v); err != nil {
+	if err := g.freeze.write(g.dir, "cgroup.freeze", os.O_WRONLY|os.O_CREATE, v); err != nil {
 		return err
 	}
 	return pollUntil(5*time.Second, func() (bool, error) {
-		n, err := readKeyed(g.dir, "cgroup.events", "frozen")
-		return strconv.FormatInt(n, 10) == v, err
+		text, err := g.events.read(g.dir, "cgroup.events", os.O_RDONLY)
+		return keyedValue(text, "frozen") == v, err
 	})
 }
 
@@ -309,6 +311,8 @@ func (g *v2Group) Delete() error {
 	if err := g.Kill(5 * time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
+	g.freeze.close()
+	g.events.close()
 	if err := rmdirWait(g.dir, 5*time.Second); err != nil {
 		errs = append(errs, err)
 	} else {
