@@ -16,8 +16,13 @@ import (
 // authorized by the URL's own signature (as Lambda's presigned S3 URLs), not by SigV4.
 const codePath = "/ember/code/"
 
-// codeURL is a signed download location for f's current package, valid for CodeURLExpiry.
+// codeURL is a signed download location for f's current package, valid for CodeURLExpiry; a
+// published version's names the version (NAME:N), whose package never changes.
 func (s *Server) codeURL(r *http.Request, f *control.Function) string {
+	key := f.Name()
+	if v := f.Config.Version; v != "" && v != control.LatestVersion {
+		key += ":" + v
+	}
 	base := s.cfg.PublicURL
 	if base == "" {
 		scheme := "http://"
@@ -30,8 +35,8 @@ func (s *Server) codeURL(r *http.Request, f *control.Function) string {
 	q := url.Values{}
 	q.Set("sha256", f.Code.Sha256)
 	q.Set("expires", expires)
-	q.Set("signature", s.codeSignature(f.Name(), f.Code.Sha256, expires))
-	return base + codePath + url.PathEscape(f.Name()) + "?" + q.Encode()
+	q.Set("signature", s.codeSignature(key, f.Code.Sha256, expires))
+	return base + codePath + url.PathEscape(key) + "?" + q.Encode()
 }
 
 func (s *Server) codeSignature(name, sha, expires string) string {

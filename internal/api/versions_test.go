@@ -1,9 +1,14 @@
 package api_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
+
+	"github.com/ember-serverless/ember/internal/control/controltest"
 )
 
 func TestVersionsAndAliasesAreServedOnLambdasPaths(t *testing.T) {
@@ -81,5 +86,28 @@ func TestVersionsAndAliasesAreServedOnLambdasPaths(t *testing.T) {
 	}
 	if rec := f.do(t, "GET", base+"?Qualifier=1", nil, nil); rec.Code != http.StatusNotFound {
 		t.Errorf("GetFunction of a deleted version: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestAVersionsCodeLocationServesItsOwnPackage(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "kept")
+	if rec := f.do(t, "POST", "/2015-03-31/functions/kept/versions", nil, nil); rec.Code != http.StatusCreated {
+		t.Fatalf("PublishVersion: %d %s", rec.Code, rec.Body)
+	}
+	v1, _ := f.registry.Version("kept", "1")
+	newZip := controltest.Zip(t, map[string]string{"bootstrap": "#!/bin/sh\necho new\n"})
+	if rec := f.do(t, "PUT", "/2015-03-31/functions/kept/code", mustJSON(map[string]any{"ZipFile": newZip}), nil); rec.Code != http.StatusOK {
+		t.Fatalf("UpdateFunctionCode: %d %s", rec.Code, rec.Body)
+	}
+	var out struct{ Code struct{ Location string } }
+	rec := f.do(t, "GET", "/2015-03-31/functions/kept?Qualifier=1", nil, nil)
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("GetFunction of version 1: %d %s", rec.Code, rec.Body)
+	}
+	rec = f.do(t, "GET", strings.TrimPrefix(out.Code.Location, "http://example.com"), nil, nil)
+	want, _ := f.code.Zip(context.Background(), v1.Code)
+	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), want) || bytes.Equal(want, newZip) {
+		t.Errorf("version 1's download: %d, %d bytes", rec.Code, rec.Body.Len())
 	}
 }
