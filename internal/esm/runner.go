@@ -34,7 +34,7 @@ func (s *Service) newRunner(m *Mapping) *runner {
 
 func (s *Service) openSource(ctx context.Context, m *Mapping) (Source, error) {
 	env := SourceEnv{JetStream: s.cfg.JetStream, Region: s.cfg.ARNs.Region, AccountID: s.cfg.ARNs.AccountID,
-		AckWait: s.cfg.AckWait, Logger: s.logger.With("uuid", m.UUID)}
+		AckWait: s.cfg.AckWait, SecretsDir: s.cfg.SecretsDir, Logger: s.logger.With("uuid", m.UUID)}
 	if m.Kind() == KindJetStream {
 		return openJetStream(ctx, m, env)
 	}

@@ -57,6 +57,8 @@ type Config struct {
 	ARNs      async.ARNs
 	// Sources open the sources of kinds other than JetStream (Kafka, RabbitMQ).
 	Sources map[Kind]SourceFactory
+	// SecretsDir holds the secrets BASIC_AUTH SourceAccessConfigurations name (see SecretARN).
+	SecretsDir string
 	// AckWait is how long a JetStream record may go without a sign of life from its poller
 	// before it is handed out again (after a crash, the time a restarted server waits for it).
 	AckWait time.Duration
@@ -294,6 +296,10 @@ func (s *Service) Create(ctx context.Context, in *Input) (*Mapping, error) {
 		}
 		m.EventSourceArn = arn
 		m.Queues = in.Queues
+		m.SourceAccessConfigurations = in.SourceAccessConfigurations
+		if err := s.checkRabbitAccess(m); err != nil {
+			return nil, err
+		}
 	default:
 		src, err := ParseStreamARN(arn, s.cfg.ARNs.Region, s.cfg.ARNs.AccountID)
 		if err != nil {

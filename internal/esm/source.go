@@ -59,7 +59,9 @@ type SourceEnv struct {
 	Region    string
 	AccountID string
 	AckWait   time.Duration
-	Logger    *slog.Logger
+	// SecretsDir is where BASIC_AUTH secrets are read from.
+	SecretsDir string
+	Logger     *slog.Logger
 }
 
 // SourceFactory opens a mapping's source.

@@ -155,6 +155,9 @@ func (s *Service) checkForKind(m *Mapping, creating bool) error {
 		}
 	}
 	if m.Kind() == KindRabbitMQ {
+		if err := s.checkRabbitAccess(m); err != nil {
+			return err
+		}
 		switch {
 		case m.MaximumRetryAttempts != nil, m.MaximumRecordAgeInSeconds != nil, m.BisectBatchOnFunctionError != nil:
 			return lambdaerr.InvalidParameter("Unsupported parameter for given event source mapping type: MaximumRetryAttempts, MaximumRecordAgeInSeconds and BisectBatchOnFunctionError apply to stream sources.")

@@ -4,6 +4,7 @@ import (
 	"github.com/ember-serverless/ember/internal/control"
 	"github.com/ember-serverless/ember/internal/esm"
 	"github.com/ember-serverless/ember/internal/esm/kafka"
+	"github.com/ember-serverless/ember/internal/esm/rabbitmq"
 )
 
 // esmFunctions is what event source mappings need of the function registry.
@@ -20,5 +21,5 @@ func (e esmFunctions) Exists(name, qualifier string) error {
 
 // esmSources are the sources beside JetStream that mappings can read.
 func esmSources() map[esm.Kind]esm.SourceFactory {
-	return map[esm.Kind]esm.SourceFactory{esm.KindKafka: kafka.Open}
+	return map[esm.Kind]esm.SourceFactory{esm.KindKafka: kafka.Open, esm.KindRabbitMQ: rabbitmq.Open}
 }

@@ -219,7 +219,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	}
 	if s.esm, err = esm.New(ctx, esm.Config{JetStream: js, Replicas: s.state.Replicas(), Invoker: fe,
 		Functions: esmFunctions{s.registry}, Sender: s.async.Sender(), ARNs: async.ARNs{Region: cfg.Region, AccountID: cfg.AccountID},
-		Sources: esmSources(), AckWait: cfg.AsyncAckWait, Logger: logger.With("role", "esm")}); err != nil {
+		Sources: esmSources(), SecretsDir: filepath.Join(cfg.DataDir, "secrets"), AckWait: cfg.AsyncAckWait, Logger: logger.With("role", "esm")}); err != nil {
 		return nil, err
 	}
 	handler, err := newAPI(cfg, s, code, fe, auth.StaticKeys{creds.AccessKeyID: creds.SecretAccessKey}, logger)

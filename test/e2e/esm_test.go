@@ -4,14 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ember-serverless/ember/internal/esm/rabbitmq/rabbitmqtest"
 )
 
 func streamARN(stream string) string {
@@ -298,4 +303,67 @@ func kadmClient(t *testing.T, brokers []string) func(group string) int64 {
 		}
 		return n
 	}
+}
+
+func TestTheAWSCLIMapsARabbitMQQueue(t *testing.T) {
+	needAWSCLI(t)
+	broker := rabbitmqtest.Start(t)
+	conn, err := amqp.Dial("amqp://guest:guest@" + broker.Addr() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare("jobs", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"one", "two", "three"} {
+		if err := ch.PublishWithContext(context.Background(), "", "jobs", false, false, amqp.Publishing{Body: []byte(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secrets", "mq"), []byte(`{"username":"guest","password":"guest"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, dir)
+	c := s.lambdaClient()
+	fn := deploy(t, c, functionSpec{fn: "batch"})
+	brokerARN := "arn:aws:mq:" + region + ":" + accountID + ":broker:" + broker.Addr()
+	secret := "arn:aws:secretsmanager:" + region + ":" + accountID + ":secret:"
+	r := s.aws(t, "lambda", "create-event-source-mapping", "--function-name", fn, "--event-source-arn", brokerARN, "--queues", "jobs",
+		"--source-access-configurations", "Type=BASIC_AUTH,URI="+secret+"nope")
+	if r.code == 0 || !containsAll(r.stderr, "InvalidParameterValueException", "could not be read") {
+		t.Fatalf("a mapping with a missing secret: exit %d, %s", r.code, r.stderr)
+	}
+	var m mappingOut
+	decodeCLI(t, s.aws(t, "lambda", "create-event-source-mapping", "--function-name", fn, "--event-source-arn", brokerARN, "--queues", "jobs",
+		"--batch-size", "2", "--source-access-configurations", "Type=BASIC_AUTH,URI="+secret+"mq", "Type=VIRTUAL_HOST,URI=/"), &m)
+	if m.State != "Creating" || m.UUID == "" {
+		t.Fatalf("create-event-source-mapping answered %+v", m)
+	}
+	// Every message is acknowledged once the function succeeded: the queue empties.
+	waitUntil(t, 2*stateTimeout, func() (bool, string) {
+		q, err := ch.QueueDeclarePassive("jobs", true, false, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decodeCLI(t, s.aws(t, "lambda", "get-event-source-mapping", "--uuid", m.UUID), &m)
+		return q.Messages == 0 && q.Consumers == 1 && m.LastProcessingResult == "OK",
+			fmt.Sprintf("%d messages ready, %d consumers, last result %q", q.Messages, q.Consumers, m.LastProcessingResult)
+	})
+	decodeCLI(t, s.aws(t, "lambda", "delete-event-source-mapping", "--uuid", m.UUID), &m)
+	waitUntil(t, stateTimeout, func() (bool, string) {
+		q, err := ch.QueueDeclarePassive("jobs", true, false, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Consumers == 0, fmt.Sprintf("%d consumers after the delete", q.Consumers)
+	})
 }
