@@ -131,7 +131,11 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, _ []byte)
 	if v := q.Get("MasterRegion"); v != "" {
 		return lambdaerr.InvalidParameter("MasterRegion is not supported by this server: there are no Lambda@Edge replicas.")
 	}
-	fs, next, err := s.registry.List(q.Get("Marker"), maxItems)
+	list := s.registry.List
+	if q.Get("FunctionVersion") == "ALL" {
+		list = s.registry.ListAllVersions
+	}
+	fs, next, err := list(q.Get("Marker"), maxItems)
 	if err != nil {
 		return err
 	}

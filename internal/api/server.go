@@ -86,6 +86,7 @@ type Registry interface {
 	PutRuntimeManagementConfig(ctx context.Context, nameOrARN, qualifier, updateOn, versionARN string) (*control.RuntimeManagementConfig, error)
 	PublishVersion(ctx context.Context, in *control.PublishVersionInput) (*control.Function, error)
 	ListVersions(nameOrARN, marker string, maxItems int) ([]*control.Function, string, error)
+	ListAllVersions(marker string, maxItems int) ([]*control.Function, string, error)
 	CreateAlias(ctx context.Context, in *control.CreateAliasInput) (*control.Alias, error)
 	GetAlias(nameOrARN, alias string) (*control.Alias, error)
 	UpdateAlias(ctx context.Context, in *control.UpdateAliasInput) (*control.Alias, error)

@@ -111,3 +111,43 @@ func TestAVersionsCodeLocationServesItsOwnPackage(t *testing.T) {
 		t.Errorf("version 1's download: %d, %d bytes", rec.Code, rec.Body.Len())
 	}
 }
+
+func TestListFunctionsWithFunctionVersionALLListsEveryVersion(t *testing.T) {
+	f := newFixture(t)
+	for _, name := range []string{"a", "b"} {
+		f.create(t, name)
+		if rec := f.do(t, "POST", "/2015-03-31/functions/"+name+"/versions", nil, nil); rec.Code != http.StatusCreated {
+			t.Fatalf("PublishVersion: %d %s", rec.Code, rec.Body)
+		}
+	}
+	list := func(query string) (arns []string, next string) {
+		var out struct {
+			Functions  []struct{ FunctionArn string }
+			NextMarker string
+		}
+		rec := f.do(t, "GET", "/2015-03-31/functions/?"+query, nil, nil)
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("ListFunctions?%s: %d %s", query, rec.Code, rec.Body)
+		}
+		for _, fn := range out.Functions {
+			arns = append(arns, strings.TrimPrefix(fn.FunctionArn, fnARN))
+		}
+		return arns, out.NextMarker
+	}
+	if got, _ := list(""); strings.Join(got, ",") != "a,b" {
+		t.Errorf("without FunctionVersion: %v", got)
+	}
+	var got []string
+	for marker := "first"; marker != ""; {
+		q := "FunctionVersion=ALL&MaxItems=3"
+		if marker != "first" {
+			q += "&Marker=" + marker
+		}
+		var page []string
+		page, marker = list(q)
+		got = append(got, page...)
+	}
+	if strings.Join(got, ",") != "a:$LATEST,a:1,b:$LATEST,b:1" {
+		t.Errorf("with FunctionVersion=ALL, in pages of 3: %v", got)
+	}
+}

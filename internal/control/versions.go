@@ -244,7 +244,7 @@ func (r *Registry) ListVersions(nameOrARN, marker string, maxItems int) ([]*Func
 	if !ok {
 		return nil, "", r.notFound(name, "")
 	}
-	all := append([]*Function{latest}, r.publishedVersions(name)...)
+	all := append([]*Function{r.qualifiedLatest(latest)}, r.publishedVersions(name)...)
 	return page(all, marker, maxItems, func(f *Function) string { return f.Config.Version })
 }
 
@@ -385,4 +385,24 @@ func (r *Registry) updateVersionRecord(ctx context.Context, name, v string, muta
 	}
 	return nil, lambdaerr.New(lambdaerr.ResourceConflict,
 		"The operation cannot be performed at this time. An update is in progress for resource: %s", r.cfg.ARN(name)+":"+v)
+}
+
+// ListAllVersions is ListFunctions with FunctionVersion ALL: every function's $LATEST followed
+// by its published versions in number order, functions in name order, up to maxItems (50
+// when 0) after marker, and the next page's marker.
+func (r *Registry) ListAllVersions(marker string, maxItems int) ([]*Function, string, error) {
+	var all []*Function
+	for _, f := range r.snapshot() {
+		all = append(all, r.qualifiedLatest(f))
+		all = append(all, r.publishedVersions(f.Name())...)
+	}
+	return page(all, marker, maxItems, func(f *Function) string { return f.Name() + ":" + f.Config.Version })
+}
+
+// qualifiedLatest is $LATEST as a listing of versions shows it: under its qualified ARN
+// (NAME:$LATEST), as Lambda lists it beside the published versions.
+func (r *Registry) qualifiedLatest(f *Function) *Function {
+	g := *f
+	g.Config.FunctionArn = r.cfg.ARN(f.Name()) + ":" + LatestVersion
+	return &g
 }
