@@ -39,13 +39,13 @@ func layersClient(t *testing.T) *lambda.Client {
 }
 
 // layersFixture is newFixture's server with the registry's layers.
-func layersFixture(t *testing.T) *fixture {
+func layersFixture(t testing.TB) *fixture {
 	t.Helper()
 	return layersServer(t, api.AllowAll{})
 }
 
 // layersServer is an API with a registry and its layers that authenticates with authn.
-func layersServer(t *testing.T, authn api.Authenticator) *fixture {
+func layersServer(t testing.TB, authn api.Authenticator) *fixture {
 	t.Helper()
 	code := controltest.NewCodeStore()
 	reg, err := control.Open(context.Background(), statetest.New(t), control.Config{}, code)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -131,4 +132,40 @@ func TestTheEmbeddedModelIsWhatGenMakes(t *testing.T) {
 	if !bytes.Equal(got, modelJSON) {
 		t.Fatal("lambda.json differs from what gen makes from the installed model: run go generate ./internal/apimodel")
 	}
+}
+
+// countRE is the head of AWS's message: "1 validation error detected: " or "N validation errors
+// detected: " for N > 1.
+var countRE = regexp.MustCompile(`^([1-9][0-9]*) validation error(s?) detected: Value `)
+
+// FuzzValidate checks Validate on any operation, path, query, header and body: it never
+// panics, and what it refuses is a ValidationException headed as AWS heads it.
+func FuzzValidate(f *testing.F) {
+	f.Add("CreateFunction", "/2015-03-31/functions", "", "", []byte(`{"FunctionName":"a b","MemorySize":1,"Architectures":["x"],"Environment":{"Variables":{"1":"x"}}}`))
+	f.Add("GetFunction", "/2015-03-31/functions/fn", "Qualifier=%20", "", []byte(nil))
+	f.Add("Invoke", "/2015-03-31/functions/fn/invocations", "", "Tail", []byte(`{}`))
+	f.Add("CreateAlias", "/2015-03-31/functions/fn/aliases", "", "", []byte(`{"Name":"1","RoutingConfig":{"AdditionalVersionWeights":{"a":2}}}`))
+	f.Add("ListFunctions", "/2015-03-31/functions/", "MaxItems=0&FunctionVersion=x&MasterRegion=y", "", []byte(nil))
+	f.Add("TagResource", "/2017-03-31/tags/x", "", "", []byte(`{"Tags":{"":""}}`))
+	ops := Operations()
+	f.Fuzz(func(t *testing.T, op, path, query, logType string, body []byte) {
+		if !Known(op) && len(op) > 0 {
+			op = ops[int(op[0])%len(ops)]
+		}
+		r := httptest.NewRequest("POST", "/", nil)
+		r.URL.Path, r.URL.RawPath, r.URL.RawQuery = path, "", query
+		r.Header.Set("X-Amz-Log-Type", logType)
+		err := Validate(op, r, body)
+		if err == nil {
+			return
+		}
+		var le *lambdaerr.Error
+		if !errors.As(err, &le) || le.Type != lambdaerr.Validation {
+			t.Fatalf("%s: got %v, want a ValidationException", op, err)
+		}
+		m := countRE.FindStringSubmatch(le.Message)
+		if m == nil || (m[1] == "1") != (m[2] == "") || m[1] == "0" {
+			t.Fatalf("%s: message %q does not count its errors as AWS does", op, le.Message)
+		}
+	})
 }
