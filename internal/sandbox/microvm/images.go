@@ -5,7 +5,6 @@ package microvm
 import (
 	"bytes"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -17,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ember-serverless/ember/internal/runtimes"
 	"github.com/ember-serverless/ember/internal/sandbox/microvm/agent"
 	"github.com/ember-serverless/ember/internal/sandbox/microvm/wire"
 	"github.com/ember-serverless/ember/internal/sandbox/vmimage"
@@ -60,31 +58,20 @@ func rootTree(tools []string, runtimePaths map[string][]string) (*vmimage.Initra
 			return nil, err
 		}
 	}
-	var elfs []string
+	programs := []string{"/bin/sh"}
 	for _, t := range tools {
-		p, err := exec.LookPath(t)
-		if err != nil {
-			continue // not on this host: the guest goes without
-		}
-		if isELF(p) {
-			elfs = append(elfs, p)
-		} else if err := r.HostPath(p); err != nil {
-			return nil, err
-		}
+		if p, err := exec.LookPath(t); err == nil {
+			programs = append(programs, p)
+		} // else it is not on this host: the guest goes without
 	}
-	if err := r.HostPath("/bin/sh"); err != nil {
-		return nil, err
-	}
-	paths, err := runtimes.ELFClosure(elfs...)
-	if err != nil {
+	if err := r.Programs(programs...); err != nil {
 		return nil, err
 	}
 	for _, rt := range slices.Sorted(maps.Keys(runtimePaths)) {
-		paths = append(paths, runtimePaths[rt]...)
-	}
-	for _, p := range paths {
-		if err := r.HostPath(p); err != nil {
-			return nil, err
+		for _, p := range runtimePaths[rt] {
+			if err := r.HostPath(p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if _, err := os.Stat("/etc/mke2fs.conf"); err == nil {
@@ -93,15 +80,6 @@ func rootTree(tools []string, runtimePaths map[string][]string) (*vmimage.Initra
 		}
 	}
 	return r, nil
-}
-
-func isELF(p string) bool {
-	f, err := elf.Open(p)
-	if err != nil {
-		return false
-	}
-	f.Close()
-	return true
 }
 
 // makeExt4 makes out a read-only ext4 image of dir: no journal, sized to what it holds.
@@ -162,19 +140,25 @@ func (b *Backend) rootImage() (string, error) {
 	h := sha256.New()
 	fmt.Fprintln(h, "root v1", b.cfg.GuestTools, b.cfg.RuntimeHostPaths)
 	out := filepath.Join(b.cfg.CacheDir, "root-"+hex.EncodeToString(h.Sum(nil))[:16]+".ext4")
+	return b.cachedImage(out, "root image", tree.WriteDir)
+}
+
+// cachedImage returns the image out of the cache, first making it, if the cache has none, of
+// a staging directory that fill writes; what names the image in errors.
+func (b *Backend) cachedImage(out, what string, fill func(stage string) error) (string, error) {
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
 	stage, err := os.MkdirTemp(b.cfg.CacheDir, "stage-")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("microvm: %s: %w", what, err)
 	}
 	defer os.RemoveAll(stage)
-	if err := tree.WriteDir(stage); err != nil {
-		return "", fmt.Errorf("microvm: root image: %w", err)
+	if err := fill(stage); err != nil {
+		return "", fmt.Errorf("microvm: %s: %w", what, err)
 	}
 	if err := makeExt4(stage, out); err != nil {
-		return "", fmt.Errorf("microvm: root image: %w", err)
+		return "", fmt.Errorf("microvm: %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -198,19 +182,6 @@ func (b *Backend) fnImage(code string, layers []string, runtimeDir string) (stri
 		fmt.Fprintln(h, d, fi.ModTime().UnixNano())
 	}
 	out := filepath.Join(b.cfg.CacheDir, "fn-"+hex.EncodeToString(h.Sum(nil))[:24]+".ext4")
-	b.imageMu.Lock()
-	defer b.imageMu.Unlock()
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
-	}
-	stage, err := os.MkdirTemp(b.cfg.CacheDir, "stage-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(stage)
-	if err := os.Chmod(stage, 0o755); err != nil {
-		return "", err
-	}
 	copies := map[string]string{wire.FnCodeDir: code}
 	if runtimeDir != "" {
 		copies[wire.FnRuntimeDir] = runtimeDir
@@ -218,25 +189,29 @@ func (b *Backend) fnImage(code string, layers []string, runtimeDir string) (stri
 	for i, l := range layers {
 		copies[filepath.Join(wire.FnLayersDir, strconv.Itoa(i))] = l
 	}
-	if len(layers) > 0 {
-		if err := os.Mkdir(filepath.Join(stage, wire.FnLayersDir), 0o755); err != nil {
-			return "", err
+	b.imageMu.Lock()
+	defer b.imageMu.Unlock()
+	return b.cachedImage(out, "function image", func(stage string) error {
+		if err := os.Chmod(stage, 0o755); err != nil {
+			return err
 		}
-	}
-	for dst, src := range copies {
-		to := filepath.Join(stage, dst)
-		if err := os.MkdirAll(to, 0o755); err != nil {
-			return "", err
+		if len(layers) > 0 {
+			if err := os.Mkdir(filepath.Join(stage, wire.FnLayersDir), 0o755); err != nil {
+				return err
+			}
 		}
-		// cp keeps modes and links: the image must show what the jail would.
-		if b, err := exec.Command("cp", "-a", "--no-preserve=ownership", src+"/.", to+"/").CombinedOutput(); err != nil {
-			return "", fmt.Errorf("microvm: function image: copy %s: %w: %s", src, err, bytes.TrimSpace(b))
+		for dst, src := range copies {
+			to := filepath.Join(stage, dst)
+			if err := os.MkdirAll(to, 0o755); err != nil {
+				return err
+			}
+			// cp keeps modes and links: the image must show what the jail would.
+			if b, err := exec.Command("cp", "-a", "--no-preserve=ownership", src+"/.", to+"/").CombinedOutput(); err != nil {
+				return fmt.Errorf("copy %s: %w: %s", src, err, bytes.TrimSpace(b))
+			}
 		}
-	}
-	if err := makeExt4(stage, out); err != nil {
-		return "", fmt.Errorf("microvm: function image: %w", err)
-	}
-	return out, nil
+		return nil
+	})
 }
 
 // makeScratch makes a VM's scratch disk: a sparse ext4 image the guest's jail keeps the /tmp

@@ -2,6 +2,7 @@ package vmimage
 
 import (
 	"bytes"
+	"debug/elf"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/cavaliergopher/cpio"
+
+	"github.com/ember-serverless/ember/internal/runtimes"
 )
 
 // Initramfs is the guest's first file tree: what the kernel unpacks into its root before it
@@ -76,6 +79,38 @@ func (r *Initramfs) Symlink(p, target string) error {
 // symbolic links included (/bin -> usr/bin on a merged-/usr host).
 func (r *Initramfs) HostPath(p string) error {
 	return r.hostPath(filepath.Clean(p), 0)
+}
+
+// Programs adds host programs at their paths: an ELF binary with its program interpreter and
+// the shared libraries it loads (runtimes.ELFClosure), a script as it is.
+func (r *Initramfs) Programs(paths ...string) error {
+	var elfs []string
+	for _, p := range paths {
+		if isELF(p) {
+			elfs = append(elfs, p)
+		} else if err := r.HostPath(p); err != nil {
+			return err
+		}
+	}
+	closure, err := runtimes.ELFClosure(elfs...)
+	if err != nil {
+		return fmt.Errorf("vmimage: initramfs: %w", err)
+	}
+	for _, p := range closure {
+		if err := r.HostPath(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isELF(p string) bool {
+	f, err := elf.Open(p)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
 }
 
 func (r *Initramfs) hostPath(p string, links int) error {

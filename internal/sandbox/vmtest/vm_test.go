@@ -5,7 +5,6 @@ package vmtest
 import (
 	"bytes"
 	"context"
-	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -278,27 +277,16 @@ func buildInitramfs(t *testing.T, kernel *vmimage.Kernel, out string) (python bo
 		}
 		programs = append(programs, p)
 	}
-	programs = append(programs, "/bin/sh")
-	var elfs []string
-	for _, p := range programs {
-		if isELF(p) {
-			elfs = append(elfs, p)
-		} else {
-			must(r.HostPath(p)) // a script
-		}
-	}
-	paths, err := runtimes.ELFClosure(elfs...)
-	must(err)
+	must(r.Programs(append(programs, "/bin/sh")...))
 	if rt, err := runtimes.Detect(context.Background(), nil).Lookup("python3.11"); err == nil {
 		py, err := rt.HostPaths()
 		must(err)
-		paths = append(append(paths, py...), "/usr/bin/python3")
+		for _, p := range append(py, "/usr/bin/python3") {
+			must(r.HostPath(p))
+		}
 		python = true
 	} else {
 		t.Logf("the VM goes without Python, and its tests skip: %v", err)
-	}
-	for _, p := range paths {
-		must(r.HostPath(p))
 	}
 	// The dynamic linker's configuration, which the jail also shares into sandboxes.
 	for _, p := range []string{"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/mke2fs.conf"} {
@@ -329,15 +317,6 @@ func lookPath(name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("not in %s", guestPath)
-}
-
-func isELF(p string) bool {
-	f, err := elf.Open(p)
-	if err != nil {
-		return false
-	}
-	f.Close()
-	return true
 }
 
 // The allowances name tests that exist: a renamed test must be renamed here too.
