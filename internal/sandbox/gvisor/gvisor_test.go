@@ -26,14 +26,7 @@ func newTestBackend(t *testing.T) *Backend {
 	t.Helper()
 	state, cg := sandboxtest.StateDir(t, "ember-gvisor-")
 	b, err := New(Config{StateDir: state, DebugLogDir: os.Getenv("EMBER_TEST_RUNSC_DEBUG"), Cgroups: cg}, nil)
-	if errors.Is(err, ErrUnsupported) {
-		testenv.Need(t, "this host cannot run gVisor sandboxes (Debian package runsc): %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	sandboxtest.CloseAtEnd(t, b)
-	return b
+	return sandboxtest.Opened(t, b, err, ErrUnsupported, "this host cannot run gVisor sandboxes (Debian package runsc)")
 }
 
 // leftovers reports what a destroyed sandbox left: its reserved id, a sandbox directory,

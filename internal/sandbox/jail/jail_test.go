@@ -38,14 +38,7 @@ func newTestBackendWith(t *testing.T, cfg Config) *Backend {
 	cfg.StateDir, cfg.Cgroups = sandboxtest.StateDir(t, "ember-jail-")
 	cfg.ScratchDir = t.TempDir()
 	b, err := New(cfg, nil)
-	if errors.Is(err, ErrUnsupported) {
-		testenv.Need(t, "this host cannot run jails: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	sandboxtest.CloseAtEnd(t, b)
-	return b
+	return sandboxtest.Opened(t, b, err, ErrUnsupported, "this host cannot run jails")
 }
 
 // leftovers reports what a destroyed sandbox left in the backend: its uid range, or any file

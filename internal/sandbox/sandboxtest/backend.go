@@ -1,6 +1,7 @@
 package sandboxtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/ember-serverless/ember/internal/sandbox"
 	"github.com/ember-serverless/ember/internal/sandbox/cgroups"
+	"github.com/ember-serverless/ember/internal/testenv"
 )
 
 // StateDir makes a state directory for a backend under test, removed when the test ends, and
@@ -27,11 +29,21 @@ func StateDir(t testing.TB, pattern string) (string, cgroups.Config) {
 	return dir, cgroups.Config{Prefix: fmt.Sprintf("ember-test-%d-%s", os.Getpid(), filepath.Base(dir))}
 }
 
-// CloseAtEnd closes b when the test ends, failing it if Close does.
-func CloseAtEnd(t testing.TB, b sandbox.Closer) {
+// Opened takes what a backend's New returned for a test: the backend, closed when the test
+// ends. An err wrapping unsupported says this host cannot run the backend: the test needs one
+// (testenv.Need, with why and err); any other err fails it.
+func Opened[B sandbox.Closer](t testing.TB, b B, err, unsupported error, why string) B {
+	t.Helper()
+	if errors.Is(err, unsupported) {
+		testenv.Need(t, "%s: %v", why, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
+	return b
 }
