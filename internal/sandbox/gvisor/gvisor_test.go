@@ -49,11 +49,8 @@ func (b *Backend) leftovers(id string) []string {
 			}
 		}
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		if c, err := os.ReadFile(p); err == nil && strings.HasPrefix(string(c), "runsc") && strings.Contains(string(c), dir+"\x00") {
-			out = append(out, "process "+filepath.Base(filepath.Dir(p))+": "+strings.ReplaceAll(string(c), "\x00", " "))
-		}
+	for _, p := range sandboxtest.Processes(func(c string) bool { return strings.HasPrefix(c, "runsc") && strings.Contains(c, dir+"\x00") }) {
+		out = append(out, "process "+filepath.Base(p.Dir)+": "+strings.ReplaceAll(p.Cmdline, "\x00", " "))
 	}
 	return out
 }
@@ -105,13 +102,11 @@ func TestGVisorContainsAHostileFunction(t *testing.T) {
 func (b *Backend) hostUIDs(id string) []int {
 	dir := b.dirOf(id)
 	var out []int
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		c, err := os.ReadFile(p)
-		if err != nil || !strings.HasPrefix(string(c), "runsc-sandbox\x00") || !strings.Contains(string(c), dir+"\x00") {
-			continue
-		}
-		st, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "status"))
+	sentries := sandboxtest.Processes(func(c string) bool {
+		return strings.HasPrefix(c, "runsc-sandbox\x00") && strings.Contains(c, dir+"\x00")
+	})
+	for _, p := range sentries {
+		st, _ := os.ReadFile(filepath.Join(p.Dir, "status"))
 		for _, line := range strings.Split(string(st), "\n") {
 			if f, ok := strings.CutPrefix(line, "Uid:"); ok {
 				for _, u := range strings.Fields(f) {

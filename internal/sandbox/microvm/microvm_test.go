@@ -124,11 +124,8 @@ func (b *Backend) leftovers(id string) []string {
 	if m, _ := filepath.Glob(filepath.Join(b.cfg.MemDir, "ember-vm-*-"+id+".mem")); len(m) > 0 {
 		out = append(out, "RAM file "+m[0])
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		if c, err := os.ReadFile(p); err == nil && strings.Contains(string(c), "vm-"+id+"/") {
-			out = append(out, "process "+filepath.Base(filepath.Dir(p)))
-		}
+	for _, p := range sandboxtest.Processes(func(c string) bool { return strings.Contains(c, "vm-"+id+"/") }) {
+		out = append(out, "process "+filepath.Base(p.Dir))
 	}
 	return out
 }

@@ -47,3 +47,20 @@ func Opened[B sandbox.Closer](t testing.TB, b B, err, unsupported error, why str
 	})
 	return b
 }
+
+// Process is a host process as Processes finds it: its /proc directory and its command line,
+// each argument ended by a NUL.
+type Process struct{ Dir, Cmdline string }
+
+// Processes lists the host's processes whose command line match accepts: what a backend's
+// Leftovers and HostUIDs look for.
+func Processes(match func(cmdline string) bool) []Process {
+	var out []Process
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if c, err := os.ReadFile(p); err == nil && match(string(c)) {
+			out = append(out, Process{Dir: filepath.Dir(p), Cmdline: string(c)})
+		}
+	}
+	return out
+}
