@@ -32,8 +32,7 @@ type Backend struct {
 	runDir  string // runsc's own state (--root)
 	sbxDir  string // one directory per sandbox: bundle and sockets
 
-	mu  sync.Mutex
-	ids map[string]bool
+	ids cgsandbox.IDs
 
 	layerMu sync.Mutex // held while a merge of layers is made
 }
@@ -79,7 +78,6 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 		etcDir:  filepath.Join(cfg.StateDir, "etc"),
 		runDir:  filepath.Join(cfg.StateDir, "runsc"),
 		sbxDir:  filepath.Join(cfg.StateDir, "s"),
-		ids:     map[string]bool{},
 	}
 	// Sandboxes of a server that died died with it (runsc's sandbox and gofer carry a
 	// parent-death signal), but their state, directories and groups did not.
@@ -190,9 +188,7 @@ func (b *Backend) Name() string { return "gvisor" }
 // Close releases the backend's cgroup manager and removes its state directory (runsc's state,
 // the root skeleton, /etc) if no sandbox is left.
 func (b *Backend) Close() error {
-	b.mu.Lock()
-	idle := len(b.ids) == 0
-	b.mu.Unlock()
+	idle := b.ids.Len() == 0
 	err := b.cg.Close()
 	if idle {
 		for _, d := range []string{b.runDir, b.sbxDir, b.rootDir, b.etcDir} {
@@ -209,28 +205,11 @@ func (b *Backend) validate(spec *sandbox.Spec) error {
 	return cgsandbox.ValidateSpec(spec, ErrInvalidSpec)
 }
 
-// reserve claims the sandbox id.
-func (b *Backend) reserve(id string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ids[id] {
-		return fmt.Errorf("%w: sandbox %q exists", ErrInvalidSpec, id)
-	}
-	b.ids[id] = true
-	return nil
-}
-
 // dirOf is the sandbox's directory: named by a hash of its id, because Unix socket paths are
 // limited to 107 bytes and sandbox ids may have 128.
 func (b *Backend) dirOf(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return filepath.Join(b.sbxDir, hex.EncodeToString(sum[:8]))
-}
-
-func (b *Backend) release(id string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.ids, id)
 }
 
 // Create writes the sandbox's bundle, starts runsc and waits until the shim inside listens on
@@ -239,12 +218,12 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 	if err := b.validate(&spec); err != nil {
 		return nil, err
 	}
-	if err := b.reserve(spec.ID); err != nil {
+	if err := b.ids.Reserve(spec.ID, ErrInvalidSpec); err != nil {
 		return nil, err
 	}
 	s, err := b.create(ctx, spec, b.dirOf(spec.ID))
 	if err != nil {
-		b.release(spec.ID)
+		b.ids.Release(spec.ID)
 		return nil, err
 	}
 	return s, nil

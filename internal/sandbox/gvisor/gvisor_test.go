@@ -33,11 +33,9 @@ func newTestBackend(t *testing.T) *Backend {
 // runsc state naming it, or a runsc process.
 func (b *Backend) leftovers(id string) []string {
 	var out []string
-	b.mu.Lock()
-	if b.ids[id] {
+	if b.ids.Has(id) {
 		out = append(out, "a reserved id")
 	}
-	b.mu.Unlock()
 	dir := b.dirOf(id)
 	if _, err := os.Stat(dir); err == nil {
 		out = append(out, "directory "+dir)

@@ -315,7 +315,7 @@ func (s *gvisored) teardown() error {
 	if err := s.CG.Delete(); err != nil {
 		errs = append(errs, err)
 	}
-	s.b.release(s.id)
+	s.b.ids.Release(s.id)
 	if len(errs) > 0 {
 		s.log.Warn("sandbox teardown incomplete", "err", errors.Join(errs...))
 	}

@@ -32,10 +32,10 @@ type Backend struct {
 	tscKHz  int
 
 	imageMu sync.Mutex // one function image made at a time
+	ids     cgsandbox.IDs
 
 	mu        sync.Mutex
-	accel     string // "kvm" or "tcg"; "auto" until a boot has told
-	ids       map[string]bool
+	accel     string               // "kvm" or "tcg"; "auto" until a boot has told
 	snapshots map[string]*snapshot // by Spec.SnapshotKey
 }
 
@@ -83,7 +83,7 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 			return nil, fmt.Errorf("microvm: %w", err)
 		}
 	}
-	b := &Backend{cfg: cfg, log: logger, kernel: kernel, tscKHz: khz, accel: cfg.Accel, ids: map[string]bool{}, snapshots: map[string]*snapshot{}}
+	b := &Backend{cfg: cfg, log: logger, kernel: kernel, tscKHz: khz, accel: cfg.Accel, snapshots: map[string]*snapshot{}}
 	if b.accel == "auto" {
 		if _, err := os.Stat("/dev/kvm"); err != nil {
 			b.accel = "tcg"
@@ -143,22 +143,6 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-func (b *Backend) reserve(id string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ids[id] {
-		return fmt.Errorf("%w: sandbox %q exists", ErrInvalidSpec, id)
-	}
-	b.ids[id] = true
-	return nil
-}
-
-func (b *Backend) release(id string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.ids, id)
-}
-
 // Create boots a VM for the sandbox and builds the sandbox's jail inside it. The runtime waits
 // for Start.
 func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
@@ -168,7 +152,7 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 	if len(spec.Extensions) > 0 {
 		return nil, fmt.Errorf("%w: external extensions are not supported in microVMs yet", ErrInvalidSpec)
 	}
-	if err := b.reserve(spec.ID); err != nil {
+	if err := b.ids.Reserve(spec.ID, ErrInvalidSpec); err != nil {
 		return nil, err
 	}
 	var s *vmSandbox
@@ -179,7 +163,7 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 		s, err = b.create(ctx, spec)
 	}
 	if err != nil {
-		b.release(spec.ID)
+		b.ids.Release(spec.ID)
 		return nil, err
 	}
 	return s, nil

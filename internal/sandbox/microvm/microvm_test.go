@@ -113,11 +113,9 @@ func newTestBackend(t *testing.T) *Backend {
 // file, or a QEMU process.
 func (b *Backend) leftovers(id string) []string {
 	var out []string
-	b.mu.Lock()
-	if b.ids[id] {
+	if b.ids.Has(id) {
 		out = append(out, "a reserved id")
 	}
-	b.mu.Unlock()
 	if _, err := os.Stat(filepath.Join(b.cfg.StateDir, "vm-"+id)); err == nil {
 		out = append(out, "the VM's directory")
 	}

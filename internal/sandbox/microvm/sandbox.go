@@ -264,7 +264,7 @@ func (s *vmSandbox) Destroy(ctx context.Context) error {
 	}
 	s.finish(sandbox.ExitStatus{Code: -1, Signal: "killed"})
 	s.cleanup()
-	s.b.release(s.spec.ID)
+	s.b.ids.Release(s.spec.ID)
 	return nil
 }
 
