@@ -79,6 +79,9 @@ var routeTable = []route{
 	{pattern: "PUT /2017-10-31/functions/{name}/concurrency", op: "PutFunctionConcurrency", handle: (*Server).putFunctionConcurrency},
 	{pattern: "GET /2019-09-30/functions/{name}/concurrency", op: "GetFunctionConcurrency", handle: (*Server).getFunctionConcurrency},
 	{pattern: "DELETE /2017-10-31/functions/{name}/concurrency", op: "DeleteFunctionConcurrency", handle: (*Server).deleteFunctionConcurrency},
+	{pattern: "PUT /2019-09-30/functions/{name}/provisioned-concurrency", op: "PutProvisionedConcurrencyConfig", handle: (*Server).putProvisionedConcurrency},
+	{pattern: "GET /2019-09-30/functions/{name}/provisioned-concurrency", op: "ListProvisionedConcurrencyConfigs", handle: (*Server).getProvisionedConcurrency}, // and GetProvisionedConcurrencyConfig
+	{pattern: "DELETE /2019-09-30/functions/{name}/provisioned-concurrency", op: "DeleteProvisionedConcurrencyConfig", handle: (*Server).deleteProvisionedConcurrency},
 	{pattern: "POST /2017-03-31/tags/{arn}", op: "TagResource", handle: (*Server).tagResource},
 	{pattern: "DELETE /2017-03-31/tags/{arn}", op: "UntagResource", handle: (*Server).untagResource},
 	{pattern: "GET /2017-03-31/tags/{arn}", op: "ListTags", handle: (*Server).listTags},

@@ -157,19 +157,20 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 
 // Server serves the Lambda API.
 type Server struct {
-	cfg      Config
-	registry Registry
-	layers   Layers
-	code     CodeReader
-	invoker  invoke.Invoker
-	async    Async
-	esm      EventSourceMappings
-	auth     Authenticator
-	logs     http.Handler
-	logger   *slog.Logger
-	now      func() time.Time
-	names    control.Config
-	mux      *http.ServeMux
+	cfg         Config
+	registry    Registry
+	layers      Layers
+	code        CodeReader
+	invoker     invoke.Invoker
+	async       Async
+	provisioned Provisioned
+	esm         EventSourceMappings
+	auth        Authenticator
+	logs        http.Handler
+	logger      *slog.Logger
+	now         func() time.Time
+	names       control.Config
+	mux         *http.ServeMux
 	// inFlight is the body bytes held for requests not yet authenticated.
 	inFlight atomic.Int64
 }

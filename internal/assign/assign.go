@@ -60,7 +60,10 @@ type Manager struct {
 	pools   map[string]*pool  // by version key
 	current map[string]string // version ARN ($LATEST's unqualified) → its current key's pool, for retiring
 	born    map[*worker.Sandbox]time.Time
-	closed  bool
+	// pinned are the provisioned sandboxes, by the key of their pool: never reclaimed, expired
+	// or evicted while idle.
+	pinned map[*worker.Sandbox]string
+	closed bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -92,7 +95,8 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{cfg: cfg, logger: cfg.Logger, pools: map[string]*pool{},
-		current: map[string]string{}, born: map[*worker.Sandbox]time.Time{}, stop: make(chan struct{})}
+		current: map[string]string{}, born: map[*worker.Sandbox]time.Time{},
+		pinned: map[*worker.Sandbox]string{}, stop: make(chan struct{})}
 	m.wg.Add(1)
 	go m.reclaimLoop()
 	return m, nil
@@ -178,18 +182,24 @@ func (m *Manager) place(ctx context.Context, spec invoke.SandboxSpec) (Host, err
 func (m *Manager) evictOldestIdle(ctx context.Context) bool {
 	m.mu.Lock()
 	var oldest *pool
+	at := -1
 	for _, p := range m.pools {
-		if len(p.idle) > 0 && (oldest == nil || p.idle[0].since.Before(oldest.idle[0].since)) {
-			oldest = p
+		for i, e := range p.idle {
+			if _, pinned := m.pinned[e.sb]; pinned {
+				continue
+			}
+			if oldest == nil || e.since.Before(oldest.idle[at].since) {
+				oldest, at = p, i
+			}
+			break // the rest of the stack was released later
 		}
 	}
 	if oldest == nil {
 		m.mu.Unlock()
 		return false
 	}
-	sb := oldest.idle[0].sb
-	oldest.idle[0] = idleSandbox{}
-	oldest.idle = oldest.idle[1:]
+	sb := oldest.idle[at].sb
+	oldest.idle = append(oldest.idle[:at], oldest.idle[at+1:]...)
 	delete(m.born, sb)
 	m.mu.Unlock()
 	m.logger.Debug("evicting an idle sandbox to make room", "function", sb.Config().FunctionName, "sandbox", sb.ID())
@@ -210,6 +220,7 @@ func (m *Manager) retireLocked(lineage, key string) {
 		p.retired = true
 		for _, e := range p.idle {
 			delete(m.born, e.sb)
+			delete(m.pinned, e.sb)
 			go e.sb.Destroy(context.Background())
 		}
 		p.idle = nil
@@ -231,6 +242,7 @@ func (m *Manager) release(key string, sb *worker.Sandbox, reusable bool) {
 	keep := reusable && p != nil && !p.retired && !m.closed && sb.Usable() && !m.expiredLocked(sb, now)
 	if !keep {
 		delete(m.born, sb)
+		delete(m.pinned, sb) // the provisioner makes another
 	}
 	if keep {
 		p.idle = append(p.idle, idleSandbox{sb: sb, since: now})
@@ -246,7 +258,8 @@ func (m *Manager) release(key string, sb *worker.Sandbox, reusable bool) {
 // expiredLocked reports whether sb has lived past the maximum lifetime.
 func (m *Manager) expiredLocked(sb *worker.Sandbox, now time.Time) bool {
 	b, ok := m.born[sb]
-	return ok && m.cfg.MaxLifetime > 0 && now.Sub(b) >= m.cfg.MaxLifetime
+	_, pinned := m.pinned[sb]
+	return ok && !pinned && m.cfg.MaxLifetime > 0 && now.Sub(b) >= m.cfg.MaxLifetime
 }
 
 // Forget destroys every idle sandbox of function fn and retires its pools, as when the
@@ -262,6 +275,7 @@ func (m *Manager) Forget(fn string) {
 		p.retired = true
 		for _, e := range p.idle {
 			delete(m.born, e.sb)
+			delete(m.pinned, e.sb)
 			go e.sb.Destroy(context.Background())
 		}
 		p.idle = nil
@@ -283,6 +297,8 @@ func (m *Manager) ForgetVersion(arn string) {
 		}
 		p.retired = true
 		for _, e := range p.idle {
+			delete(m.born, e.sb)
+			delete(m.pinned, e.sb)
 			go e.sb.Destroy(context.Background())
 		}
 		p.idle = nil
@@ -339,7 +355,7 @@ func (m *Manager) reclaim(now time.Time) {
 	for key, p := range m.pools {
 		kept := p.idle[:0]
 		for _, e := range p.idle {
-			if now.Sub(e.since) >= m.cfg.IdleTimeout || m.expiredLocked(e.sb, now) {
+			if _, pinned := m.pinned[e.sb]; !pinned && (now.Sub(e.since) >= m.cfg.IdleTimeout || m.expiredLocked(e.sb, now)) {
 				doomed = append(doomed, e.sb)
 				delete(m.born, e.sb)
 				continue
@@ -376,6 +392,7 @@ func (m *Manager) Close() {
 		for _, e := range p.idle {
 			doomed = append(doomed, e.sb)
 			delete(m.born, e.sb)
+			delete(m.pinned, e.sb)
 		}
 		p.idle = nil
 	}

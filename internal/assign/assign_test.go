@@ -263,3 +263,52 @@ func TestAFullHostEvictsTheLeastRecentlyUsedIdleSandbox(t *testing.T) {
 	}
 	<-done
 }
+
+func TestProvisionedSandboxesAreWarmKeptAndReleased(t *testing.T) {
+	m, w := newManager(t, 100*time.Millisecond)
+	n, err := m.Provision(context.Background(), "k", cfg("f"), 2)
+	if err != nil || n != 2 || w.Sandboxes() != 2 {
+		t.Fatalf("Provision: %d, %v; %d sandboxes, want 2", n, err, w.Sandboxes())
+	}
+	// Held past the idle timeout, they are not reclaimed.
+	time.Sleep(300 * time.Millisecond) // several reclaim rounds (every 25 ms); nothing must happen
+	if w.Sandboxes() != 2 {
+		t.Fatalf("%d sandboxes after the idle timeout, want the 2 provisioned kept", w.Sandboxes())
+	}
+	// Two at once run warm in them; a third at the same time spills to a cold one.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var cold []time.Duration
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := m.Invoke(context.Background(), "k", cfg("f"), &invoke.Invocation{RequestID: fmt.Sprint("p", i), Payload: []byte(`{"op":"sleep","ms":300}`)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			cold = append(cold, res.InitDuration)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	warm := 0
+	for _, d := range cold {
+		if d == 0 {
+			warm++
+		}
+	}
+	if warm != 2 || len(cold) != 3 {
+		t.Errorf("init durations %v: want two warm (provisioned) and one cold (spilled)", cold)
+	}
+	if st := m.Provisioned(); len(st) != 1 || st[0].Pinned != 2 || st[0].Busy != 0 || st[0].Function != "f" {
+		t.Errorf("provisioned stats %+v", st)
+	}
+	waitSandboxes(t, m, w, 2) // the spilled one reclaimed, the provisioned kept
+	if n, err := m.Provision(context.Background(), "k", cfg("f"), 0); n != 0 || err != nil {
+		t.Fatalf("Provision 0: %d, %v", n, err)
+	}
+	waitSandboxes(t, m, w, 0) // unpinned, they age out
+}

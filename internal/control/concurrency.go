@@ -65,6 +65,10 @@ func (r *Registry) PutFunctionConcurrency(ctx context.Context, nameOrARN string,
 			return lambdaerr.InvalidParameter("Specified ReservedConcurrentExecutions for function decreases account's "+
 				"UnreservedConcurrentExecution below its minimum value of [%d].", limits.MinUnreservedConcurrency)
 		}
+		if p := r.provisioned.Load(); p != nil && p.FunctionTotal(name) > want {
+			return lambdaerr.InvalidParameter("Specified ReservedConcurrentExecutions for function is less than the function's "+
+				"total provisioned concurrency: %d.", p.FunctionTotal(name))
+		}
 		v := want
 		f.Reserved = &v
 		return nil

@@ -124,7 +124,9 @@ type Registry struct {
 	onDelete []func(name string)
 	// onDeleteQualifier is told of each published version or alias deleted on its own.
 	onDeleteQualifier []func(name, qualifier string)
-	watch             *state.KeyWatch
+	// provisioned, once opened, holds the provisioned concurrency that reservations must cover.
+	provisioned atomic.Pointer[Provisioned]
+	watch       *state.KeyWatch
 
 	// vkv and akv hold published versions and aliases; versions and aliases are their
 	// in-memory copies by function name, then version number or alias name, kept like cache.

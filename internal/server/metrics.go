@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ember-serverless/ember/internal/api"
+	"github.com/ember-serverless/ember/internal/assign"
 	"github.com/ember-serverless/ember/internal/frontend"
 )
 
@@ -20,7 +21,7 @@ func (s *Server) metricsHandler(fe *frontend.Frontend) http.Handler {
 	reg.MustRegister(
 		s.async.Collector(),
 		s.esm.Collector(),
-		newFunctionCollector(fe),
+		newFunctionCollector(fe, s.assign),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ember_api_connections", Help: "Connections the API holds open."},
@@ -93,11 +94,17 @@ func (s *Server) OpenConnections() int { return s.conns.open() }
 // functionCollector reports the frontend's per-function figures when scraped.
 type functionCollector struct {
 	fe                                *frontend.Frontend
+	assign                            *assign.Manager
 	concurrent, invocations, throttle *prometheus.Desc
+	provisioned, provisionedBusy      *prometheus.Desc
 }
 
-func newFunctionCollector(fe *frontend.Frontend) *functionCollector {
-	return &functionCollector{fe: fe,
+func newFunctionCollector(fe *frontend.Frontend, m *assign.Manager) *functionCollector {
+	return &functionCollector{fe: fe, assign: m,
+		provisioned: prometheus.NewDesc("ember_function_provisioned_sandboxes",
+			"Initialized sandboxes kept for the function's provisioned concurrency.", []string{"function"}, nil),
+		provisionedBusy: prometheus.NewDesc("ember_function_provisioned_busy",
+			"Provisioned sandboxes of the function running an invocation now (utilization: this over ember_function_provisioned_sandboxes).", []string{"function"}, nil),
 		concurrent: prometheus.NewDesc("ember_function_concurrent_executions",
 			"Invocations of the function running now.", []string{"function"}, nil),
 		invocations: prometheus.NewDesc("ember_function_invocations_total",
@@ -111,6 +118,8 @@ func (c *functionCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.concurrent
 	ch <- c.invocations
 	ch <- c.throttle
+	ch <- c.provisioned
+	ch <- c.provisionedBusy
 }
 
 func (c *functionCollector) Collect(ch chan<- prometheus.Metric) {
@@ -120,5 +129,14 @@ func (c *functionCollector) Collect(ch chan<- prometheus.Metric) {
 		for reason, n := range st.Throttles {
 			ch <- prometheus.MustNewConstMetric(c.throttle, prometheus.CounterValue, float64(n), st.Function, reason)
 		}
+	}
+	pinned, busy := map[string]int{}, map[string]int{}
+	for _, st := range c.assign.Provisioned() {
+		pinned[st.Function] += st.Pinned
+		busy[st.Function] += st.Busy
+	}
+	for fn, n := range pinned {
+		ch <- prometheus.MustNewConstMetric(c.provisioned, prometheus.GaugeValue, float64(n), fn)
+		ch <- prometheus.MustNewConstMetric(c.provisionedBusy, prometheus.GaugeValue, float64(busy[fn]), fn)
 	}
 }

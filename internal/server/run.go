@@ -66,6 +66,8 @@ type Server struct {
 	logs        *logs.Store
 	registry    *control.Registry
 	workers     []*worker.Worker
+	provisioned *control.Provisioned
+	provisioner *provisioner
 	assign      *assign.Manager
 	async       *async.Service
 	esm         *esm.Service
@@ -182,6 +184,10 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if err != nil {
 		return nil, err
 	}
+	if s.provisioned, err = control.OpenProvisioned(ctx, s.state, s.registry); err != nil {
+		return nil, err
+	}
+	s.provisioner = startProvisioner(s.provisioned, res, s.assign, logger.With("role", "provisioner"))
 	fe, err := frontend.New(frontend.Config{Resolver: res, Assigner: s.assign, Limits: s.registry,
 		ConcurrencyLimit: s.registry.ConcurrencyLimit(), Logger: logger.With("role", "frontend")})
 	if err != nil {
@@ -195,6 +201,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 			s.esm.ForgetFunction(context.Background(), name)
 		}
 		fe.Forget(name)
+		go s.provisioned.Forget(context.Background(), name)
 		if s.async != nil {
 			if err := s.async.ForgetFunction(context.Background(), name); err != nil {
 				logger.Warn("could not delete a deleted function's event invoke configs", "function", name, "err", err)
@@ -205,6 +212,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	// sandboxes (an alias has none of its own).
 	s.registry.OnDeleteQualifier(func(name, qualifier string) {
 		s.assign.ForgetVersion(s.registry.Config().ARN(name) + ":" + qualifier)
+		go s.provisioned.ForgetQualifier(context.Background(), name, qualifier)
 		if s.async != nil {
 			if err := s.async.ForgetQualifier(context.Background(), name, qualifier); err != nil {
 				logger.Warn("could not delete a deleted version's or alias's event invoke config", "function", name,
@@ -316,6 +324,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.codeGC != nil {
 		s.codeGC.stop()
+	}
+	if s.provisioner != nil {
+		s.provisioner.stop()
+	}
+	if s.provisioned != nil {
+		s.provisioned.Close()
 	}
 	if s.assign != nil {
 		s.assign.Close()

@@ -197,6 +197,39 @@ func (s *Sandbox) freezeIdle() {
 	s.idle.frozen = true
 }
 
+// Prewarm waits until the sandbox's runtime has initialised and asks for its first event, so
+// that its first invocation is warm: no Init Duration in its REPORT, as for Lambda's
+// provisioned concurrency. A sandbox whose init fails, or does not end within the worker's
+// init timeout or ctx, is destroyed, and the error says why.
+func (s *Sandbox) Prewarm(ctx context.Context) error {
+	t := time.NewTimer(s.w.cfg.InitTimeout)
+	defer t.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !s.initDone.Load() {
+		select {
+		case ie := <-s.initErr:
+			s.destroy()
+			return fmt.Errorf("init failed: %s: %s", ie.errType, ie.body)
+		case <-s.sb.Done():
+			s.log.waitEOF(100 * time.Millisecond)
+			_, msg := s.exitError("")
+			s.destroy()
+			return fmt.Errorf("the runtime exited during init: %s", msg)
+		case <-t.C:
+			s.destroy()
+			return fmt.Errorf("init timed out after %s", s.w.cfg.InitTimeout)
+		case <-ctx.Done():
+			s.destroy()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	s.invoked.Store(true)
+	s.rest()
+	return nil
+}
+
 // Invoke hands inv to the runtime and waits for its answer, its exit or its timeout. Only one
 // invocation runs in a sandbox at a time: the caller must hold the sandbox exclusively. It
 // returns ErrSandboxGone, having run nothing, when a warm sandbox turns out to be dead, so the
