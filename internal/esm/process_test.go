@@ -1,10 +1,12 @@
 package esm_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -266,4 +268,46 @@ func TestParallelizationKeepsEachSubjectInOrder(t *testing.T) {
 		}
 		last[s] = d
 	}
+}
+
+func TestAQualifiedFunctionNameInvokesThatQualifier(t *testing.T) {
+	e := newEnv(t)
+	arn := e.stream("q")
+	var qualifiers []string
+	var mu sync.Mutex
+	e.svc.Close()
+	inv := invokerFunc(func(ctx context.Context, req *invoke.Request) (*invoke.Response, error) {
+		mu.Lock()
+		qualifiers = append(qualifiers, req.Qualifier)
+		mu.Unlock()
+		return &invoke.Response{StatusCode: 200, Payload: []byte("null")}, nil
+	})
+	svc, err := esm.New(t.Context(), esm.Config{JetStream: e.js, Invoker: inv, Functions: e.fn, Sender: e.sender, ARNs: arns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Start()
+	t.Cleanup(svc.Close)
+	e.svc = svc
+	m := e.create(esm.Input{EventSourceArn: &arn, FunctionName: ptr(arns.FunctionARN("fn", "live"))})
+	if m.FunctionArn != arns.FunctionARN("fn", "live") {
+		t.Fatalf("FunctionArn %s, want the alias's ARN", m.FunctionArn)
+	}
+	if _, err := e.svc.Create(t.Context(), &esm.Input{EventSourceArn: &arn, FunctionName: ptr("fn:nope"), StartingPosition: ptr(esm.Latest)}); lambdaerr.As(err).Type != lambdaerr.ResourceNotFound {
+		t.Fatalf("a mapping of a missing alias: %v, want ResourceNotFoundException", err)
+	}
+	e.publish("q.x", "one")
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(qualifiers) == 1 }, "the invocation")
+	if qualifiers[0] != "live" {
+		t.Fatalf("invoked qualifier %q, want live", qualifiers[0])
+	}
+	if got, _, _ := e.svc.List("fn:live", "", "", 0); len(got) != 1 {
+		t.Fatalf("listing by the qualified name found %d mappings", len(got))
+	}
+}
+
+type invokerFunc func(ctx context.Context, req *invoke.Request) (*invoke.Response, error)
+
+func (f invokerFunc) Invoke(ctx context.Context, req *invoke.Request) (*invoke.Response, error) {
+	return f(ctx, req)
 }
