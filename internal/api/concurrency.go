@@ -46,12 +46,14 @@ func (s *Server) deleteFunctionConcurrency(w http.ResponseWriter, r *http.Reques
 	return nil
 }
 
-// concurrencyOf is GetFunction's Concurrency: present only when the function has a reservation.
-func concurrencyOf(f *control.Function) *control.Concurrency {
-	if f.Reserved == nil {
+// concurrencyOf is GetFunction's Concurrency: the function's reservation, whichever version
+// or alias was asked for, and absent without one.
+func (s *Server) concurrencyOf(f *control.Function) *control.Concurrency {
+	n, ok := s.registry.Reserved(f.Config.FunctionName)
+	if !ok {
 		return nil
 	}
-	return &control.Concurrency{ReservedConcurrentExecutions: f.Reserved}
+	return &control.Concurrency{ReservedConcurrentExecutions: &n}
 }
 
 // Provisioned is what the API needs of the provisioned concurrency configs

@@ -28,6 +28,14 @@ func TestFunctionConcurrencyOnTheWire(t *testing.T) {
 	if json.Unmarshal(rec.Body.Bytes(), &got); got.Concurrency == nil || got.Concurrency.ReservedConcurrentExecutions != 5 {
 		t.Errorf("GetFunction's Concurrency: %s", rec.Body)
 	}
+	if rec := f.do(t, "POST", "/2015-03-31/functions/c/versions", []byte(`{}`), nil); rec.Code != http.StatusCreated {
+		t.Fatalf("PublishVersion: %d %s", rec.Code, rec.Body)
+	}
+	rec = f.do(t, "GET", "/2015-03-31/functions/c?Qualifier=1", nil, nil)
+	got.Concurrency = nil
+	if json.Unmarshal(rec.Body.Bytes(), &got); got.Concurrency == nil || got.Concurrency.ReservedConcurrentExecutions != 5 {
+		t.Errorf("GetFunction of version 1 has not the function's Concurrency: %s", rec.Body)
+	}
 	rec = f.do(t, "GET", "/2016-08-19/account-settings", nil, nil)
 	var acct struct {
 		AccountLimit struct{ ConcurrentExecutions, UnreservedConcurrentExecutions int }

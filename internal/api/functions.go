@@ -96,7 +96,7 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, _ []byte) e
 		Configuration: &f.Config,
 		Code:          &FunctionCodeLocation{RepositoryType: "S3", Location: s.codeURL(r, f)},
 		Tags:          f.Tags,
-		Concurrency:   concurrencyOf(f),
+		Concurrency:   s.concurrencyOf(f),
 	}
 	writeJSON(w, http.StatusOK, &out)
 	return nil

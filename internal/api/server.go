@@ -96,6 +96,7 @@ type Registry interface {
 	GetFunctionConcurrency(nameOrARN string) (*control.Concurrency, error)
 	DeleteFunctionConcurrency(ctx context.Context, nameOrARN string) error
 	ReservedTotal() int
+	Reserved(name string) (int, bool)
 }
 
 var (

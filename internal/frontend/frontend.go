@@ -153,12 +153,13 @@ func (f *Frontend) Invoke(ctx context.Context, req *invoke.Request) (*invoke.Res
 		if errors.As(err, &ee) {
 			res = invalidEntrypoint(inv.RequestID, ee)
 		} else {
-			if ctx.Err() == nil {
+			var le *lambdaerr.Error
+			throttled := errors.As(err, &le) && le.Type == lambdaerr.TooManyRequests
+			if ctx.Err() == nil && !throttled {
 				f.logger.Error("invoke failed", "function", v.Sandbox.FunctionName, "request_id", inv.RequestID, "err", err)
 			}
-			var le *lambdaerr.Error
-			if errors.As(err, &le) {
-				if le.Type == lambdaerr.TooManyRequests {
+			if le != nil {
+				if throttled {
 					// Placement found no room for a new sandbox: a throttle like the others.
 					f.throttles.Add(1)
 					adm.c.throttled(le.Reason)
