@@ -44,9 +44,10 @@ func main() {
 	clients := flag.Int("clients", 16, "concurrent clients")
 	duration := flag.Duration("duration", 5*time.Second, "how long the intake rate and the sync rate are measured")
 	burst := flag.Int("burst", 50000, "events sent as fast as the clients can for the burst")
+	recovery := flag.Int("recover", 10000, "events queued before the server is killed with SIGKILL mid-processing and restarted, to time the queue's recovery (0: skip)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*emberPath, *echo, strings.Fields(*emberArgs), *clients, *duration, *burst, logger); err != nil {
+	if err := run(*emberPath, *echo, strings.Fields(*emberArgs), *clients, *duration, *burst, *recovery, logger); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/async:", err)
 		os.Exit(1)
 	}
@@ -118,7 +119,7 @@ func (s *sender) send(ctx context.Context, clients, n int, d time.Duration) (int
 	return ok.Load(), failed.Load(), time.Since(start)
 }
 
-func run(emberPath, echo string, args []string, clients int, duration time.Duration, burst int, logger *slog.Logger) error {
+func run(emberPath, echo string, args []string, clients int, duration time.Duration, burst, recovery int, logger *slog.Logger) error {
 	ctx := context.Background()
 	work, err := os.MkdirTemp("", "ember-bench-async-")
 	if err != nil {
@@ -146,7 +147,7 @@ func run(emberPath, echo string, args []string, clients int, duration time.Durat
 	if err != nil {
 		return err
 	}
-	defer e.Stop()
+	defer func() { e.Stop() }()
 	syncTarget, err := e.Deploy(ctx, "echo")
 	if err != nil {
 		return err
@@ -234,5 +235,31 @@ func run(emberPath, echo string, args []string, clients int, duration time.Durat
 	total := time.Since(start)
 	fmt.Printf("burst: all %d done %s after the first was sent: end-to-end %.0f events/s; the last event accepted ran about %s after it was accepted\n",
 		ok, total.Round(time.Millisecond), float64(ok)/total.Seconds(), (total - el).Round(time.Millisecond))
+	if recovery <= 0 {
+		return nil
+	}
+
+	// Recovery: queue events, kill the server with SIGKILL while the pollers work through them,
+	// restart it on the same data dir, and time how long until it serves and until every
+	// accepted event has run.
+	base = done()
+	ok, failed, _ = s.send(ctx, clients, recovery, time.Hour)
+	for done() < base+uint64(ok)/3 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	atKill := done() - base
+	e.Kill()
+	restart := time.Now()
+	e, err = harness.StartEmber(ctx, e.Config())
+	if err != nil {
+		return fmt.Errorf("restart after kill -9: %w", err)
+	}
+	serving := time.Since(restart)
+	if _, err := waitDone(base+uint64(ok), 30*time.Minute); err != nil {
+		return fmt.Errorf("after kill -9: %w", err)
+	}
+	drained := time.Since(restart)
+	fmt.Printf("kill -9: %d events accepted (%d refused), %d done at the kill; restarted and serving in %s; all done %s after the restart began: %d left ran at %.0f events/s (the in-flight ones come back after --async-ack-wait)\n",
+		ok, failed, atKill, serving.Round(time.Millisecond), drained.Round(time.Millisecond), uint64(ok)-atKill, float64(uint64(ok)-atKill)/drained.Seconds())
 	return nil
 }

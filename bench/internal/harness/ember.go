@@ -39,6 +39,9 @@ type EmberConfig struct {
 	MemorySize int32
 	// WorkDir holds the server's data dir and log.
 	WorkDir string
+	// DataDir, when set, is the data dir to start on (a restart); otherwise a fresh one is
+	// made in WorkDir.
+	DataDir string
 }
 
 // Ember is a running `ember server` with a fresh data dir.
@@ -55,9 +58,13 @@ type Ember struct {
 // StartEmber starts `ember server` on a loopback port it picks itself, reads the port from its
 // startup log line, and waits until its API answers a signed ListFunctions.
 func StartEmber(ctx context.Context, cfg EmberConfig) (*Ember, error) {
-	dataDir, err := os.MkdirTemp(cfg.WorkDir, "ember-data-")
-	if err != nil {
-		return nil, err
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		d, err := os.MkdirTemp(cfg.WorkDir, "ember-data-")
+		if err != nil {
+			return nil, err
+		}
+		dataDir, cfg.DataDir = d, d
 	}
 	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, cfg.Args...)
 	if !slices.ContainsFunc(cfg.Args, func(a string) bool { return strings.HasPrefix(a, "--metrics-listen") }) {
@@ -234,6 +241,14 @@ func (e *Ember) Target(name string) *Target {
 
 // Stop stops the server.
 func (e *Ember) Stop() { e.proc.stop() }
+
+// Kill ends the server and everything in its process group with SIGKILL, as a crash would,
+// and waits for it to be gone.
+func (e *Ember) Kill() { e.proc.kill() }
+
+// Config is what the server was started with, its data dir included: starting another with
+// it restarts the server on the same state.
+func (e *Ember) Config() EmberConfig { return e.cfg }
 
 // ZipBootstrap returns a deployment package holding the file at path as an executable
 // `bootstrap` at the root.

@@ -111,6 +111,12 @@ func (p *process) stop() {
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
+// kill ends the process group with SIGKILL and waits for the process.
+func (p *process) kill() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+}
+
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
