@@ -142,6 +142,7 @@ func run(emberPath, echo string, args []string, clients int, duration time.Durat
 	rand.Read(secret)
 	creds := aws.Credentials{AccessKeyID: "AKIAEMBERBENCH000002", SecretAccessKey: hex.EncodeToString(secret), Source: "bench"}
 	natsAddr := freeAddr()
+	args = harness.WithRoomFor(args, clients, 1769)
 	e, err := harness.StartEmber(ctx, harness.EmberConfig{Bin: bin, Args: append([]string{"--nats-listen", natsAddr}, args...),
 		Creds: creds, Region: "us-east-1", Zip: zip, MemorySize: 1769, WorkDir: work})
 	if err != nil {

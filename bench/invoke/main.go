@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,7 +57,7 @@ func main() {
 	base := cfg.EmberArgs
 	for _, mb := range sizes {
 		cfg.MemorySize = mb
-		cfg.EmberArgs = withRoomFor(base, cfg.Clients, mb)
+		cfg.EmberArgs = harness.WithRoomFor(base, cfg.Clients, mb)
 		out := *jsonOut
 		if len(sizes) > 1 {
 			fmt.Printf("\nMemorySize %d MB\n", mb)
@@ -72,21 +71,6 @@ func main() {
 			os.Exit(1)
 		}
 	}
-}
-
-// withRoomFor gives the server's worker the memory for clients sandboxes of mb MB (and a few
-// more), unless args set --worker-memory: placement counts each sandbox's MemorySize and by
-// default offers the host's memory less a reserve, which 16 sandboxes of 1,769 MB pass on a
-// 24 GB host, though idle they use a few MB each (docs/concurrency.md). The bench measures
-// the invoke path, not placement, so it asks for the room explicitly, as its report shows.
-func withRoomFor(args []string, clients int, mb int32) []string {
-	for _, a := range args {
-		if a == "--worker-memory" || strings.HasPrefix(a, "--worker-memory=") {
-			return args
-		}
-	}
-	room := int64(clients+4) * int64(mb)
-	return append(slices.Clone(args), "--worker-memory", strconv.FormatInt(room, 10))
 }
 
 // memorySizes parses a comma-separated list of MemorySizes in MB.
