@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,11 +143,12 @@ func (f *Frontend) Invoke(ctx context.Context, req *invoke.Request) (*invoke.Res
 		payload = emptyEvent // Lambda hands a runtime {} when the caller sent nothing
 	}
 	inv := &invoke.Invocation{
-		RequestID:     id,
-		Payload:       payload,
-		ClientContext: req.ClientContext,
-		TraceID:       traceID(),
-		Tail:          req.Tail,
+		RequestID:          id,
+		InvokedFunctionARN: invokedARN(v.Sandbox.FunctionARN, req.Qualifier),
+		Payload:            payload,
+		ClientContext:      req.ClientContext,
+		TraceID:            traceID(),
+		Tail:               req.Tail,
 	}
 	res, err := f.cfg.Assigner.Invoke(ctx, v.Key, v.Sandbox, inv)
 	if err != nil {
@@ -209,4 +211,20 @@ func traceID() string {
 	var b [12]byte
 	rand.Read(b[:])
 	return "Root=1-" + strconv.FormatInt(time.Now().Unix(), 16) + "-" + hex.EncodeToString(b[:]) + ";Sampled=0"
+}
+
+// invokedARN is the ARN a caller invoked, as Lambda tells the runtime: the function's
+// unqualified ARN when it named no qualifier, else that ARN with the version or alias it named
+// (not the version an alias resolved to). functionARN is the running version's ARN.
+func invokedARN(functionARN, qualifier string) string {
+	// arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+	parts := strings.SplitN(functionARN, ":", 8)
+	if len(parts) < 7 {
+		return functionARN
+	}
+	base := strings.Join(parts[:7], ":")
+	if qualifier == "" {
+		return base
+	}
+	return base + ":" + qualifier
 }

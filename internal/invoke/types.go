@@ -89,11 +89,15 @@ type SandboxSpec struct {
 
 // Invocation is one event handed to a sandbox.
 type Invocation struct {
-	RequestID       string
-	Payload         []byte
-	ClientContext   string
-	CognitoIdentity string
-	TraceID         string
+	RequestID string
+	// InvokedFunctionARN is the ARN the caller invoked, as the runtime is told it
+	// (Lambda-Runtime-Invoked-Function-Arn): the function's unqualified ARN, or with the
+	// version or alias the caller named. Empty: the sandbox's FunctionARN.
+	InvokedFunctionARN string
+	Payload            []byte
+	ClientContext      string
+	CognitoIdentity    string
+	TraceID            string
 	// Tail asks for the last 4 KB of the invocation's log in the result.
 	Tail bool
 }

@@ -190,7 +190,7 @@ func (x *extensions) invoke(c *call) {
 		RequestID          string         `json:"requestId"`
 		InvokedFunctionArn string         `json:"invokedFunctionArn"`
 		Tracing            map[string]any `json:"tracing"`
-	}{"INVOKE", c.deadline.UnixMilli(), c.inv.RequestID, x.s.cfg.FunctionARN, map[string]any{}}
+	}{"INVOKE", c.deadline.UnixMilli(), c.inv.RequestID, x.s.invokedARN(c.inv), map[string]any{}}
 	if c.inv.TraceID != "" {
 		ev.Tracing = map[string]any{"type": "X-Amzn-Trace-Id", "value": c.inv.TraceID}
 	}

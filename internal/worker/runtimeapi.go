@@ -96,7 +96,7 @@ func (s *Sandbox) handleNext(w http.ResponseWriter, r *http.Request) {
 	h["Content-Type"] = []string{"application/json"}
 	h[hdrRequestID] = []string{c.inv.RequestID}
 	h[hdrDeadline] = []string{strconv.FormatInt(c.deadline.UnixMilli(), 10)}
-	h[hdrFunctionARN] = []string{s.cfg.FunctionARN}
+	h[hdrFunctionARN] = []string{s.invokedARN(c.inv)}
 	if c.inv.TraceID != "" {
 		h[hdrTraceID] = []string{c.inv.TraceID}
 	}

@@ -540,3 +540,12 @@ func (s *Sandbox) destroy() {
 	defer cancel()
 	s.destroyFor(ctx, shutdownFailure)
 }
+
+// invokedARN is the ARN inv's caller invoked, or the sandbox's function ARN when the caller
+// did not say.
+func (s *Sandbox) invokedARN(inv *invoke.Invocation) string {
+	if inv.InvokedFunctionARN != "" {
+		return inv.InvokedFunctionARN
+	}
+	return s.cfg.FunctionARN
+}

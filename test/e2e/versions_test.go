@@ -25,6 +25,16 @@ func contextEnv(t *testing.T, out *lambda.InvokeOutput) map[string]string {
 	return r.Env
 }
 
+// contextARN is the invoked function ARN the context test function was told.
+func contextARN(t *testing.T, out *lambda.InvokeOutput) string {
+	t.Helper()
+	var r contextResult
+	if err := json.Unmarshal(out.Payload, &r); err != nil {
+		t.Fatalf("context payload %s: %v", out.Payload, err)
+	}
+	return r.FunctionARN
+}
+
 func TestTheSDKPublishesVersionsAndInvokesThemThroughAliases(t *testing.T) {
 	ctx := context.Background()
 	s := sharedServer(t)
@@ -51,11 +61,11 @@ func TestTheSDKPublishesVersionsAndInvokesThemThroughAliases(t *testing.T) {
 	}
 
 	t.Run("each version runs its own configuration and reports itself", func(t *testing.T) {
-		for _, c2 := range []struct{ name, fn, qualifier, version, mark string }{
-			{"by version", name, "1", "1", "one"},
-			{"by qualified ARN", arn + ":2", "", "2", "two"},
-			{"by partial ARN and Qualifier", accountID + ":function:" + name, "1", "1", "one"},
-			{"$LATEST by name", name, "", "$LATEST", "two"},
+		for _, c2 := range []struct{ name, fn, qualifier, version, mark, invoked string }{
+			{"by version", name, "1", "1", "one", arn + ":1"},
+			{"by qualified ARN", arn + ":2", "", "2", "two", arn + ":2"},
+			{"by partial ARN and Qualifier", accountID + ":function:" + name, "1", "1", "one", arn + ":1"},
+			{"$LATEST by name", name, "", "$LATEST", "two", arn},
 		} {
 			in := &lambda.InvokeInput{FunctionName: aws.String(c2.fn)}
 			if c2.qualifier != "" {
@@ -66,6 +76,9 @@ func TestTheSDKPublishesVersionsAndInvokesThemThroughAliases(t *testing.T) {
 			if aws.ToString(out.ExecutedVersion) != c2.version || env["AWS_LAMBDA_FUNCTION_VERSION"] != c2.version || env["MARK"] != c2.mark {
 				t.Errorf("%s: executed %q, the function saw version %q and MARK %q; want %s and %s",
 					c2.name, aws.ToString(out.ExecutedVersion), env["AWS_LAMBDA_FUNCTION_VERSION"], env["MARK"], c2.version, c2.mark)
+			}
+			if got := contextARN(t, out); got != c2.invoked {
+				t.Errorf("%s: the function was told it was invoked as %s, want %s", c2.name, got, c2.invoked)
 			}
 		}
 	})
@@ -93,6 +106,9 @@ func TestTheSDKPublishesVersionsAndInvokesThemThroughAliases(t *testing.T) {
 			}
 			if env := contextEnv(t, out); env["AWS_LAMBDA_FUNCTION_VERSION"] != v {
 				t.Fatalf("executed version %s, but the function saw %s", v, env["AWS_LAMBDA_FUNCTION_VERSION"])
+			}
+			if got := contextARN(t, out); got != arn+":live" {
+				t.Fatalf("the function was told it was invoked as %s, want the alias's ARN %s:live", got, arn)
 			}
 			counts[v]++
 		}
