@@ -67,22 +67,6 @@ func PolicyJSON(statements []PolicyStatement) (string, error) {
 	return string(data), err
 }
 
-// unqualifiedTarget parses the FunctionName and Qualifier of an operation only $LATEST has.
-func (r *Registry) unqualifiedTarget(nameOrARN, qualifier string) (string, error) {
-	name, fromName, err := r.cfg.ParseFunctionName(nameOrARN, MaxFunctionNameLen)
-	if err != nil {
-		return "", err
-	}
-	q, err := ResolveQualifier(fromName, qualifier)
-	if err != nil {
-		return "", err
-	}
-	if q != "" && q != LatestVersion {
-		return "", r.notFound(name, q)
-	}
-	return name, nil
-}
-
 // policyTarget parses the FunctionName and Qualifier of a policy operation: the function, and
 // its version or alias ("" for the unqualified function or $LATEST), which must exist.
 func (r *Registry) policyTarget(nameOrARN, qualifier string) (name, q string, err error) {

@@ -33,15 +33,46 @@ func (r *Registry) runtimeManagement(f *Function) *RuntimeManagementConfig {
 	return c
 }
 
-// GetRuntimeManagementConfig is the function's runtime update mode (Auto unless set).
+// runtimeTarget parses the FunctionName and Qualifier of a runtime management operation: the
+// function, and the published version it names ("" for $LATEST). As on Lambda, the qualifier
+// is $LATEST or a version number; an alias names no version of its own and is not found.
+func (r *Registry) runtimeTarget(nameOrARN, qualifier string) (name, v string, err error) {
+	name, fromName, err := r.cfg.ParseFunctionName(nameOrARN, MaxFunctionNameLen)
+	if err != nil {
+		return "", "", err
+	}
+	q, err := ResolveQualifier(fromName, qualifier)
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case q == "" || q == LatestVersion:
+		if _, ok := r.Lookup(name); !ok {
+			return "", "", r.notFound(name, "")
+		}
+		return name, "", nil
+	case isVersionNumber(q):
+		if _, ok := r.Version(name, q); !ok {
+			return "", "", r.notFound(name, q)
+		}
+		return name, q, nil
+	}
+	return "", "", r.notFound(name, q)
+}
+
+// GetRuntimeManagementConfig is the runtime update mode (Auto unless set) of the function's
+// $LATEST or of one of its published versions.
 func (r *Registry) GetRuntimeManagementConfig(nameOrARN, qualifier string) (*RuntimeManagementConfig, error) {
-	name, err := r.unqualifiedTarget(nameOrARN, qualifier)
+	name, v, err := r.runtimeTarget(nameOrARN, qualifier)
 	if err != nil {
 		return nil, err
 	}
 	f, ok := r.Lookup(name)
+	if v != "" {
+		f, ok = r.Version(name, v)
+	}
 	if !ok {
-		return nil, r.notFound(name, "")
+		return nil, r.notFound(name, v)
 	}
 	return r.runtimeManagement(f), nil
 }
@@ -49,7 +80,7 @@ func (r *Registry) GetRuntimeManagementConfig(nameOrARN, qualifier string) (*Run
 // PutRuntimeManagementConfig sets the function's runtime update mode; Manual needs a runtime
 // version ARN and the other modes refuse one, as on Lambda.
 func (r *Registry) PutRuntimeManagementConfig(ctx context.Context, nameOrARN, qualifier, updateOn, versionARN string) (*RuntimeManagementConfig, error) {
-	name, err := r.unqualifiedTarget(nameOrARN, qualifier)
+	name, v, err := r.runtimeTarget(nameOrARN, qualifier)
 	if err != nil {
 		return nil, err
 	}
@@ -70,16 +101,22 @@ func (r *Registry) PutRuntimeManagementConfig(ctx context.Context, nameOrARN, qu
 	if updateOn != RuntimeUpdateManual && versionARN != "" {
 		return nil, lambdaerr.InvalidParameter("RuntimeVersionArn can only be provided when UpdateRuntimeOn is Manual.")
 	}
-	f, err := r.update(ctx, name, func(f *Function) error {
+	set := func(f *Function) error {
 		f.RuntimeUpdateOn, f.RuntimeVersionArn = updateOn, versionARN
 		if updateOn == RuntimeUpdateAuto {
 			f.RuntimeUpdateOn = ""
 		}
 		return nil
-	})
+	}
+	var f *Function
+	if v == "" {
+		f, err = r.update(ctx, name, set)
+	} else {
+		f, err = r.updateVersionRecord(ctx, name, v, set)
+	}
 	if err != nil {
 		return nil, err
 	}
-	r.logger.Info("runtime management config set", "function", name, "update_runtime_on", updateOn)
+	r.logger.Info("runtime management config set", "function", name, "version", v, "update_runtime_on", updateOn)
 	return r.runtimeManagement(f), nil
 }

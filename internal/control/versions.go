@@ -350,7 +350,8 @@ func (f *Function) asPending(r *Registry) *Function {
 
 // updateVersionRecord reads published version v of function name, applies mutate to it and
 // stores it if the record has not changed since it was read, retrying on a concurrent change.
-// Only what is not the version's code or configuration (its policy) may change.
+// Only what is not the version's code or configuration (its policy, its runtime update mode)
+// may change.
 func (r *Registry) updateVersionRecord(ctx context.Context, name, v string, mutate func(*Function) error) (*Function, error) {
 	key := versionKey(name, v)
 	for range maxCASAttempts {

@@ -419,3 +419,40 @@ func TestDeletingAVersionOrAliasIsPublishedOnce(t *testing.T) {
 		return nil
 	})
 }
+
+func TestAPublishedVersionHasARuntimeUpdateModeOfItsOwn(t *testing.T) {
+	ctx := context.Background()
+	r := openRegistry(t, statetest.New(t))
+	activeFunction(t, r, "rt")
+	publishVersion(t, r, "rt")
+	if _, err := r.CreateAlias(ctx, &control.CreateAliasInput{FunctionName: "rt", Name: "live", FunctionVersion: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	const runtimeARN = "arn:aws:lambda:us-east-1::runtime:0123456789abcdef"
+	set, err := r.PutRuntimeManagementConfig(ctx, "rt", "1", control.RuntimeUpdateManual, runtimeARN)
+	if err != nil || set.FunctionArn != r.Config().ARN("rt")+":1" || set.UpdateRuntimeOn != control.RuntimeUpdateManual {
+		t.Fatalf("Put on version 1 = %+v, %v", set, err)
+	}
+	t.Run("the version's mode reads back with the version's ARN", func(t *testing.T) {
+		got, err := r.GetRuntimeManagementConfig(r.Config().ARN("rt")+":1", "")
+		if err != nil || got.UpdateRuntimeOn != control.RuntimeUpdateManual || got.RuntimeVersionArn != runtimeARN || got.FunctionArn != r.Config().ARN("rt")+":1" {
+			t.Errorf("Get of version 1 = %+v, %v", got, err)
+		}
+	})
+	t.Run("$LATEST keeps its own mode", func(t *testing.T) {
+		got, err := r.GetRuntimeManagementConfig("rt", "$LATEST")
+		if err != nil || got.UpdateRuntimeOn != control.RuntimeUpdateAuto || got.FunctionArn != r.Config().ARN("rt") {
+			t.Errorf("Get of $LATEST = %+v, %v", got, err)
+		}
+	})
+	for _, q := range []string{"live", "7"} {
+		t.Run("a qualifier that names no version ("+q+") is not found", func(t *testing.T) {
+			if _, err := r.GetRuntimeManagementConfig("rt", q); errType(err) != lambdaerr.ResourceNotFound {
+				t.Errorf("Get with %s = %v, want ResourceNotFoundException", q, err)
+			}
+			if _, err := r.PutRuntimeManagementConfig(ctx, "rt", q, control.RuntimeUpdateAuto, ""); errType(err) != lambdaerr.ResourceNotFound {
+				t.Errorf("Put with %s = %v, want ResourceNotFoundException", q, err)
+			}
+		})
+	}
+}
