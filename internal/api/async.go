@@ -55,9 +55,9 @@ func (s *Server) invokeAsync(w http.ResponseWriter, r *http.Request, body []byte
 	if id := w.Header()["X-Amzn-Requestid"]; len(id) > 0 {
 		req.RequestID = id[0]
 	}
-	return s.enqueue(w, req, struct {
+	return s.invokeNotFound(req, s.enqueue(w, req, struct {
 		Status int `json:"Status"`
-	}{http.StatusAccepted})
+	}{http.StatusAccepted}))
 }
 
 func invokeAsyncTooLarge(op string) error {

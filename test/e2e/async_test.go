@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -179,6 +180,14 @@ func TestAsyncInvokesReachDestinationsAndTheDeadLetterQueue(t *testing.T) {
 		resp, err := c.InvokeAsync(ctx, &lambda.InvokeAsyncInput{FunctionName: aws.String(echo), InvokeArgs: strings.NewReader(`{"via":"invoke-async"}`)})
 		if err != nil || resp.Status != 202 {
 			t.Fatalf("InvokeAsync: %+v %v", resp, err)
+		}
+	})
+	t.Run("the SDK's InvokeAsync of a missing function names its $LATEST, as Invoke does", func(t *testing.T) {
+		//lint:ignore SA1019 InvokeAsync is deprecated by AWS but still served; this checks Ember serves it.
+		_, err := c.InvokeAsync(ctx, &lambda.InvokeAsyncInput{FunctionName: aws.String("missing-fn"), InvokeArgs: strings.NewReader(`{}`)})
+		wantAPIError(t, err, http.StatusNotFound, "ResourceNotFoundException")
+		if want := "Function not found: arn:aws:lambda:" + region + ":" + accountID + ":function:missing-fn:$LATEST"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("InvokeAsync of a missing function: %v, want the message %q", err, want)
 		}
 	})
 	var failedID string
