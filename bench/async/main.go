@@ -12,17 +12,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,15 +48,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/async:", err)
 		os.Exit(1)
 	}
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 type sender struct {
@@ -121,30 +109,15 @@ func (s *sender) send(ctx context.Context, clients, n int, d time.Duration) (int
 
 func run(emberPath, echo string, args []string, clients int, duration time.Duration, burst, recovery int, logger *slog.Logger) error {
 	ctx := context.Background()
-	work, err := os.MkdirTemp("", "ember-bench-async-")
+	st, err := harness.NewStandalone(ctx, "async", emberPath, echo, "AKIAEMBERBENCH000002")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	bin, err := harness.ResolveEmber(ctx, emberPath, filepath.Join(work, "ember"))
-	if err != nil {
-		return err
-	}
-	boot, err := harness.Resolve(ctx, echo, ".", filepath.Join(work, "function", "bootstrap"))
-	if err != nil {
-		return err
-	}
-	zip, err := harness.ZipBootstrap(boot)
-	if err != nil {
-		return err
-	}
-	secret := make([]byte, 20)
-	rand.Read(secret)
-	creds := aws.Credentials{AccessKeyID: "AKIAEMBERBENCH000002", SecretAccessKey: hex.EncodeToString(secret), Source: "bench"}
-	natsAddr := freeAddr()
+	defer st.Close()
+	creds := st.Creds
+	natsAddr := harness.MustFreeAddr()
 	args = harness.WithRoomFor(args, clients, 1769)
-	e, err := harness.StartEmber(ctx, harness.EmberConfig{Bin: bin, Args: append([]string{"--nats-listen", natsAddr}, args...),
-		Creds: creds, Region: "us-east-1", Zip: zip, MemorySize: 1769, WorkDir: work})
+	e, err := st.Start(ctx, append([]string{"--nats-listen", natsAddr}, args...), 1769)
 	if err != nil {
 		return err
 	}

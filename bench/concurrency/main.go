@@ -13,17 +13,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -63,30 +59,15 @@ var addrRE = regexp.MustCompile(`^http://([^/]+)/`)
 
 func run(emberPath, echo string, args []string, d time.Duration, spread, maxIdle int, memory int32, logger *slog.Logger) error {
 	ctx := context.Background()
-	work, err := os.MkdirTemp("", "ember-bench-concurrency-")
+	st, err := harness.NewStandalone(ctx, "concurrency", emberPath, echo, "AKIAEMBERBENCH000003")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	bin, err := harness.ResolveEmber(ctx, emberPath, filepath.Join(work, "ember"))
-	if err != nil {
-		return err
-	}
-	boot, err := harness.Resolve(ctx, echo, ".", filepath.Join(work, "function", "bootstrap"))
-	if err != nil {
-		return err
-	}
-	goZip, err := harness.ZipBootstrap(boot)
-	if err != nil {
-		return err
-	}
-	secret := make([]byte, 20)
-	rand.Read(secret)
-	creds := aws.Credentials{AccessKeyID: "AKIAEMBERBENCH000003", SecretAccessKey: hex.EncodeToString(secret), Source: "bench"}
-	metricsAddr := freeAddr()
+	defer st.Close()
+	creds, goZip := st.Creds, st.Zip
+	metricsAddr := harness.MustFreeAddr()
 	args = append(args, "--metrics-listen", metricsAddr)
-	e, err := harness.StartEmber(ctx, harness.EmberConfig{Bin: bin, Args: args, Creds: creds, Region: "us-east-1",
-		Zip: goZip, MemorySize: memory, WorkDir: work})
+	e, err := st.Start(ctx, args, memory)
 	if err != nil {
 		return err
 	}
@@ -186,15 +167,6 @@ func run(emberPath, echo string, args []string, d time.Duration, spread, maxIdle
 		time.Sleep(2 * time.Second) // let the deleted functions' sandboxes be destroyed
 	}
 	return nil
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // sandboxes reads ember_sandboxes, the sandboxes alive, from the server's /metrics.

@@ -12,8 +12,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,15 +52,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/esm:", err)
 		os.Exit(1)
 	}
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // source is one kind of source under test.
@@ -205,29 +194,14 @@ func (b *bench) burstLag(ctx context.Context, src source, n int) error {
 
 func run(emberPath, echo string, args []string, burst int, sources []string, logger *slog.Logger) error {
 	ctx := context.Background()
-	work, err := os.MkdirTemp("", "ember-bench-esm-")
+	st, err := harness.NewStandalone(ctx, "esm", emberPath, echo, "AKIAEMBERBENCH000003")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	bin, err := harness.ResolveEmber(ctx, emberPath, filepath.Join(work, "ember"))
-	if err != nil {
-		return err
-	}
-	boot, err := harness.Resolve(ctx, echo, ".", filepath.Join(work, "function", "bootstrap"))
-	if err != nil {
-		return err
-	}
-	zip, err := harness.ZipBootstrap(boot)
-	if err != nil {
-		return err
-	}
-	secret := make([]byte, 20)
-	rand.Read(secret)
-	creds := aws.Credentials{AccessKeyID: "AKIAEMBERBENCH000003", SecretAccessKey: hex.EncodeToString(secret), Source: "bench"}
-	natsAddr, metricsAddr := freeAddr(), freeAddr()
-	e, err := harness.StartEmber(ctx, harness.EmberConfig{Bin: bin, Args: append([]string{"--nats-listen", natsAddr, "--metrics-listen", metricsAddr}, args...),
-		Creds: creds, Region: "us-east-1", Zip: zip, MemorySize: 1769, WorkDir: work})
+	defer st.Close()
+	work, creds := st.WorkDir, st.Creds
+	natsAddr, metricsAddr := harness.MustFreeAddr(), harness.MustFreeAddr()
+	e, err := st.Start(ctx, append([]string{"--nats-listen", natsAddr, "--metrics-listen", metricsAddr}, args...), 1769)
 	if err != nil {
 		return err
 	}
@@ -386,7 +360,7 @@ type rabbitSource struct {
 }
 
 func freePort() int {
-	_, p, _ := net.SplitHostPort(freeAddr())
+	_, p, _ := net.SplitHostPort(harness.MustFreeAddr())
 	n, _ := strconv.Atoi(p)
 	return n
 }

@@ -2,8 +2,6 @@ package harness
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,9 +92,7 @@ func prepare(ctx context.Context, cfg Config, logger *slog.Logger) (*bench, erro
 		return nil, err
 	}
 	b := &bench{cfg: cfg, log: logger}
-	secret := make([]byte, 20)
-	_, _ = rand.Read(secret)
-	b.creds = aws.Credentials{AccessKeyID: "AKIAEMBERBENCH000001", SecretAccessKey: hex.EncodeToString(secret), Source: "bench"}
+	b.creds = NewCredentials("AKIAEMBERBENCH000001")
 	b.client = NewClient(b.creds, cfg.Region, cfg.Clients)
 
 	var err error
