@@ -189,31 +189,10 @@ func (s *jsSource) record(msg jetstream.Msg) *Record {
 }
 
 func (s *jsSource) Next(ctx context.Context, lane, maxRecs int, window time.Duration) ([]*Record, error) {
-	stop := context.AfterFunc(ctx, func() {
-		s.mu.Lock()
-		s.cond.Broadcast()
-		s.mu.Unlock()
-	})
-	defer stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.buf[lane]) == 0 {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		s.cond.Wait()
-	}
-	if window > 0 && len(s.buf[lane]) < maxRecs {
-		deadline := time.Now().Add(window)
-		timer := time.AfterFunc(window, func() {
-			s.mu.Lock()
-			s.cond.Broadcast()
-			s.mu.Unlock()
-		})
-		for len(s.buf[lane]) < maxRecs && time.Now().Before(deadline) && ctx.Err() == nil {
-			s.cond.Wait()
-		}
-		timer.Stop()
+	if err := Gather(ctx, s.cond, maxRecs, window, func() int { return len(s.buf[lane]) }, nil); err != nil {
+		return nil, err
 	}
 	n := min(len(s.buf[lane]), maxRecs)
 	out := append([]*Record(nil), s.buf[lane][:n]...)

@@ -198,31 +198,10 @@ func (s *source) record(r *kgo.Record) *esm.Record {
 // Next hands out a lane's next records, all of one partition, so that a failure record names
 // one partition's offsets.
 func (s *source) Next(ctx context.Context, lane, maxRecs int, window time.Duration) ([]*esm.Record, error) {
-	stop := context.AfterFunc(ctx, func() {
-		s.mu.Lock()
-		s.cond.Broadcast()
-		s.mu.Unlock()
-	})
-	defer stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.buf[lane]) == 0 {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		s.cond.Wait()
-	}
-	if window > 0 && len(s.buf[lane]) < maxRecs {
-		deadline := time.Now().Add(window)
-		timer := time.AfterFunc(window, func() {
-			s.mu.Lock()
-			s.cond.Broadcast()
-			s.mu.Unlock()
-		})
-		for len(s.buf[lane]) < maxRecs && time.Now().Before(deadline) && ctx.Err() == nil {
-			s.cond.Wait()
-		}
-		timer.Stop()
+	if err := esm.Gather(ctx, s.cond, maxRecs, window, func() int { return len(s.buf[lane]) }, nil); err != nil {
+		return nil, err
 	}
 	b := s.buf[lane]
 	part := b[0].Handle.(*record).Partition

@@ -212,34 +212,10 @@ func (s *source) record(d amqp.Delivery) *esm.Record {
 // Next hands out the queue's next messages; lanes share them (a queue has no order to keep
 // beyond the broker's).
 func (s *source) Next(ctx context.Context, _ int, maxRecs int, window time.Duration) ([]*esm.Record, error) {
-	stop := context.AfterFunc(ctx, func() {
-		s.mu.Lock()
-		s.cond.Broadcast()
-		s.mu.Unlock()
-	})
-	defer stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.buf) == 0 {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if s.failed != nil {
-			return nil, s.failed
-		}
-		s.cond.Wait()
-	}
-	if window > 0 && len(s.buf) < maxRecs {
-		deadline := time.Now().Add(window)
-		timer := time.AfterFunc(window, func() {
-			s.mu.Lock()
-			s.cond.Broadcast()
-			s.mu.Unlock()
-		})
-		for len(s.buf) < maxRecs && time.Now().Before(deadline) && ctx.Err() == nil && s.failed == nil {
-			s.cond.Wait()
-		}
-		timer.Stop()
+	if err := esm.Gather(ctx, s.cond, maxRecs, window, func() int { return len(s.buf) }, func() error { return s.failed }); err != nil {
+		return nil, err
 	}
 	n := min(len(s.buf), maxRecs)
 	out := append([]*esm.Record(nil), s.buf[:n]...)
