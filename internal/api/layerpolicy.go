@@ -13,11 +13,7 @@ type AddLayerVersionPermissionOutput struct {
 }
 
 func (s *Server) addLayerVersionPermission(w http.ResponseWriter, r *http.Request, body []byte) error {
-	layers, err := s.layerRegistry()
-	if err != nil {
-		return err
-	}
-	n, err := layerVersionNumber(r)
+	layers, n, err := s.layerVersion(r)
 	if err != nil {
 		return err
 	}
@@ -35,11 +31,7 @@ func (s *Server) addLayerVersionPermission(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Server) removeLayerVersionPermission(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	layers, err := s.layerRegistry()
-	if err != nil {
-		return err
-	}
-	n, err := layerVersionNumber(r)
+	layers, n, err := s.layerVersion(r)
 	if err != nil {
 		return err
 	}
@@ -51,11 +43,7 @@ func (s *Server) removeLayerVersionPermission(w http.ResponseWriter, r *http.Req
 }
 
 func (s *Server) getLayerVersionPolicy(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	layers, err := s.layerRegistry()
-	if err != nil {
-		return err
-	}
-	n, err := layerVersionNumber(r)
+	layers, n, err := s.layerVersion(r)
 	if err != nil {
 		return err
 	}

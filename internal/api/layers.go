@@ -92,6 +92,17 @@ func layerVersionNumber(r *http.Request) (int64, error) {
 	return n, nil
 }
 
+// layerVersion is the layer registry and the layer version number in r's path, for the
+// operations on one layer version.
+func (s *Server) layerVersion(r *http.Request) (Layers, int64, error) {
+	layers, err := s.layerRegistry()
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := layerVersionNumber(r)
+	return layers, n, err
+}
+
 // layerMaxItems parses a list operation's MaxItems (0 when absent).
 func layerMaxItems(r *http.Request) (int, error) {
 	v := r.URL.Query().Get("MaxItems")
@@ -125,11 +136,7 @@ func (s *Server) publishLayerVersion(w http.ResponseWriter, r *http.Request, bod
 }
 
 func (s *Server) getLayerVersion(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	layers, err := s.layerRegistry()
-	if err != nil {
-		return err
-	}
-	n, err := layerVersionNumber(r)
+	layers, n, err := s.layerVersion(r)
 	if err != nil {
 		return err
 	}
@@ -200,11 +207,7 @@ func (s *Server) listLayerVersions(w http.ResponseWriter, r *http.Request, _ []b
 }
 
 func (s *Server) deleteLayerVersion(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	layers, err := s.layerRegistry()
-	if err != nil {
-		return err
-	}
-	n, err := layerVersionNumber(r)
+	layers, n, err := s.layerVersion(r)
 	if err != nil {
 		return err
 	}
