@@ -73,11 +73,7 @@ func (s *Server) eventInvokeTarget(r *http.Request) (name, qualifier string, err
 	if s.async == nil {
 		return "", "", errNoAsync
 	}
-	_, fromName, err := s.names.ParseFunctionName(r.PathValue("name"), control.MaxFunctionNameLen)
-	if err != nil {
-		return "", "", err
-	}
-	if qualifier, err = control.ResolveQualifier(fromName, r.URL.Query().Get("Qualifier")); err != nil {
+	if _, qualifier, err = s.names.ParseQualifiedName(r.PathValue("name"), r.URL.Query().Get("Qualifier"), control.MaxFunctionNameLen); err != nil {
 		return "", "", err
 	}
 	f, err := s.registry.Resolve(r.PathValue("name"), qualifier)

@@ -68,11 +68,7 @@ func (r *Registry) Lookup(name string) (*Function, bool) {
 // ?Qualifier= value into the function version it names, for the control plane's reads: an
 // alias names its primary version, reported under the alias's ARN as Lambda does.
 func (r *Registry) Resolve(nameOrARN, qualifier string) (*Function, error) {
-	name, fromName, err := r.cfg.ParseFunctionName(nameOrARN, MaxNamespacedFunctionNameLen)
-	if err != nil {
-		return nil, err
-	}
-	q, err := ResolveQualifier(fromName, qualifier)
+	name, q, err := r.cfg.ParseQualifiedName(nameOrARN, qualifier, MaxNamespacedFunctionNameLen)
 	if err != nil {
 		return nil, err
 	}

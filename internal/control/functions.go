@@ -455,11 +455,7 @@ func (r *Registry) update(ctx context.Context, name string, mutate func(*Functio
 // Delete deletes a function with its versions and aliases, or with a version number as
 // qualifier only that version; $LATEST and aliases cannot be deleted this way, as in Lambda.
 func (r *Registry) Delete(ctx context.Context, nameOrARN, qualifier string) error {
-	name, fromName, err := r.cfg.ParseFunctionName(nameOrARN, MaxFunctionNameLen)
-	if err != nil {
-		return err
-	}
-	q, err := ResolveQualifier(fromName, qualifier)
+	name, q, err := r.cfg.ParseQualifiedName(nameOrARN, qualifier, MaxFunctionNameLen)
 	if err != nil {
 		return err
 	}

@@ -118,6 +118,20 @@ func (c Config) foreign(arn string) error {
 	return &ForeignAccountError{Caller: c.AccountID, Resource: arn}
 }
 
+// ParseQualifiedName parses a FunctionName of at most maxLen characters (a name, or a partial or
+// full ARN, qualified or not) together with the ?Qualifier= parameter given beside it: the
+// function's name and the one qualifier the two say ("" for none).
+func (c Config) ParseQualifiedName(nameOrARN, qualifier string, maxLen int) (name, q string, err error) {
+	name, fromName, err := c.ParseFunctionName(nameOrARN, maxLen)
+	if err != nil {
+		return "", "", err
+	}
+	if q, err = ResolveQualifier(fromName, qualifier); err != nil {
+		return "", "", err
+	}
+	return name, q, nil
+}
+
 // ResolveQualifier combines the qualifier from a function's name with the ?Qualifier= parameter
 // as Lambda does: either may be given, and both must agree when both are.
 func ResolveQualifier(fromName, fromQuery string) (string, error) {

@@ -70,11 +70,7 @@ func PolicyJSON(statements []PolicyStatement) (string, error) {
 // policyTarget parses the FunctionName and Qualifier of a policy operation: the function, and
 // its version or alias ("" for the unqualified function or $LATEST), which must exist.
 func (r *Registry) policyTarget(nameOrARN, qualifier string) (name, q string, err error) {
-	name, fromName, err := r.cfg.ParseFunctionName(nameOrARN, MaxFunctionNameLen)
-	if err != nil {
-		return "", "", err
-	}
-	if q, err = ResolveQualifier(fromName, qualifier); err != nil {
+	if name, q, err = r.cfg.ParseQualifiedName(nameOrARN, qualifier, MaxFunctionNameLen); err != nil {
 		return "", "", err
 	}
 	if q == LatestVersion {

@@ -166,11 +166,7 @@ func (p *Provisioned) FunctionTotal(fn string) int { return p.total(fn, "") }
 // target parses FunctionName and Qualifier: the qualifier must name a published version or an
 // alias, as Lambda refuses provisioned concurrency on $LATEST.
 func (p *Provisioned) target(nameOrARN, qualifier string, mustExist bool) (string, string, error) {
-	name, fromName, err := p.reg.cfg.ParseFunctionName(nameOrARN, MaxFunctionNameLen)
-	if err != nil {
-		return "", "", err
-	}
-	q, err := ResolveQualifier(fromName, qualifier)
+	name, q, err := p.reg.cfg.ParseQualifiedName(nameOrARN, qualifier, MaxFunctionNameLen)
 	if err != nil {
 		return "", "", err
 	}

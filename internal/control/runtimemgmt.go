@@ -37,11 +37,7 @@ func (r *Registry) runtimeManagement(f *Function) *RuntimeManagementConfig {
 // function, and the published version it names ("" for $LATEST). As on Lambda, the qualifier
 // is $LATEST or a version number; an alias names no version of its own and is not found.
 func (r *Registry) runtimeTarget(nameOrARN, qualifier string) (name, v string, err error) {
-	name, fromName, err := r.cfg.ParseFunctionName(nameOrARN, MaxFunctionNameLen)
-	if err != nil {
-		return "", "", err
-	}
-	q, err := ResolveQualifier(fromName, qualifier)
+	name, q, err := r.cfg.ParseQualifiedName(nameOrARN, qualifier, MaxFunctionNameLen)
 	if err != nil {
 		return "", "", err
 	}
